@@ -1,0 +1,48 @@
+// swift-tools-version: 6.2
+// capplan: a declarative capture-plan runner for Kubernetes.
+// Targets follow the pipeline: load -> plan -> (execute) -> packets -> (redact) -> (analyse) -> (report).
+// CapplanPackets owns libpcap and the byte matchers; it never imports anything about Kubernetes.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "capplan",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "capplan", targets: ["capplan"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // One small C module per system library: a module map plus a one-line shim header.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+
+        // Packet layer: BPF filters and byte patterns on libpcap/PCRE2 (later: pcap I/O, decoding).
+        .target(name: "CapplanPackets", dependencies: ["CPcap", "CPCRE2"], swiftSettings: strict),
+        // Load: YAML with marks -> diagnostics -> typed, validated Plan.
+        .target(name: "CapplanLoad", dependencies: ["CYAML", "CapplanPackets"], swiftSettings: strict),
+        // Plan: a pure function from (Plan, target snapshot) to ordered steps with undos.
+        .target(name: "CapplanPlan", dependencies: ["CapplanLoad"], swiftSettings: strict),
+        // Commands: every subcommand lives here so it is testable without spawning the binary.
+        .target(
+            name: "CapplanCLI",
+            dependencies: [
+                "CapplanLoad", "CapplanPlan",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "capplan", dependencies: ["CapplanCLI"], swiftSettings: strict),
+
+        .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets"], swiftSettings: strict),
+        .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
+        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

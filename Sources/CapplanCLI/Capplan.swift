@@ -1,0 +1,63 @@
+import ArgumentParser
+
+/// The `capplan` command line. Every subcommand lives in this library, one file each,
+/// so tests run them in-process; the executable only calls `Capplan.run`.
+public struct Capplan: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "capplan",
+        abstract: "Run declarative packet-capture plans against Kubernetes, and find out who cut the connection.",
+        discussion: """
+        A capture plan is a YAML file you keep in git: the node and pods to watch, the \
+        interfaces, a BPF filter, how long, what to redact, and what the run should find. \
+        capplan validates it, shows the steps it implies, and (soon) runs them.
+
+        Start with:
+          capplan validate plans/lb-rst.yaml    check a plan; errors point at file:line:col
+          capplan plan plans/lb-rst.yaml        show every step and its undo; changes nothing
+          capplan schema > capplan-v1.json      JSON Schema for editors (yaml-language-server)
+
+        Exit status: 0 success, 1 the plan is invalid, 2 bad usage or unreadable file.
+        """,
+        version: version,
+        subcommands: [ValidateCommand.self, PlanCommand.self, SchemaCommand.self]
+    )
+
+    public init() {}
+
+    /// Parses `arguments` (without the program name), runs the command, and returns
+    /// the exit status. Usage errors exit 2, not ArgumentParser's 64, as documented.
+    public static func run(_ arguments: [String]) -> Int32 {
+        let console = Console.current
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch let exit as CommandExit {
+            return exit.status
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                console.out(message + "\n")  // --help and --version
+                return 0
+            }
+            console.err(message + "\n")
+            return code == .validationFailure ? 2 : (code.rawValue == 1 ? 1 : 2)
+        }
+    }
+}
+
+/// A command that has already said why it failed and only needs to set the exit status.
+struct CommandExit: Error {
+    var status: Int32
+    static let invalidPlan = CommandExit(status: 1)
+    static let usage = CommandExit(status: 2)
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}

@@ -1,0 +1,152 @@
+/// A validated capture plan: every value typed, every default applied.
+/// Only the loader makes one, and only from a file without errors.
+public struct Plan: Sendable, Codable, Equatable {
+    public var name: String
+    public var description: String?
+    public var target: Target
+    public var pods: [PodSelection]
+    public var interfaces: InterfaceSelection
+    public var capture: CaptureSettings
+    public var reproduce: [ReproduceStep]
+    public var stop: StopCondition?
+    public var redaction: Redaction
+    public var expectations: [Expectation]
+    public var outputDirectory: String
+}
+
+public struct Target: Sendable, Codable, Equatable {
+    public enum Kind: Sendable, Codable, Equatable {
+        case kubernetes(KubernetesAccess)
+        case local
+    }
+
+    public var kind: Kind
+    public var node: String?
+    public var isolation: Isolation
+
+    public var isKubernetes: Bool { if case .kubernetes = kind { true } else { false } }
+    public var kubernetes: KubernetesAccess? { if case .kubernetes(let access) = kind { access } else { nil } }
+}
+
+public struct KubernetesAccess: Sendable, Codable, Equatable {
+    public var context: String?
+    public var kubeconfig: String?
+    public var namespace: String
+    public var helperNamespace: String
+}
+
+public enum Isolation: String, Sendable, Codable, Equatable {
+    case cordonOthers = "cordon-others"
+    case none
+}
+
+public struct PodSelection: Sendable, Codable, Hashable, CustomStringConvertible {
+    public enum Match: Sendable, Codable, Hashable {
+        case name(String)
+        case selector(LabelSelector)
+    }
+
+    public var match: Match
+    /// Nil on a local target, where pods are network namespaces.
+    public var namespace: String?
+    public var container: String?
+
+    public var description: String {
+        let prefix = namespace.map { "\($0)/" } ?? ""
+        switch match {
+        case .name(let name): return prefix + name
+        case .selector(let selector): return "\(prefix){\(selector)}"
+        }
+    }
+}
+
+public enum InterfaceSelection: Sendable, Codable, Equatable {
+    case pods
+    case any
+    case named([String])
+}
+
+public struct CaptureSettings: Sendable, Codable, Equatable {
+    public var filter: String
+    public var duration: PlanDuration
+    public var maxPackets: Int64?
+    public var maxBytes: ByteSize?
+    public var snaplen: Int
+    public var helperImage: String
+    public var privileged: Bool
+}
+
+public struct ReproduceStep: Sendable, Codable, Equatable {
+    public enum Action: Sendable, Codable, Equatable {
+        case exec(pod: PodReference, container: String?, command: [String])
+        case local(netns: String?, command: [String])
+    }
+
+    public var at: PlanDuration
+    public var action: Action
+    public var timeout: PlanDuration?
+}
+
+public enum TrafficEvent: String, Sendable, Codable, Equatable, CaseIterable {
+    case reset
+    case refused
+    case unansweredSYN = "unanswered-syn"
+    case icmpUnreachable = "icmp-unreachable"
+    case dnsFailure = "dns-failure"
+    case handshake
+
+    /// A filter fragment that packets of this event must match, to tell
+    /// whether the capture filter could ever see it.
+    var packetClass: String {
+        switch self {
+        case .reset, .refused, .unansweredSYN, .handshake: "tcp"
+        case .icmpUnreachable: "icmp or icmp6"
+        case .dnsFailure: "port 53"
+        }
+    }
+}
+
+public struct StopCondition: Sendable, Codable, Equatable {
+    public var when: TrafficEvent
+    public var from: Peer?
+    public var grace: PlanDuration
+}
+
+public struct Redaction: Sendable, Codable, Equatable {
+    public enum Payload: Sendable, Codable, Equatable {
+        case keep, drop
+        case truncate(Int)
+    }
+
+    public enum Addresses: String, Sendable, Codable, Equatable { case keep, pseudonymize }
+    public enum MACs: String, Sendable, Codable, Equatable { case keep, zero, pseudonymize }
+
+    public enum KeySource: Sendable, Codable, Equatable {
+        case environment(String)
+        case file(String)
+        case random
+    }
+
+    /// `redact: none`: nothing is changed, on purpose.
+    public var disabled: Bool
+    public var payload: Payload
+    public var addresses: Addresses
+    public var keepNetworks: [CIDR]
+    public var macs: MACs
+    public var scrub: [String]
+    public var dropFilter: String?
+    public var key: KeySource
+
+    public static let none = Redaction(disabled: true, payload: .keep, addresses: .keep, keepNetworks: [], macs: .keep,
+                                       scrub: [], dropFilter: nil, key: .random)
+}
+
+public struct Expectation: Sendable, Codable, Equatable {
+    /// True for `seen`, false for `notSeen`.
+    public var shouldSee: Bool
+    public var event: TrafficEvent
+    public var from: Peer?
+    public var to: Peer?
+    public var port: Int?
+    public var atLeast: Int
+}

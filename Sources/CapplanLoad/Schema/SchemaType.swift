@@ -1,0 +1,98 @@
+/// The description of plan v1 that everything else is derived from: the loader's
+/// structural checks and defaults, `capplan schema` (JSON Schema) and the field
+/// reference in docs/plan-reference.md. Change a field here and all three follow.
+public indirect enum SchemaType: Sendable {
+    case string(StringFormat)
+    case integer(ClosedRange<Int64>)
+    case boolean
+    case duration(ClosedRange<PlanDuration>)
+    case size
+    /// One of a fixed set of words.
+    case word([String])
+    case object(SchemaObject)
+    case list(SchemaType, minItems: Int)
+    /// Alternatives told apart by the node's shape (scalar, mapping or list).
+    case either([SchemaType])
+}
+
+/// String values whose syntax the loader checks by itself (context-free).
+public enum StringFormat: String, Sendable {
+    case text
+    case dnsLabel = "DNS-1123 label"
+    case dnsSubdomain = "DNS-1123 subdomain"
+    case podReference = "pod reference"
+    case labelSelector = "label selector"
+    /// Compiled by libpcap in the semantic pass, where the link type is known.
+    case bpf = "BPF filter"
+    case regex = "regular expression"
+    case cidr = "CIDR"
+    case interfaceName = "interface name"
+    case environmentName = "environment variable name"
+    case path
+    case image = "container image"
+    case peer
+    case outputTemplate = "directory template"
+}
+
+public struct SchemaField: Sendable {
+    public var name: String
+    public var type: SchemaType
+    public var required: Bool
+    public var summary: String
+    /// The value used when the field is absent, written as it would be in a plan.
+    public var defaultValue: String?
+
+    public init(_ name: String, _ type: SchemaType, required: Bool = false, default defaultValue: String? = nil, _ summary: String) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.summary = summary
+        self.defaultValue = defaultValue
+    }
+}
+
+public struct SchemaObject: Sendable {
+    /// A name for the docs (`capture`, `pod`, ...).
+    public var title: String
+    public var summary: String
+    public var fields: [SchemaField]
+    /// Exactly one of these keys must be present (e.g. `name` or `selector`).
+    public var exactlyOne: [String]
+    /// How it is written, for messages about a value of the wrong shape.
+    public var example: String?
+
+    public init(_ title: String, _ summary: String, exactlyOne: [String] = [], example: String? = nil, _ fields: [SchemaField]) {
+        self.title = title
+        self.summary = summary
+        self.fields = fields
+        self.exactlyOne = exactlyOne
+        self.example = example
+    }
+
+    public func field(_ name: String) -> SchemaField? { fields.first { $0.name == name } }
+}
+
+extension SchemaType {
+    /// How the type reads in a message or the docs: "a duration", "one of keep, drop".
+    public var phrase: String {
+        switch self {
+        case .string(let format): return format == .text || format == .path ? "a string" : "a \(format.rawValue)"
+        case .integer(let range): return "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .boolean: return "true or false"
+        case .duration: return "a duration (e.g. 60s, 5m, 1h30m)"
+        case .size: return "a size (e.g. 512MiB, 1GB)"
+        case .word(let words): return words.count == 1 ? "'\(words[0])'" : "one of " + words.joined(separator: ", ")
+        case .object(let object): return "a mapping (\(object.title))"
+        case .list(let element, _): return "a list of \(element.plural)"
+        case .either(let choices): return choices.map(\.phrase).joined(separator: " or ")
+        }
+    }
+
+    var plural: String {
+        switch self {
+        case .string(let format): return format == .text ? "strings" : "\(format.rawValue)s"
+        case .object(let object): return "\(object.title) mappings"
+        default: return phrase
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// A plan value that passed the schema: typed, with the mark of where it was written.
+/// Defaults from the schema are filled in as values with `isDefault` set.
+public struct CheckedValue: Sendable {
+    public enum Content: Sendable {
+        case string(String)
+        case integer(Int64)
+        case boolean(Bool)
+        case duration(PlanDuration)
+        case size(ByteSize)
+        case object([String: CheckedValue])
+        case list([CheckedValue])
+    }
+
+    public var content: Content
+    public var mark: SourceMark
+    /// Where the text of a string starts (past a quote), for pointing inside it.
+    public var textMark: SourceMark
+    /// The field path, e.g. `pods[1].selector`.
+    public var field: String
+    public var isDefault = false
+    /// False when quoting escapes make offsets in the value differ from columns in the file.
+    public var offsetsAreExact = false
+
+    public subscript(key: String) -> CheckedValue? {
+        if case .object(let fields) = content { return fields[key] }
+        return nil
+    }
+
+    public var string: String? { if case .string(let v) = content { v } else { nil } }
+    public var integer: Int64? { if case .integer(let v) = content { v } else { nil } }
+    public var boolean: Bool? { if case .boolean(let v) = content { v } else { nil } }
+    public var duration: PlanDuration? { if case .duration(let v) = content { v } else { nil } }
+    public var size: ByteSize? { if case .size(let v) = content { v } else { nil } }
+    public var list: [CheckedValue] { if case .list(let v) = content { v } else { [] } }
+    public var isObject: Bool { if case .object = content { true } else { false } }
+    public var strings: [String] { list.compactMap(\.string) }
+
+    /// A mark inside a string's text, `offset` characters in, when the text is on one line.
+    public func mark(atOffset offset: Int?) -> SourceMark {
+        guard let offset, offsetsAreExact, let text = string, !text.contains("\n") else { return mark }
+        return SourceMark(line: textMark.line, column: textMark.column + offset)
+    }
+}

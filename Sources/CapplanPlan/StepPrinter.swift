@@ -1,0 +1,156 @@
+public import CapplanLoad
+
+/// Prints steps the way `terraform plan` does: what each does, what it changes
+/// (marked `+`), and the undo that reverses it.
+public enum StepPrinter {
+    static let later = "resolved at apply time"
+
+    public static func render(_ steps: [Step], plan: Plan, path: String) -> String {
+        var text = "Plan \(plan.name) (\(path))\n"
+        if let description = plan.description { text += "  \(description)\n" }
+        text += "  target: \(targetLine(plan))\n\n"
+        for step in steps {
+            let mark = step.change == nil ? " " : "+"
+            text += "\(mark) \(step.number). \(title(step.operation))\n"
+            for line in details(step.operation) { text += "      \(line)\n" }
+            if let change = step.change {
+                text += "      changes: \(change.what)\n      undo:    \(change.undo)\n"
+            }
+        }
+        let changing = steps.filter { $0.change != nil }.count
+        text += "\n\(steps.count) steps, \(changing) of them change\(changing == 1 ? "s" : "") something outside the run directory"
+        text += changing == 0 ? ".\n" : " (+); each is undone at the end, on failure and on Ctrl-C.\n"
+        text += "Nothing has been changed. Run `capplan apply \(path)` to carry this out.\n"
+        return text
+    }
+
+    static func targetLine(_ plan: Plan) -> String {
+        switch plan.target.kind {
+        case .local: return "this machine (local)"
+        case .kubernetes(let access):
+            let context = access.context ?? "kubectl's current"
+            let kubeconfig = access.kubeconfig ?? "kubectl's default"
+            return "kubernetes (context: \(context); kubeconfig: \(kubeconfig); namespace: \(access.namespace))"
+        }
+    }
+
+    static func title(_ operation: Step.Operation) -> String {
+        switch operation {
+        case .preflight: "Check access (read-only)"
+        case .resolvePods: "Resolve pods to IPs, containers and nodes (read-only)"
+        case .resolveNamespaces: "Resolve network namespaces (read-only)"
+        case .chooseNodes: "Choose the capture node"
+        case .cordon: "Cordon the other nodes"
+        case .deployHelper: "Deploy the capture helper pod"
+        case .resolveInterfaces: "Resolve interfaces (read-only)"
+        case .capture: "Capture"
+        case .reproduce(let step): "Reproduce at +\(step.at)"
+        case .stopWhen: "Stop early on the fault"
+        case .collect: "Collect every buffered packet and stop the capture"
+        case .redact(let redaction): redaction.disabled ? "Redact: nothing (redact: none)" : "Redact"
+        case .analyse: "Analyse connections"
+        case .report: "Write the report"
+        }
+    }
+
+    static func details(_ operation: Step.Operation) -> [String] {
+        switch operation {
+        case .preflight(let permissions):
+            return ["the cluster answers; kubectl auth can-i for:"] + permissions.map { "  \($0)" }
+        case .resolvePods(let pods, _):
+            return pods.map { pod in
+                switch pod.match {
+                case .name: "pod \(pod) (by name)"
+                case .selector(let selector): "pods matching \(selector) in \(pod.namespace ?? "default")"
+                }
+            }
+        case .resolveNamespaces(let names):
+            return names.map { "network namespace \($0)" }
+        case .chooseNodes(let nodes, let pinned):
+            guard let names = nodes.value else { return ["the node of the pods (\(later))"] }
+            return ["\(names.joined(separator: ", "))\(pinned ? " (pinned by target.node)" : " (where the pods run)")"]
+        case .cordon(_, let keep):
+            return ["keep schedulable: \(keep.value?.joined(separator: ", ") ?? "the capture node (\(later))")"]
+        case .deployHelper(_, _, let image, let privileged, _):
+            return ["image \(image)",
+                    privileged ? "privileged (the plan asks for it), hostNetwork" : "hostNetwork, capabilities NET_ADMIN and NET_RAW only",
+                    "labelled with capplan's run id, so `capplan cleanup` can find it"]
+        case .resolveInterfaces(let selection, let found, let local):
+            switch selection {
+            case .pods:
+                let how = local ? "each namespace's eth0 iflink -> the host interface with that index"
+                                : "each pod's eth0 iflink -> the node's interface with that index (fallback: the node's route to the pod IP)"
+                return [how, "interfaces: \(found.value?.joined(separator: ", ") ?? later)"]
+            case .any: return ["any: every interface of the \(local ? "machine" : "node") (Linux cooked v2)"]
+            case .named(let names): return ["named: \(names.joined(separator: ", "))"]
+            }
+        case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed):
+            var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
+                         "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")
+                         + ", snaplen \(snaplen)"]
+            lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
+                                  : "libpcap live capture on this machine")
+            return lines
+        case .reproduce(let step):
+            switch step.action {
+            case .exec(let pod, let container, let command):
+                return ["in pod \(pod)\(container.map { " container \($0)" } ?? ""): \(argv(command))"]
+                    + (step.timeout.map { ["timeout \($0)"] } ?? [])
+            case .local(let netns, let command):
+                return ["\(netns.map { "in network namespace \($0)" } ?? "on this machine"): \(argv(command))"]
+                    + (step.timeout.map { ["timeout \($0)"] } ?? [])
+            }
+        case .stopWhen(let stop):
+            return ["on the first \(stop.when.rawValue)\(stop.from.map { " from \($0)" } ?? ""), then \(stop.grace) more"]
+        case .collect:
+            return []
+        case .redact(let redaction):
+            return redactionLines(redaction)
+        case .analyse(let expectations):
+            guard !expectations.isEmpty else { return ["no expectations: the verdict is informational"] }
+            return expectations.map(expectationLine)
+        case .report(let directory):
+            return ["\(directory)/: capture.pcap, summary.md, summary.json, run.json, steps.log"]
+        }
+    }
+
+    static func redactionLines(_ redaction: Redaction) -> [String] {
+        if redaction.disabled { return ["every byte is kept, unredacted, as the plan asks"] }
+        var lines: [String] = []
+        switch redaction.payload {
+        case .keep: lines.append("payload: kept")
+        case .drop: lines.append("payload: dropped after the TCP/UDP/ICMP header")
+        case .truncate(let bytes): lines.append("payload: first \(bytes) bytes kept")
+        }
+        lines.append("addresses: \(redaction.addresses.rawValue)"
+                     + (redaction.keepNetworks.isEmpty ? "" : " (kept: \(redaction.keepNetworks.map(\.description).joined(separator: ", ")))"))
+        lines.append("MACs: \(redaction.macs.rawValue)")
+        if !redaction.scrub.isEmpty { lines.append("scrub: \(redaction.scrub.count) pattern(s)") }
+        if let drop = redaction.dropFilter { lines.append("drop packets: \(drop)") }
+        if redaction.addresses == .pseudonymize || redaction.macs == .pseudonymize {
+            switch redaction.key {
+            case .environment(let name): lines.append("key: from environment variable \(name)")
+            case .file(let path): lines.append("key: from file \(path)")
+            case .random: lines.append("key: a fresh random key for this run")
+            }
+        }
+        return lines
+    }
+
+    static func expectationLine(_ expectation: Expectation) -> String {
+        var line = expectation.shouldSee ? "expect: \(expectation.event.rawValue)" : "expect no \(expectation.event.rawValue)"
+        if let from = expectation.from { line += " from \(from)" }
+        if let to = expectation.to { line += " to \(to)" }
+        if let port = expectation.port { line += " port \(port)" }
+        if expectation.shouldSee, expectation.atLeast > 1 { line += ", at least \(expectation.atLeast) times" }
+        return line
+    }
+
+    /// An argv list shown unambiguously: each argument quoted only when it needs to be.
+    static func argv(_ arguments: [String]) -> String {
+        arguments.map { argument in
+            argument.isEmpty || argument.contains(where: { " \"'\\$`*?;|&<>()[]{}#~".contains($0) })
+                ? "'" + argument.replacing("'", with: "'\\''") + "'" : argument
+        }.joined(separator: " ")
+    }
+}
