@@ -13,6 +13,8 @@ public struct CheckedValue: Sendable {
 
     public var content: Content
     public var mark: SourceMark
+    /// Where its key was written, for problems with the field being there at all.
+    public var keyMark: SourceMark?
     /// Where the text of a string starts (past a quote), for pointing inside it.
     public var textMark: SourceMark
     /// The field path, e.g. `pods[1].selector`.

@@ -9,6 +9,10 @@ struct PlanBuilder {
     mutating func build(_ root: CheckedValue) -> Plan? {
         let target = buildTarget(root["target"])
         let pods = buildPods(root["pods"], target: target)
+        if let target, target.isolation == .cordonOthers, target.node == nil, pods.isEmpty, let isolate = root["target"]?["isolate"] {
+            log.error("isolate: cordon-others needs target.node or pods, to know which node to keep schedulable",
+                      at: isolate.mark, field: isolate.field)
+        }
         let interfaces = buildInterfaces(root["interfaces"], pods: pods)
         let capture = buildCapture(root["capture"], interfaces: interfaces)
         let reproduce = buildReproduce(root["reproduce"], target: target, capture: capture)
@@ -73,7 +77,7 @@ struct PlanBuilder {
                 continue
             }
             if target?.kind == .local, let namespace = item["namespace"], !namespace.isDefault {
-                log.error("a local target has no Kubernetes namespaces; remove namespace", at: namespace.mark, field: namespace.field)
+                log.error("a local target has no Kubernetes namespaces; remove namespace", at: namespace.keyMark ?? namespace.mark, field: namespace.field)
             }
             let pod = PodSelection(match: match, namespace: access.map { item["namespace"]?.string ?? $0.namespace },
                                    container: item["container"]?.string)
@@ -82,10 +86,6 @@ struct PlanBuilder {
                 continue
             }
             pods.append(pod)
-        }
-        if let target, target.isolation == .cordonOthers, target.node == nil, pods.isEmpty {
-            log.error("isolate: cordon-others needs target.node or pods, to know which node to keep schedulable",
-                      at: value?.mark ?? SourceMark(line: 1, column: 1), field: "target.isolate")
         }
         return pods
     }
@@ -203,7 +203,8 @@ struct PlanBuilder {
             let action: ReproduceStep.Action
             if let exec = item["exec"] {
                 if target?.kind == .local {
-                    log.error("exec runs in a Kubernetes pod; on a local target use local: {netns: NAME, command: [...]}", at: exec.mark, field: exec.field)
+                    log.error("exec runs in a Kubernetes pod; on a local target use local: {netns: NAME, command: [...]}",
+                              at: exec.keyMark ?? exec.mark, field: exec.field)
                 }
                 guard let pod = exec["pod"]?.string.flatMap({ try? PodReference.parse($0).get() }) else { continue }
                 action = .exec(pod: pod, container: exec["container"]?.string, command: checkCommand(exec["command"]))
@@ -254,7 +255,7 @@ struct PlanBuilder {
                           at: eventValue.mark, field: eventValue.field)
             }
             if !shouldSee, let atLeast = item["atLeast"], !atLeast.isDefault {
-                log.error("atLeast goes with seen; notSeen already means zero", at: atLeast.mark, field: atLeast.field)
+                log.error("atLeast goes with seen; notSeen already means zero", at: atLeast.keyMark ?? atLeast.mark, field: atLeast.field)
             }
             expectations.append(Expectation(
                 shouldSee: shouldSee, event: event,

@@ -57,7 +57,11 @@ struct SchemaChecker {
                 log.error(unknownKeyMessage(key, in: object), at: pair.key.start, field: field.isEmpty ? nil : field)
                 continue
             }
-            values[key] = check(pair.value, as: schemaField.type, field: path)
+            values[key] = check(pair.value, as: schemaField.type, field: path).map { value in
+                var value = value
+                value.keyMark = pair.key.start
+                return value
+            }
         }
         for schemaField in object.fields where schemaField.required && seen[schemaField.name] == nil {
             let path = field.isEmpty ? schemaField.name : "\(field).\(schemaField.name)"
