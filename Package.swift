@@ -42,7 +42,7 @@ let package = Package(
 
         .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets"], swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
-        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan"], swiftSettings: strict),
+        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan"], exclude: ["Golden"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

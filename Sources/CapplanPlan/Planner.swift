@@ -4,6 +4,8 @@ public import CapplanLoad
 public struct PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) { self.message = message }
 }
 
 /// Plan: a pure function from a validated plan and (optionally) a snapshot of the

@@ -30,6 +30,11 @@ struct ShippedPlanTests {
     @Test func defaultsComeFromTheSchema() throws {
         let yaml = "apiVersion: capplan/v1\nkind: CapturePlan\nmetadata: {name: t}\ntarget: {kubernetes: {}}\npods: [{name: web}]\n"
         let plan = try #require(PlanLoader.load(source: yaml, path: "p.yaml").plan)
+        #expect(plan.capture.filter == "")
+        #expect(plan.target.kubernetes?.context == nil)
+        #expect(plan.target.kubernetes?.kubeconfig == nil)
+        #expect(plan.pods.first?.container == nil)
+        #expect(plan.reproduce.isEmpty && plan.stop == nil && plan.expectations.isEmpty)
         #expect(plan.capture.duration == .seconds(60))
         #expect(plan.capture.snaplen == 262_144)
         #expect(plan.capture.helperImage == PlanSchema.defaultHelperImage)

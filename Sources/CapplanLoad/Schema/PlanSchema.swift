@@ -15,12 +15,12 @@ public enum PlanSchema {
         SchemaField("target", .object(target), required: true, "Where to capture: a Kubernetes cluster or this machine."),
         SchemaField("pods", .list(.object(pod), minItems: 1), "The pods whose traffic matters. On a local target, network namespaces."),
         SchemaField("interfaces", .either([.word(["pods", "any"]), .list(.string(.interfaceName), minItems: 1)]),
-                    default: "pods when pods are given, else any",
+                    defaultNote: "pods when pods are given, else any",
                     "pods: the pods' host-side veths; any: every interface of the node; or a list of interface names."),
         SchemaField("capture", .object(capture), "What to capture and for how long."),
         SchemaField("reproduce", .list(.object(reproduceStep), minItems: 1), "Commands that drive the failing traffic while the capture runs."),
         SchemaField("stop", .object(stop), "End the capture early once the fault has been seen."),
-        SchemaField("redact", .either([.word(["none"]), .object(redact)]), default: "payload: drop",
+        SchemaField("redact", .either([.word(["none"]), .object(redact)]), defaultNote: "payload: drop",
                     "What to remove before anything reaches disk. none keeps every byte (say so on purpose)."),
         SchemaField("expect", .list(.object(expectation), minItems: 1), "What the run should (or should not) observe; decides the verdict and the exit code."),
         SchemaField("output", .object(output), "Where the run's files go."),
@@ -34,14 +34,14 @@ public enum PlanSchema {
     static let target = SchemaObject("target", "Where to capture.", exactlyOne: ["kubernetes", "local"], [
         SchemaField("kubernetes", .object(kubernetes), "Capture on Kubernetes nodes through kubectl."),
         SchemaField("local", .object(local), "Capture on this machine; pods are network namespaces."),
-        SchemaField("node", .string(.dnsSubdomain), default: "the node of the pods", "The node to capture on (Kubernetes only)."),
+        SchemaField("node", .string(.dnsSubdomain), defaultNote: "the node of the pods", "The node to capture on (Kubernetes only)."),
         SchemaField("isolate", .word(["cordon-others", "none"]), default: "none",
                     "cordon-others: cordon every other schedulable node while the plan runs, and uncordon exactly those afterwards."),
     ])
 
     static let kubernetes = SchemaObject("kubernetes", "How to reach the cluster. Credentials stay in the kubeconfig, never in the plan.", [
-        SchemaField("context", .string(.text), default: "kubectl's current context", "The kubeconfig context to use."),
-        SchemaField("kubeconfig", .string(.path), default: "kubectl's default", "Path of the kubeconfig file."),
+        SchemaField("context", .string(.text), defaultNote: "kubectl's current context", "The kubeconfig context to use."),
+        SchemaField("kubeconfig", .string(.path), defaultNote: "kubectl's default", "Path of the kubeconfig file."),
         SchemaField("namespace", .string(.dnsLabel), default: "default", "The namespace of pods that do not name their own."),
         SchemaField("helperNamespace", .string(.dnsLabel), default: "capplan-system", "Where the capture helper pod runs."),
     ])
@@ -51,12 +51,12 @@ public enum PlanSchema {
     static let pod = SchemaObject("pod", "One pod by name, or every pod a label selector matches.", exactlyOne: ["name", "selector"], [
         SchemaField("name", .string(.dnsSubdomain), "The pod's name (on a local target: the network namespace's name)."),
         SchemaField("selector", .string(.labelSelector), "A label selector, as kubectl -l takes it: app=x,tier!=db, env in (a,b), !canary."),
-        SchemaField("namespace", .string(.dnsLabel), default: "target.kubernetes.namespace", "The pod's namespace."),
-        SchemaField("container", .string(.dnsLabel), default: "the pod's first container", "The container to read eth0's peer index from."),
+        SchemaField("namespace", .string(.dnsLabel), defaultNote: "target.kubernetes.namespace", "The pod's namespace."),
+        SchemaField("container", .string(.dnsLabel), defaultNote: "the pod's first container", "The container to read eth0's peer index from."),
     ])
 
     static let capture = SchemaObject("capture", "What to capture and the limits of the capture.", [
-        SchemaField("filter", .string(.bpf), default: "\"\" (everything)", "A BPF filter as tcpdump takes it, compiled by libpcap when the plan is loaded."),
+        SchemaField("filter", .string(.bpf), default: "", defaultNote: "every packet", "A BPF filter as tcpdump takes it, compiled by libpcap when the plan is loaded."),
         SchemaField("duration", .duration(.seconds(1)...PlanDuration.seconds(86_400)), default: "60s", "How long to capture at most."),
         SchemaField("maxPackets", .integer(1...1_000_000_000), "Stop after this many packets."),
         SchemaField("maxBytes", .size, "Stop after this many captured bytes."),
@@ -69,7 +69,7 @@ public enum PlanSchema {
         SchemaField("at", .duration(PlanDuration(milliseconds: 0)...PlanDuration.seconds(86_400)), default: "0s", "When to start, from the start of the capture."),
         SchemaField("exec", .object(execInPod), "Run in a pod through kubectl exec."),
         SchemaField("local", .object(localCommand), "Run on this machine, optionally inside a network namespace."),
-        SchemaField("timeout", .duration(.seconds(1)...PlanDuration.seconds(86_400)), default: "the capture's duration", "Stop the command after this long."),
+        SchemaField("timeout", .duration(.seconds(1)...PlanDuration.seconds(86_400)), defaultNote: "the capture's duration", "Stop the command after this long."),
     ])
 
     static let execInPod = SchemaObject("exec", "A command in a pod's container.", [
@@ -97,7 +97,7 @@ public enum PlanSchema {
         SchemaField("macs", .word(["keep", "zero", "pseudonymize"]), default: "keep", "What to do with MAC addresses."),
         SchemaField("scrub", .list(.string(.regex), minItems: 1), "Regular expressions (PCRE2) masked in TCP and UDP payloads, byte for byte."),
         SchemaField("drop", .string(.bpf), "A BPF filter of packets to leave out entirely."),
-        SchemaField("key", .object(secretSource), default: "a fresh random key per run", "Where the pseudonymization key comes from."),
+        SchemaField("key", .object(secretSource), defaultNote: "a fresh random key per run", "Where the pseudonymization key comes from."),
     ])
 
     static let truncate = SchemaObject("truncate", "Keep the first N bytes of each payload.", example: "payload: {truncate: 64}", [

@@ -34,7 +34,7 @@ public enum SchemaExport {
             return .object([("anyOf", .array(choices.map(json)))])
         case .object(let object):
             var pairs: [(String, JSONText)] = [
-                ("type", object.fields.contains(where: \.required) ? .string("object") : .array([.string("object"), .string("null")])),
+                ("type", object.acceptsNull ? .array([.string("object"), .string("null")]) : .string("object")),
                 ("description", .string(object.summary)),
                 ("additionalProperties", .bool(false)),
             ]
@@ -47,7 +47,8 @@ public enum SchemaExport {
                 var property = json(field.type)
                 if case .object(var entries) = property {
                     entries.removeAll { $0.0 == "description" }
-                    entries.insert(("description", .string(field.summary + (field.defaultValue.map { " Default: \($0)." } ?? ""))), at: 0)
+                    let fallback = field.defaultNote ?? field.defaultValue
+                    entries.insert(("description", .string(field.summary + (fallback.map { " Default: \($0)." } ?? ""))), at: 0)
                     property = .object(entries)
                 }
                 return (field.name, property)
@@ -90,7 +91,9 @@ public enum SchemaExport {
             text += "\n| field | type | default | meaning |\n|---|---|---|---|\n"
             for field in object.fields {
                 let type = field.type.phrase.replacing("|", with: "\\|")
-                let fallback = field.required ? "**required**" : (field.defaultValue.map { "`\($0)`" } ?? "")
+                // Literal defaults in code font; defaults said in words ("the node of the pods") as text.
+                let fallback = field.required ? "**required**"
+                    : (field.defaultNote ?? field.defaultValue.map { $0.isEmpty ? "`\"\"`" : "`\($0)`" } ?? "")
                 text += "| `\(field.name)` | \(type) | \(fallback) | \(field.summary.replacing("|", with: "\\|")) |\n"
             }
         }

@@ -39,15 +39,21 @@ public struct SchemaField: Sendable {
     public var type: SchemaType
     public var required: Bool
     public var summary: String
-    /// The value used when the field is absent, written as it would be in a plan.
+    /// The value used when the field is absent, written as it would be in a plan;
+    /// the loader fills it in, so it must be a valid value of `type`.
     public var defaultValue: String?
+    /// What happens when the field is absent, in words, where no literal value says it
+    /// ("the node of the pods"). For the docs only.
+    public var defaultNote: String?
 
-    public init(_ name: String, _ type: SchemaType, required: Bool = false, default defaultValue: String? = nil, _ summary: String) {
+    public init(_ name: String, _ type: SchemaType, required: Bool = false, default defaultValue: String? = nil,
+                defaultNote: String? = nil, _ summary: String) {
         self.name = name
         self.type = type
         self.required = required
         self.summary = summary
         self.defaultValue = defaultValue
+        self.defaultNote = defaultNote
     }
 }
 
@@ -70,6 +76,9 @@ public struct SchemaObject: Sendable {
     }
 
     public func field(_ name: String) -> SchemaField? { fields.first { $0.name == name } }
+
+    /// `local:` with nothing after it means `local: {}`, for objects that need nothing.
+    public var acceptsNull: Bool { !fields.contains(where: \.required) && exactlyOne.isEmpty }
 }
 
 extension SchemaType {

@@ -38,7 +38,7 @@ struct SchemaChecker {
         let pairs: [YAMLNode.Pair]
         switch node.content {
         case .mapping(let mapping): pairs = mapping
-        case .scalar where node.isNull && !object.fields.contains(where: \.required):
+        case .scalar where node.isNull && object.acceptsNull:
             pairs = []  // `local:` with nothing after it means the same as `local: {}`.
         default:
             return mismatch(node, expected: .object(object), field: field)

@@ -1,0 +1,65 @@
+import CapplanCLI
+import Foundation
+import Testing
+
+/// Paths in the package checkout, found from this file's location.
+enum Repository {
+    static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the command line in-process with a capturing console.
+func runCLI(_ arguments: String...) -> CLIResult {
+    runCLI(arguments)
+}
+
+func runCLI(_ arguments: [String]) -> CLIResult {
+    let console = Console(capturing: true)
+    let status = Console.$current.withValue(console) { Capplan.run(arguments) }
+    return CLIResult(status: status, stdout: console.standardOutput, stderr: console.standardError)
+}
+
+/// Runs the built `capplan` executable, as a user would, from the package root.
+func runBinary(_ arguments: [String]) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = try builtExecutable()
+    process.arguments = arguments
+    process.currentDirectoryURL = Repository.root
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                     stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// The `capplan` binary SwiftPM built next to this test bundle.
+func builtExecutable() throws -> URL {
+    let candidates = [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+        .compactMap { $0?.deletingLastPathComponent().appendingPathComponent("capplan") }
+    return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                        "no capplan binary beside the tests: \(candidates)")
+}
+
+/// Compares `actual` with a golden file; `CAPPLAN_RECORD=1 swift test` rewrites it.
+func expectGolden(_ actual: String, _ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let path = Repository.path(relativePath)
+    if ProcessInfo.processInfo.environment["CAPPLAN_RECORD"] == "1" {
+        try actual.write(toFile: path, atomically: true, encoding: .utf8)
+        return
+    }
+    let expected = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(actual == expected, "\(relativePath) differs; if the change is intended, rerun with CAPPLAN_RECORD=1",
+            sourceLocation: sourceLocation)
+}
