@@ -1,4 +1,5 @@
 import CapplanLoad
+import CapplanPackets
 import Testing
 
 struct ValueTests {
@@ -56,7 +57,7 @@ struct ValueTests {
 
     @Test(arguments: ["10.96.1.0/12", "10.0.0.0/33", "10.0.0.256/8", "2001:db8::1/32", "::/129", "10.0.0.0/", "10.0.0.0/x", "host"])
     func invalidCIDRs(_ text: String) {
-        #expect(throws: ValueError.self) { try CIDR.parse(text).get() }
+        #expect(throws: CIDRError.self) { try CIDR.parse(text).get() }
     }
 
     @Test func cidrContainment() throws {

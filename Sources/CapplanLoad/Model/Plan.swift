@@ -1,3 +1,5 @@
+public import CapplanPackets
+
 /// A validated capture plan: every value typed, every default applied.
 /// Only the loader makes one, and only from a file without errors.
 public struct Plan: Sendable, Codable, Equatable {

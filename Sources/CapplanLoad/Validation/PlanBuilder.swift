@@ -301,7 +301,7 @@ struct PlanBuilder {
             _ = checkFilter(drop, linkTypes: interfaces.linkTypes, snaplen: 262_144, purpose: "drops")
         }
         return Redaction(disabled: false, payload: payload, addresses: addresses,
-                         keepNetworks: value["keepNetworks"]?.strings.compactMap { try? CIDR.parse($0).get() } ?? [],
+                         keepNetworks: value["keepNetworks"]?.strings.compactMap { try? CIDR.parseValue($0).get() } ?? [],
                          macs: macs, scrub: value["scrub"]?.strings ?? [], dropFilter: value["drop"]?.string, key: key)
     }
 }

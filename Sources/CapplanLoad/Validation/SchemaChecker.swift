@@ -157,7 +157,7 @@ struct SchemaChecker {
         case .dnsSubdomain: return KubernetesName.checkSubdomain(text, what: "name")
         case .podReference: return PodReference.parse(text).failure
         case .labelSelector: return LabelSelector.parse(text).failure
-        case .cidr: return CIDR.parse(text).failure
+        case .cidr: return CIDR.parseValue(text).failure
         case .peer: return Peer.parse(text).failure
         case .interfaceName: return SimpleFormats.checkInterfaceName(text)
         case .environmentName: return SimpleFormats.checkEnvironmentName(text)

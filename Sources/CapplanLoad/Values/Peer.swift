@@ -1,3 +1,5 @@
+public import CapplanPackets
+
 /// Who sent or received something, as an expectation or stop condition names it:
 /// `pods` (any pod of the plan), `pod:NAME` or `pod:NAMESPACE/NAME`, `node`, `external`
 /// (anything outside the cluster), or an address or CIDR.
@@ -32,7 +34,7 @@ public enum Peer: Sendable, Hashable, Codable, CustomStringConvertible {
                 .mapError { ValueError($0.message, offset: ($0.offset ?? 0) + 4) }
         }
         if text.contains(":") || text.first?.isNumber == true {
-            return CIDR.parse(text).map(Peer.network)
+            return CIDR.parseValue(text).map(Peer.network)
         }
         let hint = Suggestion.closest(to: text, in: ["pods", "node", "external"]).map { "; did you mean '\($0)'?" }
             ?? (KubernetesName.checkSubdomain(text, what: "") == nil ? "; for one pod write pod:\(text)" : "")
@@ -61,5 +63,12 @@ public struct PodReference: Sendable, Hashable, Codable, CustomStringConvertible
         }
         if let problem = KubernetesName.checkSubdomain(text, what: "pod name") { return .failure(problem) }
         return .success(PodReference(namespace: nil, name: text))
+    }
+}
+
+extension CIDR {
+    /// `CIDR.parse` with its error as a plan value error.
+    static func parseValue(_ text: String) -> Result<CIDR, ValueError> {
+        CIDR.parse(text).mapError { ValueError($0.message, offset: $0.offset) }
     }
 }
