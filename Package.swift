@@ -25,6 +25,10 @@ let package = Package(
 
         // Packet layer: BPF filters and byte patterns on libpcap/PCRE2 (later: pcap I/O, decoding).
         .target(name: "CapplanPackets", dependencies: ["CPcap", "CPCRE2"], swiftSettings: strict),
+        // Analyse: flows, Zeek connection states, Wireshark's TCP analysis, resets, ICMP and DNS failures.
+        .target(name: "CapplanAnalyse", dependencies: ["CapplanPackets"], swiftSettings: strict),
+        // Report: findings in plain words, summary.md and summary.json.
+        .target(name: "CapplanReport", dependencies: ["CapplanAnalyse"], swiftSettings: strict),
         // Load: YAML with marks -> diagnostics -> typed, validated Plan.
         .target(name: "CapplanLoad", dependencies: ["CYAML", "CapplanPackets"], swiftSettings: strict),
         // Plan: a pure function from (Plan, target snapshot) to ordered steps with undos.
@@ -33,7 +37,7 @@ let package = Package(
         .target(
             name: "CapplanCLI",
             dependencies: [
-                "CapplanLoad", "CapplanPlan",
+                "CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanAnalyse", "CapplanReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -41,6 +45,7 @@ let package = Package(
         .executableTarget(name: "capplan", dependencies: ["CapplanCLI"], swiftSettings: strict),
 
         .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets"], swiftSettings: strict),
+        .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets"], swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
         .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan"], exclude: ["Golden"], swiftSettings: strict),
     ],

@@ -32,6 +32,14 @@ public enum PlanLoader {
         return load(bytes: bytes, path: path)
     }
 
+    /// A small text file (a plan, a labels file) as a string; not UTF-8 is a read error.
+    public static func readText(path: String) throws(PlanReadError) -> String {
+        let bytes = try readFile(path)
+        guard bytes.count <= maximumSize else { throw PlanReadError(path: path, reason: "larger than \(maximumSize) bytes") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw PlanReadError(path: path, reason: "not UTF-8 text") }
+        return text
+    }
+
     public static func load(bytes: [UInt8], path: String) -> LoadedPlan {
         guard bytes.count <= maximumSize else {
             return failed(path: path, source: "", at: SourceMark(line: 1, column: 1),

@@ -1,0 +1,60 @@
+/// Zeek's `conn_state` vocabulary (base/protocols/conn/main.zeek), so people who
+/// know Zeek read capplan's tables without a legend.
+public enum ConnState: String, Sendable, Codable, CaseIterable {
+    case S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH
+
+    public var meaning: String {
+        switch self {
+        case .S0: "connection attempt seen, no reply"
+        case .S1: "established, not terminated"
+        case .SF: "normal establishment and termination"
+        case .REJ: "connection attempt rejected"
+        case .S2: "established, close attempt by originator seen (no reply from responder)"
+        case .S3: "established, close attempt by responder seen (no reply from originator)"
+        case .RSTO: "established, originator aborted (sent a RST)"
+        case .RSTR: "responder sent a RST"
+        case .RSTOS0: "originator sent a SYN followed by a RST, no SYN-ACK from the responder"
+        case .RSTRH: "responder sent a SYN-ACK followed by a RST, no SYN from the originator"
+        case .SH: "originator sent a SYN followed by a FIN, no SYN-ACK from the responder"
+        case .SHR: "responder sent a SYN-ACK followed by a FIN, no SYN from the originator"
+        case .OTH: "no SYN seen, just midstream traffic"
+        }
+    }
+}
+
+/// A TCP endpoint's state, as Zeek's TCP analyzer tracks it.
+enum EndpointState: UInt8 {
+    case inactive, synSent, synAckSent, partial, established, closed, reset
+
+    var isInactive: Bool { self == .inactive || self == .partial }
+}
+
+extension ConnState {
+    /// Zeek's conn_state() for TCP, from both endpoints' states, the payload sizes and the history.
+    static func tcp(originator os: EndpointState, responder rs: EndpointState,
+                    originatorBytes: Int64, responderBytes: Int64, history: String) -> ConnState {
+        if rs == .reset {
+            if os == .synSent || os == .synAckSent || (os == .reset && originatorBytes == 0 && responderBytes == 0) { return .REJ }
+            return os.isInactive ? .RSTRH : .RSTR
+        }
+        if os == .reset {
+            if rs.isInactive {
+                // /^?S[^HAFGIQ]*R.*/: a SYN, then nothing from the handshake onward, then a RST.
+                var letters = Substring(history)
+                if letters.first == "^" { letters = letters.dropFirst() }
+                if letters.first == "S", let reset = letters.firstIndex(of: "R"),
+                   !letters[letters.index(after: letters.startIndex)..<reset].contains(where: { "HAFGIQ".contains($0) }) {
+                    return .RSTOS0
+                }
+                return .OTH
+            }
+            return .RSTO
+        }
+        if rs == .closed && os == .closed { return .SF }
+        if os == .closed { return rs.isInactive ? .SH : .S2 }
+        if rs == .closed { return os.isInactive ? .SHR : .S3 }
+        if os == .synSent && rs == .inactive { return .S0 }
+        if os == .established && rs == .established { return .S1 }
+        return .OTH
+    }
+}

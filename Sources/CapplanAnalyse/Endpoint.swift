@@ -1,0 +1,39 @@
+public import CapplanPackets
+
+/// One side of a connection: an address and a port (0 for ICMP).
+public struct Endpoint: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    public static func < (a: Endpoint, b: Endpoint) -> Bool { (a.address, a.port) < (b.address, b.port) }
+
+    /// `10.0.0.1:443`, `[2001:db8::1]:443`.
+    public var description: String {
+        address.isIPv6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}
+
+/// A flow's identity that is the same for A→B and B→A (the smaller endpoint first).
+struct FlowKey: Hashable {
+    var low: Endpoint
+    var high: Endpoint
+    var proto: UInt8
+
+    /// The key, and whether the packet goes from `low` to `high`.
+    @inline(__always)
+    init(source: Endpoint, destination: Endpoint, proto: UInt8) {
+        if source < destination {
+            low = source
+            high = destination
+        } else {
+            low = destination
+            high = source
+        }
+        self.proto = proto
+    }
+}

@@ -1,0 +1,46 @@
+public import CapplanPackets
+
+/// What an address is in the cluster: `pod myapp/web-1`, `node worker-2`, `external`.
+public struct Identity: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case pod, node, service, loadBalancer = "loadbalancer", external, other
+    }
+
+    public var name: String
+    public var kind: Kind
+
+    public init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    /// `pod myapp/web-1`, or just `external` when the name says no more.
+    public var description: String {
+        name.isEmpty || name == kind.rawValue ? kindWord : "\(kindWord) \(name)"
+    }
+
+    var kindWord: String { kind == .loadBalancer ? "load balancer" : kind.rawValue }
+}
+
+/// Address or CIDR → identity; the most specific block wins. Filled from a labels
+/// file by `capplan report --labels`, and from the cluster by `apply`.
+public struct IdentityMap: Sendable {
+    private var entries: [(block: CIDR, identity: Identity)] = []
+
+    public init() {}
+
+    public init(_ entries: [(CIDR, Identity)]) {
+        for (block, identity) in entries { add(block, identity) }
+    }
+
+    public mutating func add(_ block: CIDR, _ identity: Identity) {
+        entries.append((block, identity))
+        entries.sort { $0.block.prefixLength > $1.block.prefixLength }
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public func identity(of address: IPAddress) -> Identity? {
+        entries.first { $0.block.contains(address) }?.identity
+    }
+}

@@ -1,0 +1,124 @@
+import CapplanPackets
+
+/// Wireshark's TCP analysis counters ("TCP Analysis" in its user guide), per direction.
+public struct ExpertCounts: Sendable, Codable, Equatable {
+    public var retransmissions = 0
+    public var outOfOrder = 0
+    public var duplicateAcks = 0
+    public var zeroWindows = 0
+    public var keepAlives = 0
+    /// "Previous segment not captured": a sequence number past the next expected one.
+    public var segmentsNotCaptured = 0
+
+    public init() {}
+
+    static func + (a: ExpertCounts, b: ExpertCounts) -> ExpertCounts {
+        var sum = a
+        sum.retransmissions += b.retransmissions
+        sum.outOfOrder += b.outOfOrder
+        sum.duplicateAcks += b.duplicateAcks
+        sum.zeroWindows += b.zeroWindows
+        sum.keepAlives += b.keepAlives
+        sum.segmentsNotCaptured += b.segmentsNotCaptured
+        return sum
+    }
+}
+
+/// What one direction of a TCP connection has done so far.
+struct Direction {
+    var state = EndpointState.inactive
+    var packets = 0
+    var payloadBytes: Int64 = 0
+    var nextSequence: UInt32 = 0
+    var hasNextSequence = false
+    var lastAck: UInt32 = 0
+    var hasAck = false
+    var lastWindow: UInt16 = 0
+    var windowScale: Int8 = -1
+    var lastTTL: UInt8 = 0
+    var lastSegmentTime: Int64 = 0
+    var synCount = 0
+    var sentFin = false
+    var expert = ExpertCounts()
+    /// History letters already recorded for this direction (bit per letter).
+    var lettersSeen: UInt32 = 0
+    /// The last packet's signature, to drop copies of one packet seen on two interfaces (`-i any`).
+    var lastSignature: UInt64 = 0
+    var lastInterface: Int32 = -1
+    var lastTime: Int64 = 0
+}
+
+/// One bidirectional flow: TCP with Zeek's state machine and Wireshark's expert
+/// analysis, or UDP/ICMP with counts. Memory is per flow, never per packet.
+struct Flow {
+    var originator: Endpoint
+    var responder: Endpoint
+    var proto: UInt8
+    var firstPacket: Int
+    var lastPacket: Int
+    var start: Int64
+    var last: Int64
+    var orig = Direction()
+    var resp = Direction()
+    var history: [UInt8] = []
+    var synTime: Int64 = -1
+    var synAckTime: Int64 = -1
+    var handshakeAckTime: Int64 = -1
+    var resets = 0
+    var closedAt: Int64 = -1
+    var icmpErrors = 0
+    var copiesDropped = 0
+
+    init(originator: Endpoint, responder: Endpoint, proto: UInt8, number: Int, time: Int64, flipped: Bool) {
+        self.originator = originator
+        self.responder = responder
+        self.proto = proto
+        firstPacket = number
+        lastPacket = number
+        start = time
+        last = time
+        if flipped { history.append(UInt8(ascii: "^")) }
+    }
+
+    var isClosed: Bool {
+        orig.state == .reset || resp.state == .reset || (orig.state == .closed && resp.state == .closed)
+    }
+
+    var state: ConnState {
+        switch proto {
+        case 6:
+            return ConnState.tcp(originator: orig.state, responder: resp.state, originatorBytes: orig.payloadBytes,
+                                 responderBytes: resp.payloadBytes, history: historyString)
+        case 17:
+            // Zeek's UDP states: both sides active SF, only the originator S0.
+            return orig.packets > 0 ? (resp.packets > 0 ? .SF : .S0) : (resp.packets > 0 ? .SHR : .OTH)
+        default:
+            return .OTH
+        }
+    }
+
+    var historyString: String { String(decoding: history, as: UTF8.self) }
+
+    /// Records a history letter once per direction: upper case for the originator.
+    @inline(__always)
+    mutating func note(_ letter: UInt8, fromOriginator: Bool) {
+        let bit = UInt32(1) << UInt32(letter &- UInt8(ascii: "A"))
+        if fromOriginator {
+            guard orig.lettersSeen & bit == 0 else { return }
+            orig.lettersSeen |= bit
+            history.append(letter)
+        } else {
+            guard resp.lettersSeen & bit == 0 else { return }
+            resp.lettersSeen |= bit
+            history.append(letter + 32)
+        }
+    }
+}
+
+/// Sequence-number comparisons modulo 2^32 (RFC 1982).
+@inline(__always) func seqLess(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+@inline(__always) func seqGreater(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) > 0 }
+
+/// Wireshark's out-of-order threshold: a segment below the next expected sequence
+/// that arrives within this of the previous one is out of order, not retransmitted.
+let outOfOrderThreshold: Int64 = 3_000_000  // 3 ms in nanoseconds

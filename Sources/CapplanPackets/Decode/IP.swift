@@ -1,0 +1,90 @@
+/// IPv4 (with options and fragments) and IPv6 (with extension headers).
+extension PacketDecoder {
+    func decodeIPv4(_ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
+        guard let versionAndLength = bytes.u8(offset), let totalLength = bytes.u16(offset + 2),
+              let identification = bytes.u16(offset + 4), let fragment = bytes.u16(offset + 6),
+              let ttl = bytes.u8(offset + 8), let proto = bytes.u8(offset + 9),
+              let source = bytes.u32(offset + 12), let destination = bytes.u32(offset + 16) else {
+            packet.network = .ipv4
+            packet.truncated = .network
+            return
+        }
+        packet.network = .ipv4
+        let headerLength = Int(versionAndLength & 0x0F) * 4
+        guard versionAndLength >> 4 == 4, headerLength >= 20 else {
+            packet.network = .other
+            return
+        }
+        packet.source = IPAddress(ipv4: source)
+        packet.destination = IPAddress(ipv4: destination)
+        packet.ttl = ttl
+        packet.ipProtocol = proto
+        packet.ipIdentification = UInt32(identification)
+        packet.hasIPOptions = headerLength > 20
+        let moreFragments = fragment & 0x2000 != 0
+        let fragmentOffset = fragment & 0x1FFF
+        packet.isFragment = moreFragments || fragmentOffset != 0
+        packet.isLaterFragment = fragmentOffset != 0
+        // TSO on the capturing host can write 0 in total length; fall back to what was captured.
+        let payloadEnd = totalLength >= UInt16(headerLength) ? offset + Int(totalLength) : offset + max(bytes.count - offset, headerLength)
+        guard !packet.isLaterFragment else { return }
+        decodeTransport(proto, bytes, at: offset + headerLength, end: payloadEnd, into: &packet)
+    }
+
+    func decodeIPv6(_ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
+        packet.network = .ipv6
+        guard let first = bytes.u8(offset), let payloadLength = bytes.u16(offset + 4),
+              var next = bytes.u8(offset + 6), let hopLimit = bytes.u8(offset + 7),
+              let sourceHigh = bytes.u64(offset + 8), let sourceLow = bytes.u64(offset + 16),
+              let destinationHigh = bytes.u64(offset + 24), let destinationLow = bytes.u64(offset + 32) else {
+            packet.truncated = .network
+            return
+        }
+        guard first >> 4 == 6 else {
+            packet.network = .other
+            return
+        }
+        packet.source = IPAddress(ipv6High: sourceHigh, low: sourceLow)
+        packet.destination = IPAddress(ipv6High: destinationHigh, low: destinationLow)
+        packet.ttl = hopLimit
+        // A jumbogram says 0 here; fall back to what was captured.
+        let end = payloadLength > 0 ? offset + 40 + Int(payloadLength) : bytes.count
+        var header = offset + 40
+        // Walk extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60,
+        // authentication 51 (its length counts 4-byte units), mobility 135; a bounded number.
+        for _ in 0..<8 {
+            switch next {
+            case 0, 43, 60, 135:
+                guard let inner = bytes.u8(header), let length = bytes.u8(header + 1) else {
+                    packet.truncated = .network
+                    return
+                }
+                next = inner
+                header += (Int(length) + 1) * 8
+            case 51:
+                guard let inner = bytes.u8(header), let length = bytes.u8(header + 1) else {
+                    packet.truncated = .network
+                    return
+                }
+                next = inner
+                header += (Int(length) + 2) * 4
+            case 44:
+                guard let inner = bytes.u8(header), let fragment = bytes.u16(header + 2), let identification = bytes.u32(header + 4) else {
+                    packet.truncated = .network
+                    return
+                }
+                packet.isFragment = true
+                packet.isLaterFragment = fragment & 0xFFF8 != 0
+                packet.ipIdentification = identification
+                next = inner
+                header += 8
+            default:
+                packet.ipProtocol = next
+                guard !packet.isLaterFragment else { return }
+                decodeTransport(next, bytes, at: header, end: end, into: &packet)
+                return
+            }
+        }
+        packet.ipProtocol = next
+    }
+}

@@ -1,0 +1,58 @@
+/// Decodes packets of one link type, in place and without allocating.
+public struct PacketDecoder: Sendable {
+    /// DLT values (pcap/dlt.h) capplan decodes.
+    public enum Link: Int32, Sendable {
+        case null = 0, ethernet = 1, rawBSD = 12, rawOpenBSD = 14, rawLinktype = 101, loop = 108
+        case linuxSLL = 113, ipv4 = 228, ipv6 = 229, linuxSLL2 = 276
+    }
+
+    public let link: Link
+
+    /// Nil when capplan cannot decode this link type; the message names it.
+    public init(linkType: Int32) throws(PcapError) {
+        guard let link = Link(rawValue: linkType) else {
+            throw PcapError("decode", "link type \(linkType) is not one capplan decodes (Ethernet, Linux cooked v1/v2, raw IP, loopback)")
+        }
+        self.link = link
+    }
+
+    @inline(__always)
+    public func decode(_ raw: UnsafeRawBufferPointer) -> DecodedPacket {
+        var packet = DecodedPacket()
+        let bytes = Bytes(base: raw)
+        switch link {
+        case .ethernet: decodeEthernet(bytes, into: &packet)
+        case .linuxSLL: decodeSLL(bytes, into: &packet)
+        case .linuxSLL2: decodeSLL2(bytes, into: &packet)
+        case .rawBSD, .rawOpenBSD, .rawLinktype: decodeIP(bytes, at: 0, into: &packet)
+        case .ipv4: decodeIPv4(bytes, at: 0, into: &packet)
+        case .ipv6: decodeIPv6(bytes, at: 0, into: &packet)
+        case .null, .loop: decodeLoopback(bytes, into: &packet)
+        }
+        return packet
+    }
+
+    /// Dispatches on an EtherType.
+    @inline(__always)
+    func decodeEtherType(_ type: UInt16, _ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
+        switch type {
+        case 0x0800: decodeIPv4(bytes, at: offset, into: &packet)
+        case 0x86DD: decodeIPv6(bytes, at: offset, into: &packet)
+        case 0x0806: packet.network = .arp
+        default: packet.network = .other
+        }
+    }
+
+    /// Raw IP: the version nibble says which.
+    func decodeIP(_ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
+        guard let first = bytes.u8(offset) else {
+            packet.truncated = .network
+            return
+        }
+        switch first >> 4 {
+        case 4: decodeIPv4(bytes, at: offset, into: &packet)
+        case 6: decodeIPv6(bytes, at: offset, into: &packet)
+        default: packet.network = .other
+        }
+    }
+}

@@ -1,0 +1,62 @@
+internal import CPcap
+
+/// One packet as libpcap returned it. `bytes` is libpcap's buffer: valid only until
+/// the reader's next call, so consumers decode in place and copy nothing.
+public struct RawPacket {
+    public var timestamp: Timestamp
+    public var originalLength: Int
+    public var bytes: UnsafeRawBufferPointer
+}
+
+/// Owns an offline libpcap handle over a pcap or pcapng file; frees it in deinit.
+/// Timestamps are read at nanosecond precision (libpcap scales microsecond files).
+public final class PcapReader {
+    public let path: String
+    /// libpcap's DLT value for the file's link type.
+    public let linkType: Int32
+    public let snaplen: Int
+    private var handle: OpaquePointer?
+
+    public init(path: String) throws(PcapError) {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
+            throw PcapError("pcap_open_offline", Self.message(errorBuffer), path: path)
+        }
+        self.path = path
+        handle = opened
+        linkType = pcap_datalink(opened)
+        snaplen = Int(pcap_snapshot(opened))
+    }
+
+    deinit { close() }
+
+    /// Idempotent: later reads return nil.
+    public func close() {
+        if let handle { pcap_close(handle) }
+        handle = nil
+    }
+
+    /// The next packet, nil at the end of the file. A file cut mid-packet throws
+    /// libpcap's "truncated dump file" after the last whole packet.
+    public func next() throws(PcapError) -> RawPacket? {
+        guard let handle else { return nil }
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        switch pcap_next_ex(handle, &header, &data) {
+        case 1:
+            guard let header, let data else { return nil }
+            let captured = Int(header.pointee.caplen)
+            let time = Int64(header.pointee.ts.tv_sec) * 1_000_000_000 + Int64(header.pointee.ts.tv_usec)
+            return RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: Int(header.pointee.len),
+                             bytes: UnsafeRawBufferPointer(start: data, count: captured))
+        case PCAP_ERROR_BREAK:  // -2: end of file
+            return nil
+        default:
+            throw PcapError("pcap_next_ex", String(cString: pcap_geterr(handle)), path: path)
+        }
+    }
+
+    static func message(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,47 @@
+public import CapplanAnalyse
+public import CapplanPackets
+
+/// Reads a capture with libpcap, decodes and analyses it in one pass, and builds the summary.
+public enum CaptureReport {
+    /// Analyses the file at `path`. Throws only when the file cannot be opened as a capture at all;
+    /// an error part-way (a file cut mid-packet) is reported in the summary after the packets before it.
+    public static func analyse(path: String, identities: IdentityMap = IdentityMap(),
+                               progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
+        let reader = try PcapReader(path: path)
+        let decoder = try PacketDecoder(linkType: reader.linkType)
+        let analyzer = ConnectionAnalyzer(linkType: reader.linkType)
+        var number = 0
+        var readError: String?
+        while true {
+            let next: RawPacket?
+            do {
+                next = try reader.next()
+            } catch {
+                readError = error.message
+                break
+            }
+            guard let packet = next else { break }
+            number += 1
+            analyzer.add(decoder.decode(packet.bytes), number: number, timestamp: packet.timestamp,
+                         originalLength: packet.originalLength, raw: packet.bytes)
+            if number & 0xFFFF == 0 { progress?(number) }
+        }
+        analyzer.finish()
+        return SummaryBuilder(analyzer: analyzer, identities: identities, file: path,
+                              linkType: linkName(reader.linkType), readError: readError).build()
+    }
+
+    static func linkName(_ linkType: Int32) -> String {
+        switch linkType {
+        case 0: "NULL (BSD loopback)"
+        case 1: "Ethernet"
+        case 12, 14, 101: "raw IP"
+        case 108: "OpenBSD loopback"
+        case 113: "Linux cooked v1"
+        case 228: "raw IPv4"
+        case 229: "raw IPv6"
+        case 276: "Linux cooked v2"
+        default: "DLT \(linkType)"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+public import CapplanAnalyse
+public import CapplanPackets
+
+/// The result of analysing one capture: what `summary.json` holds (schema version 1,
+/// documented in docs/summary-schema.md) and what `summary.md` renders.
+public struct Summary: Sendable, Codable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion = Summary.currentSchemaVersion
+    public var capture: CaptureInfo
+    /// The answer first: what matters, in plain words, with packet numbers as evidence.
+    public var findings: [Finding]
+    public var connections: ConnectionTable
+    public var resets: [LabelledReset]
+    public var refused: [ConnectionGroup]
+    public var unansweredSyns: [ConnectionGroup]
+    public var icmpErrors: [ICMPErrorEvent]
+    public var dnsFailures: [DNSFailure]
+    public var topTalkers: [TopTalker]
+    public var expert: ExpertCounts
+    /// Every address that appears above, with its label where the identity map had one.
+    public var labels: [String: Identity]
+
+    public struct CaptureInfo: Sendable, Codable {
+        public var file: String
+        public var linkType: String
+        public var packets: Int
+        public var bytes: Int64
+        public var start: String?
+        public var end: String?
+        public var durationSeconds: Double
+        public var truncatedPackets: Int
+        public var undecodedPackets: Int
+        public var fragments: Int
+        /// Copies of one packet seen on a second interface (`-i any`), counted once.
+        public var duplicateCopiesDropped: Int
+        /// Set when the file ended in error (e.g. cut mid-packet); the report covers what came before.
+        public var readError: String?
+    }
+
+    public struct Finding: Sendable, Codable, Equatable {
+        public enum Severity: String, Sendable, Codable { case error, warning, info }
+        /// reset, refused, unanswered-syn, icmp-error, dns-failure, zero-window, retransmissions, capture.
+        public var kind: String
+        public var severity: Severity
+        public var text: String
+        public var packets: [Int]
+        public var times: [Double]
+    }
+
+    public struct ConnectionTable: Sendable, Codable {
+        public var total: Int
+        public var tcp: Int
+        public var udp: Int
+        public var byState: [String: Int]
+        /// Connections in the order they started (at most `ConnectionAnalyzer.recordLimit`).
+        public var list: [ConnectionRecord]
+    }
+
+    public struct LabelledReset: Sendable, Codable {
+        public var event: ResetEvent
+        public var senderLabel: Identity?
+        public var receiverLabel: Identity?
+        /// Why, as far as the packets tell.
+        public var interpretation: String
+    }
+
+    public struct ConnectionGroup: Sendable, Codable {
+        public var destination: Endpoint
+        public var destinationLabel: Identity?
+        public var clients: [String]
+        public var connections: Int
+        public var synRetries: Int
+        public var packets: [Int]
+    }
+
+    public struct TopTalker: Sendable, Codable {
+        public var address: IPAddress
+        public var label: Identity?
+        public var packets: Int
+        public var bytes: Int64
+    }
+}

@@ -1,0 +1,84 @@
+import CapplanAnalyse
+import CapplanPackets
+import Foundation
+
+/// summary.json: stable key order (sorted), pretty-printed, schema version 1.
+public enum SummaryJSON {
+    public static func render(_ summary: Summary) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n"
+    }
+}
+
+/// summary.md: findings first, then the tables; reads well in a terminal too.
+public enum SummaryMarkdown {
+    public static func render(_ summary: Summary) -> String {
+        let capture = summary.capture
+        var text = "# capplan report: \(capture.file)\n\n"
+        text += "\(capture.packets) packets, \(seconds(capture.durationSeconds))"
+        if let start = capture.start, let end = capture.end { text += " (\(start) to \(end))" }
+        text += ", \(summary.connections.total) connection\(plural(summary.connections.total)).\n\n"
+
+        text += "## Findings\n\n"
+        if summary.findings.isEmpty {
+            text += "Nothing went wrong that the packets show: no resets, refusals, unanswered SYNs, ICMP errors or failed lookups.\n"
+        }
+        for (number, finding) in summary.findings.enumerated() {
+            var evidence: [String] = []
+            if !finding.packets.isEmpty {
+                evidence.append((finding.packets.count == 1 ? "packet " : "packets ") + finding.packets.map(String.init).joined(separator: ", "))
+            }
+            text += "\(number + 1). **\(finding.kind)** \(finding.text)" + (evidence.isEmpty ? "" : " (\(evidence.joined(separator: "; ")))") + "\n"
+        }
+
+        text += "\n## Connections by outcome\n\n| state | meaning | connections |\n|---|---|---:|\n"
+        for state in ConnState.allCases {
+            if let count = summary.connections.byState[state.rawValue], count > 0 {
+                text += "| \(state.rawValue) | \(state.meaning) | \(count) |\n"
+            }
+        }
+
+        if !summary.resets.isEmpty {
+            text += "\n## Resets\n\n| packet | time | sender | receiver | role | idle | sent / received | in window | TTL |\n|---:|---:|---|---|---|---:|---:|---|---|\n"
+            for reset in summary.resets.prefix(50) {
+                let event = reset.event
+                let role = event.answeredSyn ? "refusal" : (event.fromOriginator ? "originator" : "responder")
+                let ttl = event.senderEarlierTTL.map { $0 == event.ttl ? "\(event.ttl)" : "\(event.ttl) (was \($0))" } ?? "\(event.ttl)"
+                let window = event.inWindow.map { $0 ? "yes" : "no" } ?? "?"
+                text += "| \(event.packet) | \(seconds(event.time)) | \(name(event.sender, reset.senderLabel)) | \(name(event.receiver, reset.receiverLabel)) | \(role) | "
+                    + "\(event.idleSeconds.map(seconds) ?? "-") | \(event.bytesFromSender) / \(event.bytesFromReceiver) | \(window) | \(ttl) |\n"
+            }
+            if summary.resets.count > 50 { text += "\n\(summary.resets.count - 50) more in summary.json.\n" }
+        }
+
+        if !summary.topTalkers.isEmpty {
+            text += "\n## Top talkers\n\n| address | label | packets | bytes |\n|---|---|---:|---:|\n"
+            for talker in summary.topTalkers {
+                text += "| \(talker.address) | \(talker.label?.description ?? "") | \(talker.packets) | \(talker.bytes) |\n"
+            }
+        }
+
+        let expert = summary.expert
+        text += "\n## TCP analysis (Wireshark's definitions)\n\n| counter | count |\n|---|---:|\n"
+        text += "| retransmissions | \(expert.retransmissions) |\n| out-of-order | \(expert.outOfOrder) |\n"
+        text += "| duplicate ACKs | \(expert.duplicateAcks) |\n| zero windows | \(expert.zeroWindows) |\n"
+        text += "| keep-alives | \(expert.keepAlives) |\n| previous segment not captured | \(expert.segmentsNotCaptured) |\n"
+
+        text += "\n## Capture\n\n"
+        text += "- link type: \(capture.linkType)\n- bytes on the wire: \(capture.bytes)\n"
+        if capture.truncatedPackets > 0 { text += "- cut short by the snaplen: \(capture.truncatedPackets) packets\n" }
+        if capture.fragments > 0 { text += "- IP fragments: \(capture.fragments)\n" }
+        if capture.duplicateCopiesDropped > 0 {
+            text += "- copies of a packet seen on a second interface, counted once: \(capture.duplicateCopiesDropped)\n"
+        }
+        if capture.undecodedPackets > 0 { text += "- not IP, not analysed: \(capture.undecodedPackets)\n" }
+        if let error = capture.readError { text += "- read error: \(error)\n" }
+        return text
+    }
+
+    private static func name(_ endpoint: Endpoint, _ identity: Identity?) -> String {
+        identity.map { "\(endpoint) (\($0))" } ?? endpoint.description
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+
+/// Real traffic between network namespaces, captured by real tcpdump: the test
+/// creates client ↔ router ↔ server namespaces on documentation addresses, runs
+/// scripts/lab/traffic.py on both ends, and removes everything afterwards.
+///
+///     client 198.51.100.10 ── 198.51.100.1 router 203.0.113.1 ── 203.0.113.20 server
+///
+/// The router drops SYNs to 203.0.113.99 silently (blackhole) and answers 203.0.113.77
+/// with ICMP host unreachable. Nothing leaves the machine: every address is in a namespace.
+enum NetLab {
+    static let client = "198.51.100.10", router = "198.51.100.1", server = "203.0.113.20"
+    static let silent = "203.0.113.99", unreachable = "203.0.113.77"
+    static let idleSeconds = 5.5
+
+    struct Captures: Sendable {
+        /// tcpdump on the client's interface: Ethernet.
+        var ethernet: String
+        /// tcpdump -i any in the router: Linux cooked v2, every packet seen on two interfaces.
+        var any: String
+    }
+
+    /// Made once per test run and shared; each capture takes about 8 s of real traffic.
+    static let shared: Result<Captures, LabError> = {
+        do throws(LabError) { return .success(try makeCaptures()) } catch { return .failure(error) }
+    }()
+
+    struct LabError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func makeCaptures() throws(LabError) -> Captures {
+        guard getuid() == 0 else { throw LabError(description: "network namespace tests need root (CI runs as root)") }
+        let prefix = "cpt\(getpid() % 100_000)"
+        let (c, r, s) = ("\(prefix)-c", "\(prefix)-r", "\(prefix)-s")
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: NetLab.directory) }  // the captures outlive every test
+        let captures = Captures(ethernet: "\(directory)/client-eth.pcap", any: "\(directory)/router-any.pcap")
+        defer { tearDown([c, r, s]) }
+        tearDown([c, r, s])  // leftovers of a killed earlier run with the same pid
+
+        try run(["ip", "netns", "add", c])
+        try run(["ip", "netns", "add", r])
+        try run(["ip", "netns", "add", s])
+        try run(["ip", "link", "add", "\(prefix)-ca", "netns", c, "type", "veth", "peer", "name", "\(prefix)-ra", "netns", r])
+        try run(["ip", "link", "add", "\(prefix)-sb", "netns", s, "type", "veth", "peer", "name", "\(prefix)-rb", "netns", r])
+        for (ns, link, address) in [(c, "\(prefix)-ca", "\(client)/24"), (r, "\(prefix)-ra", "\(router)/24"),
+                                    (r, "\(prefix)-rb", "203.0.113.1/24"), (s, "\(prefix)-sb", "\(server)/24")] {
+            try run(["ip", "-n", ns, "addr", "add", address, "dev", link])
+            try run(["ip", "-n", ns, "link", "set", link, "up"])
+        }
+        for ns in [c, r, s] { try run(["ip", "-n", ns, "link", "set", "lo", "up"]) }
+        try run(["ip", "-n", c, "route", "add", "default", "via", router])
+        try run(["ip", "-n", s, "route", "add", "default", "via", "203.0.113.1"])
+        try run(["ip", "netns", "exec", r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        try run(["ip", "-n", r, "route", "add", "blackhole", "\(silent)/32"])
+        try run(["ip", "-n", r, "route", "add", "unreachable", "\(unreachable)/32"])
+
+        let dumps = [
+            try Background(["ip", "netns", "exec", c, "tcpdump", "-i", "\(prefix)-ca", "-U", "-n", "-w", captures.ethernet], ready: "listening on"),
+            try Background(["ip", "netns", "exec", r, "tcpdump", "-i", "any", "-U", "-n", "-w", captures.any], ready: "listening on"),
+        ]
+        let serverProcess = try Background(["ip", "netns", "exec", s, "python3", script, "server", server], ready: "ready")
+        try run(["ip", "netns", "exec", c, "python3", script, "client", server, silent, unreachable, String(idleSeconds)], timeout: 40)
+        Thread.sleep(forTimeInterval: 0.5)  // the last FIN/RST reach tcpdump
+        serverProcess.stop()
+        for dump in dumps { dump.stop() }
+        return captures
+    }
+
+    /// Where the captures live while the tests run; removed when the test process exits.
+    static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capplan-lab-\(getpid())").path
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/lab/traffic.py").path
+    }
+
+    /// Deleting a namespace deletes its veths too; errors (already gone) are fine.
+    static func tearDown(_ namespaces: [String]) {
+        for ns in namespaces { _ = try? run(["ip", "netns", "delete", ns], check: false) }
+    }
+
+    @discardableResult
+    static func run(_ argv: [String], timeout: TimeInterval = 15, check: Bool = true, keepStandardError: Bool = true) throws(LabError) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = keepStandardError ? output : FileHandle.nullDevice
+        do { try process.run() } catch { throw LabError(description: "cannot run \(argv): \(error)") }
+        // Drain the pipe while waiting, so a large output cannot block the process.
+        let collected = Collected()
+        let reader = Thread { collected.set(output.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            throw LabError(description: "\(argv.joined(separator: " ")) ran past \(timeout) s")
+        }
+        process.waitUntilExit()
+        let text = String(decoding: collected.wait(), as: UTF8.self)
+        if check, process.terminationStatus != 0 {
+            throw LabError(description: "\(argv.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        }
+        return text
+    }
+
+    /// Output gathered on another thread.
+    final class Collected: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var data = Data()
+        func set(_ value: Data) {
+            data = value
+            done.signal()
+        }
+        func wait() -> Data {
+            done.wait()
+            return data
+        }
+    }
+
+    /// A process that runs while the traffic flows: started, awaited until it prints `ready`, stopped with SIGINT.
+    final class Background {
+        let process = Process()
+        let output = Pipe()
+
+        init(_ argv: [String], ready: String) throws(LabError) {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = argv
+            process.standardOutput = output
+            process.standardError = output
+            do { try process.run() } catch { throw LabError(description: "cannot start \(argv): \(error)") }
+            var seen = ""
+            let deadline = Date().addingTimeInterval(10)
+            while !seen.contains(ready), Date() < deadline, process.isRunning {
+                let chunk = output.fileHandleForReading.availableData
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            guard seen.contains(ready) else {
+                stop()
+                throw LabError(description: "\(argv.joined(separator: " ")) did not get ready: \(seen)")
+            }
+        }
+
+        /// SIGKILL, because a child of a test thread inherits a signal mask that blocks SIGINT
+        /// and SIGTERM. tcpdump -U has written every packet by then, so nothing is lost.
+        func stop() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
