@@ -26,6 +26,7 @@ public final class ConnectionAnalyzer {
     private var pendingDNS: [DNSKey: PendingQuery] = [:]
     private var start: Int64 = -1
     private var sinceSweep = 0
+    private var lastSweep: Int64 = 0
     /// Linux cooked captures can hold the same packet once per interface it crossed.
     private let dropCopies: Bool
 
@@ -107,9 +108,11 @@ public final class ConnectionAnalyzer {
             totals.otherPackets += 1
         }
 
+        // Release finished flows every 1024 packets or every second of capture time.
         sinceSweep += 1
-        if sinceSweep >= 1024 {
+        if sinceSweep >= 1024 || time - lastSweep > 1_000_000_000 {
             sinceSweep = 0
+            lastSweep = time
             sweep(now: time)
         }
     }
@@ -215,7 +218,7 @@ public final class ConnectionAnalyzer {
                         idle: hadPackets ? time - previousTime : nil)
         }
 
-        // Wireshark's TCP analysis, in its order: keep-alive first, then the rest.
+        // Wireshark's TCP analysis ("TCP Analysis" in its user guide, packet-tcp.c), in its order.
         let segmentLength = UInt32(length) &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
         let keepAlive = !syn && !fin && !rst && length <= 1 && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence &- 1
         var retransmitted = false
@@ -227,8 +230,22 @@ public final class ConnectionAnalyzer {
         if fwd.hasNextSequence && !rst && seqGreater(tcp.sequence, fwd.nextSequence) {
             fwd.expert.segmentsNotCaptured += 1
         }
+        let duplicateAck = length == 0 && !syn && !fin && !rst && tcp.window != 0 && tcp.window == fwd.lastWindow && fwd.hasAck
+            && tcp.acknowledgment == fwd.lastAck && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence && !keepAlive
+        if duplicateAck {
+            fwd.expert.duplicateAcks += 1
+            fwd.duplicateAckRun += 1
+        } else if !fwd.hasAck || tcp.acknowledgment != fwd.lastAck {
+            fwd.duplicateAckRun = 0
+        }
         if !keepAlive, length > 0 || syn || fin, fwd.hasNextSequence, seqLess(tcp.sequence, fwd.nextSequence) {
-            if tcp.sequence &+ segmentLength != fwd.nextSequence, time - fwd.lastSegmentTime < outOfOrderThreshold {
+            // A fast retransmission (after two duplicate ACKs) or a spurious one (data already
+            // acknowledged) is a retransmission; otherwise a segment soon after the highest one
+            // (within the handshake's RTT) is out of order; anything else is a retransmission.
+            let threshold = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? flow.handshakeAckTime - flow.synTime : defaultOutOfOrderThreshold
+            let fast = rev.duplicateAckRun >= 2 && rev.lastAck == tcp.sequence && time - rev.lastAckTime < fastRetransmissionWindow
+            let spurious = length > 0 && rev.hasAck && !seqGreater(tcp.sequence &+ UInt32(length), rev.lastAck)
+            if !fast, !spurious, time - fwd.nextSequenceTime < threshold, fwd.nextSequence != tcp.sequence &+ segmentLength {
                 fwd.expert.outOfOrder += 1
             } else {
                 fwd.expert.retransmissions += 1
@@ -236,22 +253,19 @@ public final class ConnectionAnalyzer {
                 flow.note(UInt8(ascii: "T"), fromOriginator: fromOriginator)
             }
         }
-        if length == 0, !syn, !fin, !rst, ack, tcp.window != 0, tcp.window == fwd.lastWindow, fwd.hasAck,
-           tcp.acknowledgment == fwd.lastAck, fwd.hasNextSequence, tcp.sequence == fwd.nextSequence, !keepAlive {
-            fwd.expert.duplicateAcks += 1
-        }
 
         // Sequence bookkeeping.
         if !fwd.hasNextSequence || seqGreater(tcp.sequence &+ segmentLength, fwd.nextSequence) {
             if !rst || !fwd.hasNextSequence {
                 fwd.nextSequence = tcp.sequence &+ segmentLength
                 fwd.hasNextSequence = true
+                fwd.nextSequenceTime = time
             }
         }
-        if segmentLength > 0 { fwd.lastSegmentTime = time }
         if ack {
             fwd.lastAck = tcp.acknowledgment
             fwd.hasAck = true
+            fwd.lastAckTime = time
         }
         fwd.lastWindow = tcp.window
         if syn, tcp.windowScale >= 0 { fwd.windowScale = tcp.windowScale }

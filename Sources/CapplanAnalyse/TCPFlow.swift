@@ -40,8 +40,11 @@ struct Direction {
     var synCount = 0
     var sentFin = false
     var expert = ExpertCounts()
-    /// History letters already recorded for this direction (bit per letter).
-    var lettersSeen: UInt32 = 0
+    /// When `nextSequence` last advanced, and when this side last sent an ACK (Wireshark's
+    /// nextseqtime and lastacktime), and its run of duplicate ACKs.
+    var nextSequenceTime: Int64 = 0
+    var lastAckTime: Int64 = 0
+    var duplicateAckRun = 0
     /// The last packet's signature, to drop copies of one packet seen on two interfaces (`-i any`).
     var lastSignature: UInt64 = 0
     var lastInterface: Int32 = -1
@@ -68,6 +71,9 @@ struct Flow {
     var closedAt: Int64 = -1
     var icmpErrors = 0
     var copiesDropped = 0
+    /// History letters already recorded, one bit per letter, for each side.
+    var originatorLetters: UInt32 = 0
+    var responderLetters: UInt32 = 0
 
     init(originator: Endpoint, responder: Endpoint, proto: UInt8, number: Int, time: Int64, flipped: Bool) {
         self.originator = originator
@@ -104,12 +110,12 @@ struct Flow {
     mutating func note(_ letter: UInt8, fromOriginator: Bool) {
         let bit = UInt32(1) << UInt32(letter &- UInt8(ascii: "A"))
         if fromOriginator {
-            guard orig.lettersSeen & bit == 0 else { return }
-            orig.lettersSeen |= bit
+            guard originatorLetters & bit == 0 else { return }
+            originatorLetters |= bit
             history.append(letter)
         } else {
-            guard resp.lettersSeen & bit == 0 else { return }
-            resp.lettersSeen |= bit
+            guard responderLetters & bit == 0 else { return }
+            responderLetters |= bit
             history.append(letter + 32)
         }
     }
@@ -119,6 +125,8 @@ struct Flow {
 @inline(__always) func seqLess(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
 @inline(__always) func seqGreater(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) > 0 }
 
-/// Wireshark's out-of-order threshold: a segment below the next expected sequence
-/// that arrives within this of the previous one is out of order, not retransmitted.
-let outOfOrderThreshold: Int64 = 3_000_000  // 3 ms in nanoseconds
+/// Wireshark's out-of-order threshold when the handshake's RTT is unknown: a segment
+/// below the next expected sequence that arrives within it is out of order.
+let defaultOutOfOrderThreshold: Int64 = 3_000_000  // 3 ms in nanoseconds
+/// Wireshark's fast-retransmission window after the peer's last (duplicate) ACK.
+let fastRetransmissionWindow: Int64 = 20_000_000

@@ -1,0 +1,161 @@
+import CapplanAnalyse
+import CapplanPackets
+import CapplanReport
+import Testing
+
+/// Each Zeek conn_state pinned by a crafted flow, and the reset details and TCP
+/// analysis counters checked on crafted packets (against tshark where it has a counter).
+private let c = Crafter.client, s = Crafter.server
+
+struct CraftedCaseTests {
+    typealias Segment = Crafter.TCP
+
+    static func handshake(_ crafter: inout Crafter) {
+        crafter.tcp(Segment(from: c, to: s, flags: SYN, seq: 0))
+        crafter.tcp(Segment(from: s, to: c, flags: SYN | ACK, seq: 0, ack: 1))
+        crafter.tcp(Segment(from: c, to: s, flags: ACK, seq: 1, ack: 1))
+    }
+
+    struct StateCase: Sendable, CustomTestStringConvertible {
+        var state: ConnState
+        var history: String
+        var segments: [Segment]
+        var withHandshake = false
+        var testDescription: String { state.rawValue }
+    }
+
+    static let stateCases: [StateCase] = [
+        StateCase(state: .S0, history: "S", segments: [Segment(from: c, to: s, flags: SYN, seq: 0)]),
+        StateCase(state: .REJ, history: "Sr", segments: [Segment(from: c, to: s, flags: SYN, seq: 0), Segment(from: s, to: c, flags: RST | ACK, seq: 0, ack: 1)]),
+        StateCase(state: .S1, history: "ShADa", segments: [Segment(from: c, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: 10),
+                                                           Segment(from: s, to: c, flags: ACK, seq: 1, ack: 11)], withHandshake: true),
+        StateCase(state: .SF, history: "ShAFf", segments: [Segment(from: c, to: s, flags: FIN | ACK, seq: 1, ack: 1),
+                                                           Segment(from: s, to: c, flags: FIN | ACK, seq: 1, ack: 2),
+                                                           Segment(from: c, to: s, flags: ACK, seq: 2, ack: 2)], withHandshake: true),
+        StateCase(state: .S2, history: "ShAF", segments: [Segment(from: c, to: s, flags: FIN | ACK, seq: 1, ack: 1)], withHandshake: true),
+        StateCase(state: .S3, history: "ShAf", segments: [Segment(from: s, to: c, flags: FIN | ACK, seq: 1, ack: 1)], withHandshake: true),
+        StateCase(state: .RSTO, history: "ShAR", segments: [Segment(from: c, to: s, flags: RST | ACK, seq: 1, ack: 1)], withHandshake: true),
+        StateCase(state: .RSTR, history: "ShAr", segments: [Segment(from: s, to: c, flags: RST | ACK, seq: 1, ack: 1)], withHandshake: true),
+        StateCase(state: .RSTOS0, history: "SR", segments: [Segment(from: c, to: s, flags: SYN, seq: 0), Segment(from: c, to: s, flags: RST, seq: 1)]),
+        StateCase(state: .RSTRH, history: "^hr", segments: [Segment(from: s, to: c, flags: SYN | ACK, seq: 0, ack: 1), Segment(from: s, to: c, flags: RST, seq: 1)]),
+        StateCase(state: .SH, history: "SF", segments: [Segment(from: c, to: s, flags: SYN, seq: 0), Segment(from: c, to: s, flags: FIN, seq: 1)]),
+        StateCase(state: .SHR, history: "^hf", segments: [Segment(from: s, to: c, flags: SYN | ACK, seq: 0, ack: 1), Segment(from: s, to: c, flags: FIN | ACK, seq: 1, ack: 1)]),
+        StateCase(state: .OTH, history: "Da", segments: [Segment(from: c, to: s, flags: ACK | PSH, seq: 100, ack: 100, payload: 10),
+                                                         Segment(from: s, to: c, flags: ACK, seq: 100, ack: 110)]),
+    ]
+
+    @Test func everyZeekStateHasACase() {
+        #expect(Set(Self.stateCases.map(\.state)) == Set(ConnState.allCases))
+    }
+
+    @Test(arguments: stateCases)
+    func craftedFlowGetsItsState(_ testCase: StateCase) throws {
+        var crafter = Crafter()
+        if testCase.withHandshake { Self.handshake(&crafter) }
+        for segment in testCase.segments { crafter.tcp(segment) }
+        let summary = try CaptureReport.analyse(path: try crafter.write())
+        let connection = try #require(summary.connections.list.first)
+        #expect(summary.connections.list.count == 1)
+        #expect(connection.state == testCase.state)
+        #expect(connection.history == testCase.history)
+        #expect(connection.originator.description == "198.51.100.10:40000")
+    }
+
+    @Test func idleResetReadsLikeTheRunbook() throws {
+        var crafter = Crafter()
+        Self.handshake(&crafter)
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: 97))
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 98))
+        crafter.tcp(Segment(from: c, to: s, flags: RST | ACK, seq: 98, ack: 1), after: 350)
+        var identities = IdentityMap()
+        identities.add(try CIDR.parse("198.51.100.10").get(), Identity(name: "myapp/myapppod-1bw5d", kind: .pod))
+        identities.add(try CIDR.parse("203.0.113.0/24").get(), Identity(name: "", kind: .external))
+        let summary = try CaptureReport.analyse(path: try crafter.write(), identities: identities)
+        let finding = try #require(summary.findings.first)
+        #expect(finding.text == "198.51.100.10:40000 (pod myapp/myapppod-1bw5d) reset its connection to 203.0.113.20:443 (external) "
+            + "350 s into the capture, after 350 s idle and 97 bytes sent and 0 bytes received: the pod side gave up on an idle connection, typical of an idle timeout.")
+        #expect(finding.packets == [6])
+        let reset = try #require(summary.resets.first?.event)
+        #expect(reset.inWindow == true)
+        #expect(reset.fromOriginator)
+    }
+
+    @Test func resetWithAnotherTTLPointsAtAMiddlebox() throws {
+        var crafter = Crafter()
+        Self.handshake(&crafter)
+        crafter.tcp(Segment(from: s, to: c, flags: ACK | PSH, seq: 1, ack: 1, payload: 20, ttl: 61))
+        crafter.tcp(Segment(from: s, to: c, flags: RST | ACK, seq: 21, ack: 1, ttl: 250), after: 1)
+        let summary = try CaptureReport.analyse(path: try crafter.write())
+        let reset = try #require(summary.resets.first)
+        #expect(reset.event.ttl == 250 && reset.event.senderEarlierTTL == 61)
+        #expect(reset.interpretation.contains("likely sent by a device on the path"))
+    }
+
+    @Test func resetOutsideTheWindowIsFlagged() throws {
+        var crafter = Crafter()
+        Self.handshake(&crafter)
+        crafter.tcp(Segment(from: s, to: c, flags: RST, seq: 3_000_000_000), after: 1)
+        let reset = try #require(try CaptureReport.analyse(path: try crafter.write()).resets.first)
+        #expect(reset.event.inWindow == false)
+        #expect(reset.interpretation.contains("outside the receiver's window"))
+    }
+
+    /// One flow with every TCP analysis event; tshark's counters on the same file agree.
+    @Test func expertCountsAgreeWithTshark() throws {
+        var crafter = Crafter()
+        Self.handshake(&crafter)
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: 100))
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 101, ack: 1, payload: 100))
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 101))
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 101, ack: 1, payload: 100), after: 0.3)  // retransmission
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 401, ack: 1, payload: 100), after: 0.05)  // 201..400 not captured
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 201))
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 201))  // duplicate ACK
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 201))  // duplicate ACK
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 201, ack: 1, payload: 100), after: 0.001)  // fast retransmission
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 501, window: 0), after: 0.05)  // zero window
+        crafter.tcp(Segment(from: c, to: s, flags: ACK, seq: 500, ack: 1), after: 5)  // keep-alive
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 601, ack: 1, payload: 100))  // 501..600 not captured (yet)
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 501, ack: 1, payload: 100), after: 0.001)  // out of order
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 450, ack: 1, payload: 10), after: 0.001)  // spurious: acked already
+        let file = try crafter.write()
+        let expert = try CaptureReport.analyse(path: file).expert
+        #expect(expert.retransmissions == 3)  // Wireshark counts fast and spurious retransmissions as retransmissions too
+        #expect(expert.segmentsNotCaptured == 2)
+        #expect(expert.duplicateAcks == 2)
+        #expect(expert.outOfOrder == 1)
+        #expect(expert.zeroWindows == 1)
+        #expect(expert.keepAlives == 1)
+        #expect(expert.retransmissions == (try Tshark.count(file, filter: "tcp.analysis.retransmission")))
+        #expect(expert.segmentsNotCaptured == (try Tshark.count(file, filter: "tcp.analysis.lost_segment")))
+        #expect(expert.duplicateAcks == (try Tshark.count(file, filter: "tcp.analysis.duplicate_ack")))
+        #expect(expert.outOfOrder == (try Tshark.count(file, filter: "tcp.analysis.out_of_order")))
+        #expect(expert.zeroWindows == (try Tshark.count(file, filter: "tcp.analysis.zero_window")))
+        #expect(expert.keepAlives == (try Tshark.count(file, filter: "tcp.analysis.keep_alive")))
+    }
+
+    /// Finished flows are summarised and released: memory follows concurrent flows.
+    @Test func closedFlowsAreReleased() throws {
+        var crafter = Crafter()
+        for index in 0..<3000 {
+            let client = (ip: "198.51.100.10", port: UInt16(10_000 + index))
+            crafter.tcp(Segment(from: client, to: s, flags: SYN, seq: 0), after: 0.05)
+            crafter.tcp(Segment(from: s, to: client, flags: RST | ACK, seq: 0, ack: 1), after: 0.001)
+        }
+        let file = try crafter.write()
+        let reader = try PcapReader(path: file)
+        let decoder = try PacketDecoder(linkType: reader.linkType)
+        let analyzer = ConnectionAnalyzer(linkType: reader.linkType)
+        var number = 0, peak = 0
+        while let packet = try reader.next() {
+            number += 1
+            analyzer.add(decoder.decode(packet.bytes), number: number, timestamp: packet.timestamp,
+                         originalLength: packet.originalLength, raw: packet.bytes)
+            peak = max(peak, analyzer.openFlows)
+        }
+        analyzer.finish()
+        #expect(peak < 300, "10 s of linger at 20 connections a second, plus one second between sweeps")
+        #expect(analyzer.totals.connections == 3000)
+        #expect(analyzer.stateCounts[.REJ] == 3000)
+    }
+}
