@@ -24,11 +24,12 @@ public final class ConnectionAnalyzer {
     private var closing: [(time: Int64, slot: Int, key: FlowKey)] = []
     private var closingHead = 0
     private var pendingDNS: [DNSKey: PendingQuery] = [:]
+    /// ICMP errors and DNS responses of the last moment, to count a copy seen on a second
+    /// interface once; pruned at every sweep.
+    private var recentEvents: [String: Int64] = [:]
     private var start: Int64 = -1
     private var sinceSweep = 0
     private var lastSweep: Int64 = 0
-    /// Linux cooked captures can hold the same packet once per interface it crossed.
-    private let dropCopies: Bool
 
     public struct Totals: Sendable, Codable, Equatable {
         public var packets = 0
@@ -68,9 +69,7 @@ public final class ConnectionAnalyzer {
         var type: UInt16
     }
 
-    public init(linkType: Int32) {
-        dropCopies = linkType == 113 || linkType == 276
-    }
+    public init() {}
 
     // MARK: the per-packet path
 
@@ -183,24 +182,23 @@ public final class ConnectionAnalyzer {
         let fin = tcp.has(TCPHeader.fin), rst = tcp.has(TCPHeader.rst)
         let length = packet.payloadLength
 
-        // A copy of the previous packet seen again on another interface (-i any): not a retransmission.
-        if dropCopies {
-            let signature = UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
-                ^ UInt64(length) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
-            let previous = fromOriginator ? flows[slot].orig : flows[slot].resp
-            let otherInterface = packet.interfaceIndex >= 0 ? packet.interfaceIndex != previous.lastInterface : time - previous.lastTime < 1_000_000
-            if previous.packets > 0, signature == previous.lastSignature, otherInterface, time - previous.lastTime < 50_000_000 {
-                flows[slot].copiesDropped += 1
-                totals.copiesDropped += 1
-                return
-            }
-            if fromOriginator {
-                flows[slot].orig.lastSignature = signature
-                flows[slot].orig.lastInterface = packet.interfaceIndex
-            } else {
-                flows[slot].resp.lastSignature = signature
-                flows[slot].resp.lastInterface = packet.interfaceIndex
-            }
+        // A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
+        // interfaces) is not a retransmission: same IP ID, sequence, ACK, flags, length and window
+        // within 1 ms, from another interface when the link type says which (SLL2).
+        let signature = UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
+            ^ UInt64(length) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
+        let isCopy = fromOriginator
+            ? flows[slot].orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
+            : flows[slot].resp.recent.contains(signature, time: time, interface: packet.interfaceIndex)
+        if isCopy {
+            flows[slot].copiesDropped += 1
+            totals.copiesDropped += 1
+            return
+        }
+        if fromOriginator {
+            flows[slot].orig.recent.add(signature, time: time, interface: packet.interfaceIndex)
+        } else {
+            flows[slot].resp.recent.add(signature, time: time, interface: packet.interfaceIndex)
         }
 
         var flow = Flow.placeholder
@@ -368,6 +366,7 @@ public final class ConnectionAnalyzer {
         if icmp.hasQuotedPorts, let slot = index[FlowKey(source: source, destination: destination, proto: icmp.quotedProtocol)] {
             flows[slot].icmpErrors += 1
         }
+        guard !isCopy(of: "icmp \(packet.source) \(icmp.type) \(icmp.code) \(source) \(destination) \(icmp.quotedProtocol)", at: time) else { return }
         let event = ICMPErrorEvent(
             packet: number, time: Double(time - start) / 1e9, reporter: packet.source, type: icmp.type, code: icmp.code,
             description: ICMPDescription.text(type: icmp.type, code: icmp.code, version6: packet.transport == .icmpv6),
@@ -388,7 +387,9 @@ public final class ConnectionAnalyzer {
             return
         }
         let key = DNSKey(client: destination, server: source, id: dns.id)
+        // A copy of the query seen on a second interface may have re-opened it: close it either way.
         let query = pendingDNS.removeValue(forKey: key)
+        guard !isCopy(of: "dns \(destination) \(source) \(dns.id)", at: time) else { return }
         totals.dnsResponses += 1
         guard dns.responseCode != 0 else { return }
         let failure = DNSFailure(
@@ -400,10 +401,18 @@ public final class ConnectionAnalyzer {
         if dnsFailures.count < recordLimit { dnsFailures.append(failure) }
     }
 
+    /// True when the same event was seen within 1 ms (a copy on another interface); remembers it otherwise.
+    private func isCopy(of key: String, at time: Int64) -> Bool {
+        if let seen = recentEvents[key], abs(time - seen) < 1_000_000 { return true }
+        recentEvents[key] = time
+        return false
+    }
+
     // MARK: releasing finished flows
 
     /// Releases flows that closed more than `linger` ago and stayed quiet since.
     private func sweep(now: Int64) {
+        if !recentEvents.isEmpty { recentEvents = recentEvents.filter { now - $0.value < 1_000_000_000 } }
         while closingHead < closing.count, now - closing[closingHead].time > linger {
             let (_, slot, key) = closing[closingHead]
             closingHead += 1

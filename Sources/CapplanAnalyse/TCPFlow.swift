@@ -24,6 +24,40 @@ public struct ExpertCounts: Sendable, Codable, Equatable {
     }
 }
 
+/// A small ring of packet signatures with their time and interface.
+struct RecentPackets {
+    static let size = 8
+    private var signatures = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    private var times = (Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0))
+    private var interfaces = (Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0))
+    private var next = 0
+    private var count = 0
+
+    /// Was a packet with this signature seen within 1 ms, on another interface when interfaces are known?
+    func contains(_ signature: UInt64, time: Int64, interface: Int32) -> Bool {
+        withUnsafeBytes(of: signatures) { sigs in
+            withUnsafeBytes(of: times) { stamps in
+                withUnsafeBytes(of: interfaces) { ifaces in
+                    for slot in 0..<count where sigs.load(fromByteOffset: slot * 8, as: UInt64.self) == signature {
+                        let other = ifaces.load(fromByteOffset: slot * 4, as: Int32.self)
+                        let delta = abs(time - stamps.load(fromByteOffset: slot * 8, as: Int64.self))
+                        if delta < 1_000_000, interface < 0 || interface != other { return true }
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
+    mutating func add(_ signature: UInt64, time: Int64, interface: Int32) {
+        withUnsafeMutableBytes(of: &signatures) { $0.storeBytes(of: signature, toByteOffset: next * 8, as: UInt64.self) }
+        withUnsafeMutableBytes(of: &times) { $0.storeBytes(of: time, toByteOffset: next * 8, as: Int64.self) }
+        withUnsafeMutableBytes(of: &interfaces) { $0.storeBytes(of: interface, toByteOffset: next * 4, as: Int32.self) }
+        next = (next + 1) % Self.size
+        count = min(count + 1, Self.size)
+    }
+}
+
 /// What one direction of a TCP connection has done so far.
 struct Direction {
     var state = EndpointState.inactive
@@ -45,10 +79,10 @@ struct Direction {
     var nextSequenceTime: Int64 = 0
     var lastAckTime: Int64 = 0
     var duplicateAckRun = 0
-    /// The last packet's signature, to drop copies of one packet seen on two interfaces (`-i any`).
-    var lastSignature: UInt64 = 0
-    var lastInterface: Int32 = -1
     var lastTime: Int64 = 0
+    /// The last few packets' signatures, to drop copies of one packet seen on another
+    /// interface (`-i any`, or a pcapng of several interfaces written in batches).
+    var recent = RecentPackets()
 }
 
 /// One bidirectional flow: TCP with Zeek's state machine and Wireshark's expert

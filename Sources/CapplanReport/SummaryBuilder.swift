@@ -78,7 +78,8 @@ struct SummaryBuilder {
             return "the connection was refused: nothing listens on port \(event.sender.port), or a firewall rejects it"
         }
         let side = sideName(event)
-        if let earlier = event.senderEarlierTTL, earlier != event.ttl {
+        // One hop of difference is a router between two capture points; more is another sender.
+        if let earlier = event.senderEarlierTTL, abs(Int(earlier) - Int(event.ttl)) > 1 {
             return "its TTL (\(event.ttl)) differs from the sender's other packets (\(earlier)): likely sent by a device on the path (a load balancer, firewall or NAT) in the name of \(event.sender.address), not by that host itself"
         }
         if event.afterFin {

@@ -19,6 +19,8 @@ enum NetLab {
         var ethernet: String
         /// tcpdump -i any in the router: Linux cooked v2, every packet seen on two interfaces.
         var any: String
+        /// dumpcap on both router interfaces: pcapng with two Ethernet interfaces.
+        var pcapng: String
     }
 
     /// Made once per test run and shared; each capture takes about 8 s of real traffic.
@@ -36,7 +38,8 @@ enum NetLab {
         let (c, r, s) = ("\(prefix)-c", "\(prefix)-r", "\(prefix)-s")
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         atexit { try? FileManager.default.removeItem(atPath: NetLab.directory) }  // the captures outlive every test
-        let captures = Captures(ethernet: "\(directory)/client-eth.pcap", any: "\(directory)/router-any.pcap")
+        let captures = Captures(ethernet: "\(directory)/client-eth.pcap", any: "\(directory)/router-any.pcap",
+                                pcapng: "\(directory)/router-both.pcapng")
         defer { tearDown([c, r, s]) }
         tearDown([c, r, s])  // leftovers of a killed earlier run with the same pid
 
@@ -61,11 +64,15 @@ enum NetLab {
             try Background(["ip", "netns", "exec", c, "tcpdump", "-i", "\(prefix)-ca", "-U", "-n", "-w", captures.ethernet], ready: "listening on"),
             try Background(["ip", "netns", "exec", r, "tcpdump", "-i", "any", "-U", "-n", "-w", captures.any], ready: "listening on"),
         ]
+        // dumpcap stops by itself (a test child cannot be sent SIGINT, see stop()), so it flushes its file.
+        let pcapng = try Background(["ip", "netns", "exec", r, "dumpcap", "-i", "\(prefix)-ra", "-i", "\(prefix)-rb",
+                                     "-a", "duration:10", "-w", captures.pcapng], ready: "Capturing on")
         let serverProcess = try Background(["ip", "netns", "exec", s, "python3", script, "server", server], ready: "ready")
         try run(["ip", "netns", "exec", c, "python3", script, "client", server, silent, unreachable, String(idleSeconds)], timeout: 40)
         Thread.sleep(forTimeInterval: 0.5)  // the last FIN/RST reach tcpdump
         serverProcess.stop()
         for dump in dumps { dump.stop() }
+        pcapng.waitForExit(timeout: 15)
         return captures
     }
 
@@ -148,6 +155,12 @@ enum NetLab {
 
         /// SIGKILL, because a child of a test thread inherits a signal mask that blocks SIGINT
         /// and SIGTERM. tcpdump -U has written every packet by then, so nothing is lost.
+        func waitForExit(timeout: TimeInterval) {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            stop()
+        }
+
         func stop() {
             guard process.isRunning else { return }
             kill(process.processIdentifier, SIGKILL)

@@ -11,6 +11,12 @@ extension PacketDecoder {
         }
     }
 
+    /// The snaplen (or a truncated file) kept less of the payload than was on the wire.
+    @inline(__always)
+    func markPayloadCut(_ packet: inout DecodedPacket) {
+        if packet.truncated == nil, packet.capturedPayloadLength < packet.payloadLength { packet.truncated = .application }
+    }
+
     func decodeTCP(_ bytes: Bytes, at offset: Int, end: Int, into packet: inout DecodedPacket) {
         packet.transport = .tcp
         guard let sourcePort = bytes.u16(offset), let destinationPort = bytes.u16(offset + 2),
@@ -37,6 +43,8 @@ extension PacketDecoder {
         packet.payloadOffset = offset + headerLength
         packet.capturedPayloadLength = max(0, min(end, bytes.count) - packet.payloadOffset)
         if headerLength > 20 { decodeTCPOptions(bytes, from: offset + 20, to: offset + headerLength, into: &packet) }
+        if packet.truncated == nil, !bytes.has(offset, headerLength) { packet.truncated = .transport }
+        markPayloadCut(&packet)
     }
 
     private func decodeTCPOptions(_ bytes: Bytes, from start: Int, to end: Int, into packet: inout DecodedPacket) {
@@ -52,7 +60,8 @@ extension PacketDecoder {
                 continue
             }
             guard let length = bytes.u8(offset + 1), length >= 2, bytes.has(offset, Int(length)) else {
-                if !bytes.has(offset, 2) { packet.truncated = .transport }
+                // A malformed length ends the options; one that runs past the captured bytes is a cut.
+                if !bytes.has(offset, 2) || (bytes.u8(offset + 1) ?? 0) >= 2 { packet.truncated = .transport }
                 return
             }
             switch (kind, length) {
@@ -81,6 +90,7 @@ extension PacketDecoder {
         packet.payloadOffset = offset + 8
         packet.payloadLength = max(0, end - offset - 8)
         packet.capturedPayloadLength = max(0, min(end, bytes.count) - packet.payloadOffset)
+        markPayloadCut(&packet)
         if sourcePort == 53 || destinationPort == 53 || sourcePort == 5353 || destinationPort == 5353 {
             decodeDNS(bytes, at: offset + 8, into: &packet)
         }
@@ -99,6 +109,7 @@ extension PacketDecoder {
         packet.capturedPayloadLength = max(0, min(end, bytes.count) - packet.payloadOffset)
         // Errors: v4 unreachable 3, source quench 4, redirect 5, time exceeded 11, parameter problem 12;
         // v6 unreachable 1, packet too big 2, time exceeded 3, parameter problem 4.
+        markPayloadCut(&packet)
         packet.icmp.isError = version6 ? (1...4).contains(type) : [3, 4, 5, 11, 12].contains(type)
         guard packet.icmp.isError else { return }
         if version6 ? type == 2 : (type == 3 && code == 4) {
