@@ -3,11 +3,12 @@ public import CapplanPackets
 /// Analyse: one streaming pass over decoded packets. Flows are keyed so A→B and B→A
 /// meet; a flow that has closed is summarised and released once it has been quiet
 /// for `linger`, so memory follows concurrent flows, not packets.
-public final class ConnectionAnalyzer {
+public struct ConnectionAnalyzer {
     /// How long a closed flow is kept for late retransmissions, RSTs and ACKs.
     public var linger: Int64 = 10_000_000_000
-    /// At most this many records and events are kept in full; counts stay exact beyond it.
-    public var recordLimit = 50_000
+    /// At most this many events (resets, ICMP errors, DNS failures) are kept in full, and
+    /// this many connection records; counts stay exact beyond it.
+    public var recordLimit = 10_000
 
     public private(set) var totals = Totals()
     public private(set) var connections: [ConnectionRecord] = []
@@ -19,7 +20,7 @@ public final class ConnectionAnalyzer {
     public private(set) var talkers: [IPAddress: Talker] = [:]
 
     private var flows: [Flow] = []
-    private var index: [FlowKey: Int] = [:]
+    private var index = FlowTable()
     private var free: [Int] = []
     private var closing: [(time: Int64, slot: Int, key: FlowKey)] = []
     private var closingHead = 0
@@ -43,6 +44,8 @@ public final class ConnectionAnalyzer {
         public var icmpPackets = 0
         public var otherPackets = 0
         public var connections = 0
+        public var tcpConnections = 0
+        public var udpConnections = 0
         public var resets = 0
         public var icmpErrors = 0
         public var dnsResponses = 0
@@ -73,7 +76,7 @@ public final class ConnectionAnalyzer {
 
     // MARK: the per-packet path
 
-    public func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
+    public mutating func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
         let time = timestamp.nanoseconds
         if start < 0 {
             start = time
@@ -89,16 +92,14 @@ public final class ConnectionAnalyzer {
             totals.otherPackets += 1
             return
         }
-        talkers[packet.source, default: Talker()].packets += 1
-        talkers[packet.source, default: Talker()].bytes += Int64(originalLength)
 
         switch packet.transport {
         case .tcp where !packet.isLaterFragment && packet.tcp.headerLength >= 20:
             totals.tcpPackets += 1
-            track(packet, proto: 6, number: number, time: time)
+            track(packet, proto: 6, number: number, time: time, frameLength: originalLength)
         case .udp where !packet.isLaterFragment:
             totals.udpPackets += 1
-            track(packet, proto: 17, number: number, time: time)
+            track(packet, proto: 17, number: number, time: time, frameLength: originalLength)
             if let dns = packet.dns { trackDNS(dns, packet, number: number, time: time, raw: raw) }
         case .icmp, .icmpv6:
             totals.icmpPackets += 1
@@ -117,38 +118,54 @@ public final class ConnectionAnalyzer {
     }
 
     @inline(__always)
-    private func track(_ packet: DecodedPacket, proto: UInt8, number: Int, time: Int64) {
+    private mutating func track(_ packet: DecodedPacket, proto: UInt8, number: Int, time: Int64, frameLength: Int) {
         let source = Endpoint(address: packet.source, port: packet.sourcePort)
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
-        if let existing = index[key] {
+        if let existing = index.find(key) {
             slot = existing
         } else {
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
         }
-        let fromOriginator = flows[slot].originator == source
-        let wasClosed = flows[slot].isClosed
-        if proto == 6 {
-            processTCP(packet, slot: slot, fromOriginator: fromOriginator, number: number, time: time)
-        } else {
-            flows[slot].lastPacket = number
-            flows[slot].last = time
-            if fromOriginator {
-                flows[slot].orig.packets += 1
-                flows[slot].orig.payloadBytes += Int64(packet.payloadLength)
-            } else {
-                flows[slot].resp.packets += 1
-                flows[slot].resp.payloadBytes += Int64(packet.payloadLength)
+        let start = self.start
+        // The flow is changed in place, through the array's buffer: a Flow is too large to copy per packet.
+        let (closedNow, reset, copy) = flows.withUnsafeMutableBufferPointer { buffer -> (Bool, ResetEvent?, Bool) in
+            let fromOriginator = buffer[slot].originator == source
+            let wasClosed = Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
+            if proto == 6 {
+                switch buffer[slot].processTCP(packet, fromOriginator: fromOriginator, number: number, time: time, start: start) {
+                case .copy: return (false, nil, true)
+                case .counted(let reset):
+                    if fromOriginator { buffer[slot].orig.frameBytes += Int64(frameLength) } else { buffer[slot].resp.frameBytes += Int64(frameLength) }
+                    return (!wasClosed && Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state), reset, false)
+                }
             }
+            buffer[slot].lastPacket = number
+            buffer[slot].last = time
+            if fromOriginator {
+                buffer[slot].orig.packets += 1
+                buffer[slot].orig.frameBytes += Int64(frameLength)
+                buffer[slot].orig.payloadBytes += Int64(packet.payloadLength)
+            } else {
+                buffer[slot].resp.packets += 1
+                buffer[slot].resp.frameBytes += Int64(frameLength)
+                buffer[slot].resp.payloadBytes += Int64(packet.payloadLength)
+            }
+            return (false, nil, false)
         }
-        if !wasClosed, flows[slot].isClosed {
+        if copy { totals.copiesDropped += 1 }
+        if let reset {
+            totals.resets += 1
+            if resets.count < recordLimit { resets.append(reset) }
+        }
+        if closedNow {
             flows[slot].closedAt = time
             closing.append((time, slot, key))
         }
     }
 
-    private func open(_ key: FlowKey, _ packet: DecodedPacket, source: Endpoint, destination: Endpoint,
+    private mutating func open(_ key: FlowKey, _ packet: DecodedPacket, source: Endpoint, destination: Endpoint,
                       proto: UInt8, number: Int, time: Int64) -> Int {
         // The originator sends the first SYN. A SYN-ACK first means we missed the SYN:
         // its receiver is the originator (Zeek's '^'). Midstream, the likely server port is the lower one.
@@ -172,198 +189,18 @@ public final class ConnectionAnalyzer {
             flows.append(flow)
             slot = flows.count - 1
         }
-        index[key] = slot
+        index.insert(key, slot)
         return slot
-    }
-
-    private func processTCP(_ packet: DecodedPacket, slot: Int, fromOriginator: Bool, number: Int, time: Int64) {
-        let tcp = packet.tcp
-        let syn = tcp.has(TCPHeader.syn), ack = tcp.has(TCPHeader.ack)
-        let fin = tcp.has(TCPHeader.fin), rst = tcp.has(TCPHeader.rst)
-        let length = packet.payloadLength
-
-        // A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
-        // interfaces) is not a retransmission: same IP ID, sequence, ACK, flags, length and window
-        // within 1 ms, from another interface when the link type says which (SLL2).
-        let signature = UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
-            ^ UInt64(length) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
-        let isCopy = fromOriginator
-            ? flows[slot].orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
-            : flows[slot].resp.recent.contains(signature, time: time, interface: packet.interfaceIndex)
-        if isCopy {
-            flows[slot].copiesDropped += 1
-            totals.copiesDropped += 1
-            return
-        }
-        if fromOriginator {
-            flows[slot].orig.recent.add(signature, time: time, interface: packet.interfaceIndex)
-        } else {
-            flows[slot].resp.recent.add(signature, time: time, interface: packet.interfaceIndex)
-        }
-
-        var flow = Flow.placeholder
-        swap(&flow, &flows[slot])  // work on the flow without copying its history buffer
-        defer { swap(&flow, &flows[slot]) }
-
-        let previousTime = flow.last
-        let hadPackets = flow.orig.packets + flow.resp.packets > 0
-        var fwd = fromOriginator ? flow.orig : flow.resp
-        var rev = fromOriginator ? flow.resp : flow.orig
-
-        if rst {
-            flow.resets += 1
-            recordReset(packet, flow: flow, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
-                        idle: hadPackets ? time - previousTime : nil)
-        }
-
-        // Wireshark's TCP analysis ("TCP Analysis" in its user guide, packet-tcp.c), in its order.
-        let segmentLength = UInt32(length) &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
-        let keepAlive = !syn && !fin && !rst && length <= 1 && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence &- 1
-        var retransmitted = false
-        if keepAlive { fwd.expert.keepAlives += 1 }
-        if tcp.window == 0 && !syn && !fin && !rst {
-            fwd.expert.zeroWindows += 1
-            flow.note(UInt8(ascii: "W"), fromOriginator: fromOriginator)
-        }
-        if fwd.hasNextSequence && !rst && seqGreater(tcp.sequence, fwd.nextSequence) {
-            fwd.expert.segmentsNotCaptured += 1
-        }
-        let duplicateAck = length == 0 && !syn && !fin && !rst && tcp.window != 0 && tcp.window == fwd.lastWindow && fwd.hasAck
-            && tcp.acknowledgment == fwd.lastAck && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence && !keepAlive
-        if duplicateAck {
-            fwd.expert.duplicateAcks += 1
-            fwd.duplicateAckRun += 1
-        } else if !fwd.hasAck || tcp.acknowledgment != fwd.lastAck {
-            fwd.duplicateAckRun = 0
-        }
-        if !keepAlive, length > 0 || syn || fin, fwd.hasNextSequence, seqLess(tcp.sequence, fwd.nextSequence) {
-            // A fast retransmission (after two duplicate ACKs) or a spurious one (data already
-            // acknowledged) is a retransmission; otherwise a segment soon after the highest one
-            // (within the handshake's RTT) is out of order; anything else is a retransmission.
-            let threshold = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? flow.handshakeAckTime - flow.synTime : defaultOutOfOrderThreshold
-            let fast = rev.duplicateAckRun >= 2 && rev.lastAck == tcp.sequence && time - rev.lastAckTime < fastRetransmissionWindow
-            let spurious = length > 0 && rev.hasAck && !seqGreater(tcp.sequence &+ UInt32(length), rev.lastAck)
-            if !fast, !spurious, time - fwd.nextSequenceTime < threshold, fwd.nextSequence != tcp.sequence &+ segmentLength {
-                fwd.expert.outOfOrder += 1
-            } else {
-                fwd.expert.retransmissions += 1
-                retransmitted = true
-                flow.note(UInt8(ascii: "T"), fromOriginator: fromOriginator)
-            }
-        }
-
-        // Sequence bookkeeping.
-        if !fwd.hasNextSequence || seqGreater(tcp.sequence &+ segmentLength, fwd.nextSequence) {
-            if !rst || !fwd.hasNextSequence {
-                fwd.nextSequence = tcp.sequence &+ segmentLength
-                fwd.hasNextSequence = true
-                fwd.nextSequenceTime = time
-            }
-        }
-        if ack {
-            fwd.lastAck = tcp.acknowledgment
-            fwd.hasAck = true
-            fwd.lastAckTime = time
-        }
-        fwd.lastWindow = tcp.window
-        if syn, tcp.windowScale >= 0 { fwd.windowScale = tcp.windowScale }
-        fwd.lastTTL = packet.ttl
-        fwd.lastTime = time
-        fwd.packets += 1
-        if !retransmitted { fwd.payloadBytes += Int64(length) }
-
-        // Zeek's history letters.
-        if syn && !ack {
-            flow.note(UInt8(ascii: "S"), fromOriginator: fromOriginator)
-            fwd.synCount += 1
-            if flow.synTime < 0 { flow.synTime = time }
-        } else if syn && ack {
-            flow.note(UInt8(ascii: "H"), fromOriginator: fromOriginator)
-            if flow.synAckTime < 0 { flow.synAckTime = time }
-        } else if ack && length == 0 && !fin && !rst {
-            flow.note(UInt8(ascii: "A"), fromOriginator: fromOriginator)
-        }
-        if length > 0 { flow.note(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
-        if fin { flow.note(UInt8(ascii: "F"), fromOriginator: fromOriginator) }
-        if rst { flow.note(UInt8(ascii: "R"), fromOriginator: fromOriginator) }
-
-        // Zeek's endpoint state machine.
-        if rst {
-            fwd.state = .reset
-        } else {
-            if syn && !ack, fwd.state == .inactive { fwd.state = .synSent }
-            if syn && ack, fwd.state == .inactive || fwd.state == .synSent { fwd.state = .synAckSent }
-            if !syn && (ack || length > 0) {
-                switch fwd.state {
-                case .synSent, .synAckSent:
-                    if rev.state == .synAckSent || rev.state == .synSent || rev.state == .established {
-                        if flow.handshakeAckTime < 0, fromOriginator, flow.synAckTime >= 0 { flow.handshakeAckTime = time }
-                        fwd.state = .established
-                        if rev.state != .established { rev.state = .established }
-                    }
-                case .inactive:
-                    fwd.state = .partial
-                default:
-                    break
-                }
-            }
-            if fin {
-                fwd.state = .closed
-                fwd.sentFin = true
-            }
-        }
-
-        flow.lastPacket = number
-        flow.last = time
-        if fromOriginator {
-            flow.orig = fwd
-            flow.resp = rev
-        } else {
-            flow.resp = fwd
-            flow.orig = rev
-        }
-    }
-
-    private func recordReset(_ packet: DecodedPacket, flow: Flow, fwd: Direction, rev: Direction, fromOriginator: Bool,
-                             number: Int, time: Int64, idle: Int64?) {
-        // RFC 5961: a RST is acceptable when its sequence number is within the receiver's window,
-        // which starts at what the receiver last acknowledged.
-        var inWindow: Bool?
-        if rev.hasAck {
-            let scale = rev.windowScale >= 0 && fwd.windowScale >= 0 ? Int(rev.windowScale) : 0
-            let window = max(UInt32(rev.lastWindow) << UInt32(scale), 1)
-            let offset = packet.tcp.sequence &- rev.lastAck
-            inWindow = offset < window
-        }
-        let answeredSyn = !fromOriginator && flow.orig.state == .synSent && fwd.state == .inactive
-            || (!fromOriginator && fwd.packets == 0 && flow.orig.synCount > 0)
-        let event = ResetEvent(
-            packet: number,
-            time: Double(time - start) / 1e9,
-            sender: Endpoint(address: packet.source, port: packet.sourcePort),
-            receiver: Endpoint(address: packet.destination, port: packet.destinationPort),
-            fromOriginator: fromOriginator,
-            answeredSyn: answeredSyn,
-            afterFin: fwd.sentFin,
-            idleSeconds: idle.map { Double($0) / 1e9 },
-            connectionAge: Double(time - flow.start) / 1e9,
-            bytesFromSender: fwd.payloadBytes,
-            bytesFromReceiver: rev.payloadBytes,
-            inWindow: inWindow,
-            ttl: packet.ttl,
-            senderEarlierTTL: fwd.packets > 0 ? fwd.lastTTL : nil)
-        totals.resets += 1
-        if resets.count < recordLimit { resets.append(event) }
     }
 
     // MARK: ICMP and DNS
 
-    private func trackICMPError(_ packet: DecodedPacket, number: Int, time: Int64) {
+    private mutating func trackICMPError(_ packet: DecodedPacket, number: Int, time: Int64) {
         let icmp = packet.icmp
         guard icmp.hasQuotedPacket else { return }
         let source = Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort)
         let destination = Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort)
-        if icmp.hasQuotedPorts, let slot = index[FlowKey(source: source, destination: destination, proto: icmp.quotedProtocol)] {
+        if icmp.hasQuotedPorts, let slot = index.find(FlowKey(source: source, destination: destination, proto: icmp.quotedProtocol)) {
             flows[slot].icmpErrors += 1
         }
         guard !isCopy(of: "icmp \(packet.source) \(icmp.type) \(icmp.code) \(source) \(destination) \(icmp.quotedProtocol)", at: time) else { return }
@@ -376,7 +213,7 @@ public final class ConnectionAnalyzer {
         if icmpErrors.count < recordLimit { icmpErrors.append(event) }
     }
 
-    private func trackDNS(_ dns: DNSMessage, _ packet: DecodedPacket, number: Int, time: Int64, raw: UnsafeRawBufferPointer) {
+    private mutating func trackDNS(_ dns: DNSMessage, _ packet: DecodedPacket, number: Int, time: Int64, raw: UnsafeRawBufferPointer) {
         let source = Endpoint(address: packet.source, port: packet.sourcePort)
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         if !dns.isResponse {
@@ -402,7 +239,7 @@ public final class ConnectionAnalyzer {
     }
 
     /// True when the same event was seen within 1 ms (a copy on another interface); remembers it otherwise.
-    private func isCopy(of key: String, at time: Int64) -> Bool {
+    private mutating func isCopy(of key: String, at time: Int64) -> Bool {
         if let seen = recentEvents[key], abs(time - seen) < 1_000_000 { return true }
         recentEvents[key] = time
         return false
@@ -411,12 +248,12 @@ public final class ConnectionAnalyzer {
     // MARK: releasing finished flows
 
     /// Releases flows that closed more than `linger` ago and stayed quiet since.
-    private func sweep(now: Int64) {
+    private mutating func sweep(now: Int64) {
         if !recentEvents.isEmpty { recentEvents = recentEvents.filter { now - $0.value < 1_000_000_000 } }
         while closingHead < closing.count, now - closing[closingHead].time > linger {
             let (_, slot, key) = closing[closingHead]
             closingHead += 1
-            guard index[key] == slot, flows[slot].isClosed else { continue }
+            guard index.find(key) == slot, Flow.isClosed(flows[slot].orig.state, flows[slot].resp.state) else { continue }
             if now - flows[slot].last > linger {
                 release(slot, key: key)
             } else {
@@ -429,18 +266,29 @@ public final class ConnectionAnalyzer {
         }
     }
 
-    private func release(_ slot: Int, key: FlowKey) {
+    private mutating func release(_ slot: Int, key: FlowKey) {
         summarise(flows[slot])
-        index[key] = nil
+        index.remove(key)
         flows[slot] = .placeholder
         free.append(slot)
     }
 
-    private func summarise(_ flow: Flow) {
+    private mutating func summarise(_ flow: Flow) {
         let state = flow.state
         stateCounts[state, default: 0] += 1
-        expert = expert + flow.orig.expert + flow.resp.expert
+        let flowExpert = flow.orig.expert + flow.resp.expert
+        expert = expert + flowExpert
         totals.connections += 1
+        if flow.proto == 6 { totals.tcpConnections += 1 } else { totals.udpConnections += 1 }
+        // Top talkers are summed per flow, not per packet: one lookup per address per flow.
+        if flow.orig.packets > 0 {
+            talkers[flow.originator.address, default: Talker()].packets += flow.orig.packets
+            talkers[flow.originator.address, default: Talker()].bytes += flow.orig.frameBytes
+        }
+        if flow.resp.packets > 0 {
+            talkers[flow.responder.address, default: Talker()].packets += flow.resp.packets
+            talkers[flow.responder.address, default: Talker()].bytes += flow.resp.frameBytes
+        }
         guard connections.count < recordLimit else { return }
         let rtt = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? Double(flow.handshakeAckTime - flow.synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
@@ -449,16 +297,16 @@ public final class ConnectionAnalyzer {
             start: Double(flow.start - start) / 1e9, duration: Double(flow.last - flow.start) / 1e9,
             originatorPackets: flow.orig.packets, responderPackets: flow.resp.packets,
             originatorBytes: flow.orig.payloadBytes, responderBytes: flow.resp.payloadBytes,
-            handshakeRTT: rtt, synRetries: max(0, flow.orig.synCount - 1), expert: flow.orig.expert + flow.resp.expert,
+            handshakeRTT: rtt, synRetries: max(0, flow.orig.synCount - 1), expert: flowExpert,
             resets: flow.resets))
     }
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.
-    public func finish() {
-        for (key, slot) in index.sorted(by: { $0.value < $1.value }) {
+    public mutating func finish() {
+        for (_, slot) in index.entries().sorted(by: { $0.slot < $1.slot }) {
             summarise(flows[slot])
-            index[key] = nil
         }
+        index = FlowTable()
         flows.removeAll()
         free.removeAll()
         closing.removeAll()

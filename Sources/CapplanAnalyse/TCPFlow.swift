@@ -62,6 +62,8 @@ struct RecentPackets {
 struct Direction {
     var state = EndpointState.inactive
     var packets = 0
+    /// Frame bytes on the wire (for top talkers) and payload bytes (retransmissions once).
+    var frameBytes: Int64 = 0
     var payloadBytes: Int64 = 0
     var nextSequence: UInt32 = 0
     var hasNextSequence = false
@@ -120,8 +122,12 @@ struct Flow {
         if flipped { history.append(UInt8(ascii: "^")) }
     }
 
-    var isClosed: Bool {
-        orig.state == .reset || resp.state == .reset || (orig.state == .closed && resp.state == .closed)
+    var isClosed: Bool { Flow.isClosed(orig.state, resp.state) }
+
+    /// From the two states alone, so the per-packet path never copies a whole flow to ask.
+    @inline(__always)
+    static func isClosed(_ originator: EndpointState, _ responder: EndpointState) -> Bool {
+        originator == .reset || responder == .reset || (originator == .closed && responder == .closed)
     }
 
     var state: ConnState {

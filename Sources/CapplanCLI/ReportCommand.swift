@@ -69,8 +69,9 @@ struct ReportCommand: ParsableCommand {
             console.err("capplan: cannot read the capture: \(error)\n")
             throw CommandExit.invalidPlan
         }
-        let markdown = SummaryMarkdown.render(summary)
-        let json = try SummaryJSON.render(summary)
+        // Each form is rendered only when it is printed or written.
+        let markdown = format == .md || out != nil ? SummaryMarkdown.render(summary) : ""
+        let json = format == .json || out != nil ? try SummaryJSON.render(summary) : ""
         if let out {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -9,7 +9,7 @@ public enum CaptureReport {
                                progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
         let reader = try PcapReader(path: path)
         let decoder = try PacketDecoder(linkType: reader.linkType)
-        let analyzer = ConnectionAnalyzer()
+        var analyzer = ConnectionAnalyzer()
         var number = 0
         var readError: String?
         while true {

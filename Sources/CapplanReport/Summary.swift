@@ -11,6 +11,8 @@ public struct Summary: Sendable, Codable {
     /// The answer first: what matters, in plain words, with packet numbers as evidence.
     public var findings: [Finding]
     public var connections: ConnectionTable
+    /// Exact counts; the lists below hold at most 1000 of each, in capture order.
+    public var counts: EventCounts
     public var resets: [LabelledReset]
     public var refused: [ConnectionGroup]
     public var unansweredSyns: [ConnectionGroup]
@@ -46,6 +48,12 @@ public struct Summary: Sendable, Codable {
         public var text: String
         public var packets: [Int]
         public var times: [Double]
+    }
+
+    public struct EventCounts: Sendable, Codable {
+        public var resets: Int
+        public var icmpErrors: Int
+        public var dnsFailures: Int
     }
 
     public struct ConnectionTable: Sendable, Codable {

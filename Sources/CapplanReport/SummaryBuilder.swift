@@ -17,6 +17,7 @@ struct SummaryBuilder {
     func build() -> Summary {
         let totals = analyzer.totals
         let resets = analyzer.resets.map(label)
+        let listed = Self.listedEvents
         // A refusal is a RST from the server to the client that sent the SYN.
         let refused = refusedGroups(analyzer.resets.filter(\.answeredSyn).map { (server: $0.sender, client: $0.receiver, packet: $0.packet) })
         let unanswered = unansweredGroups()
@@ -54,14 +55,27 @@ struct SummaryBuilder {
                            truncatedPackets: totals.truncatedPackets, undecodedPackets: totals.undecodedPackets,
                            fragments: totals.fragments, duplicateCopiesDropped: totals.copiesDropped, readError: readError),
             findings: findings,
-            connections: .init(total: totals.connections,
-                               tcp: analyzer.connections.filter { $0.proto == "tcp" }.count,
-                               udp: analyzer.connections.filter { $0.proto == "udp" }.count,
+            connections: .init(total: totals.connections, tcp: totals.tcpConnections, udp: totals.udpConnections,
                                byState: Dictionary(uniqueKeysWithValues: analyzer.stateCounts.map { ($0.key.rawValue, $0.value) }),
-                               list: analyzer.connections),
-            resets: resets, refused: refused, unansweredSyns: unanswered,
-            icmpErrors: analyzer.icmpErrors, dnsFailures: analyzer.dnsFailures,
+                               list: listedConnections()),
+            counts: .init(resets: totals.resets, icmpErrors: totals.icmpErrors, dnsFailures: totals.dnsFailures),
+            resets: Array(resets.prefix(listed)), refused: refused, unansweredSyns: unanswered,
+            icmpErrors: Array(analyzer.icmpErrors.prefix(listed)), dnsFailures: Array(analyzer.dnsFailures.prefix(listed)),
             topTalkers: Array(talkers), expert: analyzer.expert, labels: labels)
+    }
+
+    /// The connections summary.json lists: those that went wrong first, then the rest, at most
+    /// `listedConnections` in all, in the order they started. The counts above cover every one.
+    static let listedConnections = 1000
+    /// Resets, ICMP errors and DNS failures listed one by one; `counts` has them all.
+    static let listedEvents = 1000
+
+    private func listedConnections() -> [ConnectionRecord] {
+        let normal: Set<ConnState> = [.SF, .S1]
+        let problems = analyzer.connections.filter { !normal.contains($0.state) || $0.resets > 0 || $0.expert != ExpertCounts() }
+        let rest = analyzer.connections.filter { normal.contains($0.state) && $0.resets == 0 && $0.expert == ExpertCounts() }
+        return (problems.prefix(Self.listedConnections) + rest.prefix(max(0, Self.listedConnections - problems.count)))
+            .sorted { $0.firstPacket < $1.firstPacket }
     }
 
     // MARK: resets

@@ -145,7 +145,7 @@ struct CraftedCaseTests {
         let file = try crafter.write()
         let reader = try PcapReader(path: file)
         let decoder = try PacketDecoder(linkType: reader.linkType)
-        let analyzer = ConnectionAnalyzer()
+        var analyzer = ConnectionAnalyzer()
         var number = 0, peak = 0
         while let packet = try reader.next() {
             number += 1

@@ -83,7 +83,7 @@ struct RealCaptureTests {
         let file = which == "ethernet" ? captures.ethernet : captures.any
         let summary = try Self.summary(file)
         let streams = Set(try Tshark.fields(file, filter: "tcp", ["tcp.stream"]).map { $0[0] })
-        #expect(summary.connections.list.filter { $0.proto == "tcp" }.count == streams.count)
+        #expect(summary.connections.tcp == streams.count)
 
         // With -i any, tshark lists each RST once per interface it crossed; capplan counts the first copy.
         var theirs: [String: (frame: Int, source: String)] = [:]

@@ -28,13 +28,35 @@ public struct CheckedValue: Sendable {
         return nil
     }
 
-    public var string: String? { if case .string(let v) = content { v } else { nil } }
-    public var integer: Int64? { if case .integer(let v) = content { v } else { nil } }
-    public var boolean: Bool? { if case .boolean(let v) = content { v } else { nil } }
-    public var duration: PlanDuration? { if case .duration(let v) = content { v } else { nil } }
-    public var size: ByteSize? { if case .size(let v) = content { v } else { nil } }
-    public var list: [CheckedValue] { if case .list(let v) = content { v } else { [] } }
-    public var isObject: Bool { if case .object = content { true } else { false } }
+    public var string: String? {
+        guard case .string(let value) = content else { return nil }
+        return value
+    }
+    public var integer: Int64? {
+        guard case .integer(let value) = content else { return nil }
+        return value
+    }
+    public var boolean: Bool? {
+        guard case .boolean(let value) = content else { return nil }
+        return value
+    }
+    public var duration: PlanDuration? {
+        guard case .duration(let value) = content else { return nil }
+        return value
+    }
+    public var size: ByteSize? {
+        guard case .size(let value) = content else { return nil }
+        return value
+    }
+    public var list: [CheckedValue] {
+        guard case .list(let value) = content else { return [] }
+        return value
+    }
+
+    public var isObject: Bool {
+        guard case .object = content else { return false }
+        return true
+    }
     public var strings: [String] { list.compactMap(\.string) }
 
     /// A mark inside a string's text, `offset` characters in, when the text is on one line.

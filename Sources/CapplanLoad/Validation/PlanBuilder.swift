@@ -241,7 +241,7 @@ struct PlanBuilder {
             log.warning("a grace of \(grace) is not shorter than the whole capture (\(duration)); the stop condition cannot end it early",
                         at: graceValue.mark, field: graceValue.field)
         }
-        return StopCondition(when: when, from: value["from"]?.string.flatMap { try? Peer.parse($0).get() }, grace: grace)
+        return StopCondition(when: when, from: peer(value["from"]), grace: grace)
     }
 
     private mutating func buildExpectations(_ value: CheckedValue?, capture: Capture?) -> [Expectation] {
@@ -257,14 +257,21 @@ struct PlanBuilder {
             if !shouldSee, let atLeast = item["atLeast"], !atLeast.isDefault {
                 log.error("atLeast goes with seen; notSeen already means zero", at: atLeast.keyMark ?? atLeast.mark, field: atLeast.field)
             }
-            expectations.append(Expectation(
-                shouldSee: shouldSee, event: event,
-                from: item["from"]?.string.flatMap { try? Peer.parse($0).get() },
-                to: item["to"]?.string.flatMap { try? Peer.parse($0).get() },
-                port: item["port"]?.integer.map(Int.init),
-                atLeast: Int(item["atLeast"]?.integer ?? 1)))
+            // Plain locals: the optimizer of Swift 6.3 crashes on the chained form.
+            let from = peer(item["from"])
+            let to = peer(item["to"])
+            var port: Int?
+            if let number = item["port"]?.integer { port = Int(number) }
+            var atLeast = 1
+            if let number = item["atLeast"]?.integer { atLeast = Int(number) }
+            expectations.append(Expectation(shouldSee: shouldSee, event: event, from: from, to: to, port: port, atLeast: atLeast))
         }
         return expectations
+    }
+
+    private func peer(_ value: CheckedValue?) -> Peer? {
+        guard let text = value?.string, case .success(let peer) = Peer.parse(text) else { return nil }
+        return peer
     }
 
     // MARK: redaction

@@ -1,0 +1,92 @@
+/// Flow key → flow slot, as an open-addressing table with linear probing and
+/// backward-shift deletion. It replaces Dictionary on the per-packet path, where
+/// SipHash over seven fields cost more than the rest of a lookup. A per-run random
+/// seed keeps crafted captures from forcing collisions.
+struct FlowTable: Sendable {
+    private var keys: [FlowKey]
+    private var values: [Int32]  // -1: empty
+    private var mask: Int
+    private let seed = UInt64.random(in: 0...UInt64.max)
+    private(set) var count = 0
+
+    private static let placeholder = FlowKey(source: Endpoint(address: .init(ipv4: 0), port: 0),
+                                             destination: Endpoint(address: .init(ipv4: 0), port: 0), proto: 0)
+
+    init(capacity: Int = 1024) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = Array(repeating: Self.placeholder, count: size)
+        values = Array(repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    @inline(__always)
+    private func home(_ key: FlowKey) -> Int {
+        var h = seed ^ key.low.address.low &* 0x9E37_79B9_7F4A_7C15
+        h ^= key.low.address.high &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(key.low.port) << 32 | UInt64(key.high.port) << 8 | UInt64(key.proto)) &* 0x1656_67B1_9E37_79F9
+        h ^= key.high.address.low &* 0x27D4_EB2F_1656_67C5
+        h ^= key.high.address.high
+        h ^= h >> 29
+        h &*= 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: h) & mask
+    }
+
+    @inline(__always)
+    func find(_ key: FlowKey) -> Int? {
+        var index = home(key)
+        while values[index] >= 0 {
+            if keys[index] == key { return Int(values[index]) }
+            index = (index + 1) & mask
+        }
+        return nil
+    }
+
+    /// Inserts a key that is not in the table.
+    mutating func insert(_ key: FlowKey, _ slot: Int) {
+        if (count + 1) * 2 > mask + 1 { grow() }
+        var index = home(key)
+        while values[index] >= 0 { index = (index + 1) & mask }
+        keys[index] = key
+        values[index] = Int32(slot)
+        count += 1
+    }
+
+    /// Removes a key, shifting later entries of its probe run back so lookups stay correct.
+    mutating func remove(_ key: FlowKey) {
+        var index = home(key)
+        while values[index] >= 0, keys[index] != key { index = (index + 1) & mask }
+        guard values[index] >= 0 else { return }
+        values[index] = -1
+        count -= 1
+        var next = (index + 1) & mask
+        while values[next] >= 0 {
+            let natural = home(keys[next])
+            // Move the entry back if its home is not in (index, next] (cyclically).
+            let between = index <= next ? (natural > index && natural <= next) : (natural > index || natural <= next)
+            if !between {
+                keys[index] = keys[next]
+                values[index] = values[next]
+                values[next] = -1
+                index = next
+            }
+            next = (next + 1) & mask
+        }
+    }
+
+    /// Every (key, slot), in no particular order.
+    func entries() -> [(key: FlowKey, slot: Int)] {
+        values.indices.compactMap { values[$0] >= 0 ? (keys[$0], Int(values[$0])) : nil }
+    }
+
+    private mutating func grow() {
+        let old = entries()
+        let size = (mask + 1) * 2
+        keys = Array(repeating: Self.placeholder, count: size)
+        values = Array(repeating: -1, count: size)
+        mask = size - 1
+        count = 0
+        for (key, slot) in old { insert(key, slot) }
+    }
+}

@@ -1,0 +1,43 @@
+@testable import CapplanAnalyse
+import CapplanPackets
+import Testing
+
+/// The open-addressing flow table agrees with Dictionary over random inserts and removals,
+/// growth included (backward-shift deletion is the part that is easy to get wrong).
+struct FlowTableTests {
+    @Test func agreesWithDictionary() {
+        var table = FlowTable(capacity: 4)
+        var reference: [FlowKey: Int] = [:]
+        var random = SplitMix64(seed: 7)
+        func key(_ n: UInt64) -> FlowKey {
+            FlowKey(source: Endpoint(address: IPAddress(ipv4: UInt32(truncatingIfNeeded: n % 50)), port: UInt16(truncatingIfNeeded: n % 7)),
+                    destination: Endpoint(address: IPAddress(ipv4: 0xCB00_7114), port: 443), proto: 6)
+        }
+        for step in 0..<20_000 {
+            let candidate = key(random.next() % 400)
+            if reference[candidate] != nil, random.next() % 3 == 0 {
+                table.remove(candidate)
+                reference[candidate] = nil
+            } else if reference[candidate] == nil {
+                table.insert(candidate, step)
+                reference[candidate] = step
+            }
+            let probe = key(random.next() % 400)
+            #expect(table.find(probe) == reference[probe], "step \(step)")
+        }
+        #expect(table.count == reference.count)
+        #expect(Set(table.entries().map(\.slot)) == Set(reference.values))
+    }
+}
+
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
