@@ -45,9 +45,13 @@ let package = Package(
         .executableTarget(name: "capplan", dependencies: ["CapplanCLI"], swiftSettings: strict),
 
         .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets"], swiftSettings: strict),
-        .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets"], swiftSettings: strict),
+        // Packet crafting shared by the test targets; not part of any product.
+        .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets"], path: "Tests/CapplanTestSupport", swiftSettings: strict),
+        .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets", "CapplanTestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
-        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],
+                    swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

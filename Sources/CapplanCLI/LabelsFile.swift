@@ -70,7 +70,9 @@ enum LabelsFile {
             switch CIDR.parse(addressText) {
             case .success(let parsed): block = parsed
             case .failure(let problem):
-                log.error(problem.message, at: addressNode.start, field: "\(field).address")
+                var mark = addressNode.textStart
+                mark.column += problem.offset
+                log.error(problem.message, at: mark, field: "\(field).address")
                 continue
             }
             let kindText = values["kind"]?.scalar ?? "other"

@@ -9,8 +9,8 @@ struct SummaryBuilder {
     let linkType: String
     let readError: String?
 
-    /// A connection idle at least this long before its reset is called an idle timeout.
-    static let idleThreshold = 5.0
+    /// A connection quiet at least this long before its reset is called idle: nothing was in flight.
+    static let idleThreshold = 1.0
     /// Resets listed one by one in the findings; the rest are grouped.
     static let individualResets = 10
 

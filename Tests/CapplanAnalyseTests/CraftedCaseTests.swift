@@ -1,6 +1,7 @@
 import CapplanAnalyse
 import CapplanPackets
 import CapplanReport
+import CapplanTestSupport
 import Testing
 
 /// Each Zeek conn_state pinned by a crafted flow, and the reset details and TCP

@@ -1,4 +1,5 @@
 import CapplanPackets
+import CapplanTestSupport
 import Testing
 
 /// The decoder on hand-built frames of every link type and header it knows.

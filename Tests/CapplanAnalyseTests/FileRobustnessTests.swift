@@ -1,13 +1,14 @@
 import CapplanPackets
 import CapplanReport
 import Foundation
+import CapplanTestSupport
 import Testing
 
 /// Bad files get a clear message or a correct report, never a crash.
 struct FileRobustnessTests {
     static func file(_ bytes: [UInt8]) throws -> String {
-        try? FileManager.default.createDirectory(atPath: NetLab.directory, withIntermediateDirectories: true)
-        let path = NetLab.directory + "/bytes-\(UUID().uuidString).pcap"
+        
+        let path = Crafter.directory + "/bytes-\(UUID().uuidString).pcap"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -61,7 +62,7 @@ struct FileRobustnessTests {
         crafter.clock += 5_000_000_000
         crafter.tcp(Crafter.TCP(from: (ip: "198.51.100.11", port: 5555), to: Crafter.server, flags: SYN, seq: 0))
         let second = try crafter.write(snaplen: 65535)  // another snaplen: mergecap keeps two interfaces
-        let merged = NetLab.directory + "/merged-\(UUID().uuidString).pcapng"
+        let merged = Crafter.directory + "/merged-\(UUID().uuidString).pcapng"
         try NetLab.run(["mergecap", "-F", "pcapng", "-w", merged, first, second])
         let interfaces = try NetLab.run(["capinfos", "-I", merged], keepStandardError: false)
         #expect(interfaces.contains("Number of interfaces in file: 2"), "\(interfaces)")
@@ -72,7 +73,7 @@ struct FileRobustnessTests {
         // Interfaces of different link types: libpcap refuses such a file; the message says why.
         var raw = Crafter()
         raw.raw(Crafter.ipv4(Crafter.client.ip, Crafter.server.ip, proto: 17, body: Crafter.udpHeader(1, 2, payload: [])))
-        let mixed = NetLab.directory + "/mixed-\(UUID().uuidString).pcapng"
+        let mixed = Crafter.directory + "/mixed-\(UUID().uuidString).pcapng"
         try NetLab.run(["mergecap", "-F", "pcapng", "-w", mixed, first, try raw.write(linkType: 12)])
         let mixedSummary = try CaptureReport.analyse(path: mixed)
         #expect(mixedSummary.capture.readError?.contains("different from the type of the first interface") == true, "\(mixedSummary.capture.readError ?? "")")

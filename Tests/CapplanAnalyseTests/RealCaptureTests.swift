@@ -1,6 +1,7 @@
 import CapplanAnalyse
 import CapplanPackets
 import CapplanReport
+import CapplanTestSupport
 import Testing
 
 /// Real packets between network namespaces, analysed by capplan and cross-checked
