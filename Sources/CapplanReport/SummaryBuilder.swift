@@ -99,13 +99,13 @@ struct SummaryBuilder {
         if event.afterFin {
             return "\(side) reset after its own FIN: the application closed the socket with unread data (or with SO_LINGER 0)"
         }
+        if event.inWindow == false {
+            return "its sequence number is outside the receiver's window, so the receiver most likely ignored it"
+        }
         if let idle = event.idleSeconds, idle >= Self.idleThreshold {
             return event.fromOriginator
                 ? "\(side) gave up on an idle connection, typical of an idle timeout"
                 : "\(side) dropped the idle connection, typical of an idle timeout (a load balancer or server keep-alive limit)"
-        }
-        if event.inWindow == false {
-            return "its sequence number is outside the receiver's window, so the receiver most likely ignored it"
         }
         return "\(side) aborted the connection while it was active"
     }
