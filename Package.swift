@@ -44,7 +44,7 @@ let package = Package(
         ),
         .executableTarget(name: "capplan", dependencies: ["CapplanCLI"], swiftSettings: strict),
 
-        .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets"], swiftSettings: strict),
+        .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
         // Packet crafting shared by the test targets; not part of any product.
         .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets"], path: "Tests/CapplanTestSupport", swiftSettings: strict),
         .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets", "CapplanTestSupport"],

@@ -208,15 +208,8 @@ struct SummaryBuilder {
     // MARK: ICMP, DNS, TCP analysis
 
     private func icmpFindings() -> [Summary.Finding] {
-        var order: [String] = []
-        var grouped: [String: [ICMPErrorEvent]] = [:]
-        for event in analyzer.icmpErrors {
-            let key = "\(event.reporter)|\(event.description)|\(event.quotedDestination)|\(event.quotedProtocol)"
-            if grouped[key] == nil { order.append(key) }
-            grouped[key, default: []].append(event)
-        }
-        return order.compactMap { key -> Summary.Finding? in
-            guard let events = grouped[key], let first = events.first else { return nil }
+        groupedInOrder(analyzer.icmpErrors) { "\($0.reporter)|\($0.description)|\($0.quotedDestination)|\($0.quotedProtocol)" }.compactMap { events in
+            guard let first = events.first else { return nil }
             let proto = first.quotedProtocol == 6 ? "TCP" : first.quotedProtocol == 17 ? "UDP" : "protocol \(first.quotedProtocol)"
             let times = events.count == 1 ? "" : " (\(events.count) times)"
             let mtu = first.mtu.map { ", next-hop MTU \($0)" } ?? ""
@@ -227,15 +220,8 @@ struct SummaryBuilder {
     }
 
     private func dnsFindings() -> [Summary.Finding] {
-        var order: [String] = []
-        var grouped: [String: [DNSFailure]] = [:]
-        for failure in analyzer.dnsFailures {
-            let key = "\(failure.name)|\(failure.type)|\(failure.outcome)|\(failure.server)"
-            if grouped[key] == nil { order.append(key) }
-            grouped[key, default: []].append(failure)
-        }
-        return order.compactMap { key -> Summary.Finding? in
-            guard let failures = grouped[key], let first = failures.first else { return nil }
+        groupedInOrder(analyzer.dnsFailures) { "\($0.name)|\($0.type)|\($0.outcome)|\($0.server)" }.compactMap { failures in
+            guard let first = failures.first else { return nil }
             let count = failures.count == 1 ? "A lookup" : "\(failures.count) lookups"
             let outcome = first.outcome == "no answer" ? "got no answer from" : "failed with \(first.outcome) from"
             return .init(kind: "dns-failure", severity: first.outcome == "NXDOMAIN" ? .warning : .error,
@@ -269,6 +255,18 @@ struct SummaryBuilder {
     private func describe(address: String) -> String {
         IPAddress(address).flatMap { identities.identity(of: $0) }.map { "\(address) (\($0))" } ?? address
     }
+}
+
+/// Groups elements by a key, groups in the order their first element came.
+func groupedInOrder<Element>(_ elements: [Element], by key: (Element) -> String) -> [[Element]] {
+    var order: [String] = []
+    var groups: [String: [Element]] = [:]
+    for element in elements {
+        let name = key(element)
+        if groups[name] == nil { order.append(name) }
+        groups[name, default: []].append(element)
+    }
+    return order.compactMap { groups[$0] }
 }
 
 func plural(_ count: Int) -> String { count == 1 ? "" : "s" }

@@ -1,5 +1,6 @@
 @testable import CapplanAnalyse
 import CapplanPackets
+import CapplanTestSupport
 import Testing
 
 /// The open-addressing flow table agrees with Dictionary over random inserts and removals,
@@ -27,17 +28,5 @@ struct FlowTableTests {
         }
         #expect(table.count == reference.count)
         #expect(Set(table.entries().map(\.slot)) == Set(reference.values))
-    }
-}
-
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

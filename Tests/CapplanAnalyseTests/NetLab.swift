@@ -61,15 +61,18 @@ enum NetLab {
         try run(["ip", "-n", r, "route", "add", "unreachable", "\(unreachable)/32"])
 
         let dumps = [
-            try Background(["ip", "netns", "exec", c, "tcpdump", "-i", "\(prefix)-ca", "-U", "-n", "-w", captures.ethernet], ready: "listening on"),
-            try Background(["ip", "netns", "exec", r, "tcpdump", "-i", "any", "-U", "-n", "-w", captures.any], ready: "listening on"),
+            // Immediate mode: each packet reaches the file at once, not when the kernel's block times out.
+            try Background(["ip", "netns", "exec", c, "tcpdump", "-i", "\(prefix)-ca", "--immediate-mode", "-U", "-n", "-w", captures.ethernet],
+                           ready: "listening on"),
+            try Background(["ip", "netns", "exec", r, "tcpdump", "-i", "any", "--immediate-mode", "-U", "-n", "-w", captures.any],
+                           ready: "listening on"),
         ]
         // dumpcap stops by itself (a test child cannot be sent SIGINT, see stop()), so it flushes its file.
         let pcapng = try Background(["ip", "netns", "exec", r, "dumpcap", "-i", "\(prefix)-ra", "-i", "\(prefix)-rb",
                                      "-a", "duration:10", "-w", captures.pcapng], ready: "Capturing on")
         let serverProcess = try Background(["ip", "netns", "exec", s, "python3", script, "server", server], ready: "ready")
         try run(["ip", "netns", "exec", c, "python3", script, "client", server, silent, unreachable, String(idleSeconds)], timeout: 40)
-        Thread.sleep(forTimeInterval: 0.5)  // the last FIN/RST reach tcpdump
+        Thread.sleep(forTimeInterval: 1.0)  // the last FIN/RST reach tcpdump, even on a loaded machine
         serverProcess.stop()
         for dump in dumps { dump.stop() }
         pcapng.waitForExit(timeout: 15)

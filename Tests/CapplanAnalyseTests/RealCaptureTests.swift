@@ -37,7 +37,10 @@ struct RealCaptureTests {
             #expect(record?.state == state, "\(which): \(address):\(port) is \(String(describing: record?.state)), history \(record?.history ?? "-")")
             #expect(record?.originator.address.description == NetLab.client, "\(which): \(address):\(port) originator")
         }
-        #expect(Self.connection(summary, port: 8001)?.history.hasPrefix("ShAD") == true)
+        // On the router, copies from two interfaces interleave, so the exact letters are pinned on the client's capture.
+        if which == "ethernet" {
+            #expect(Self.connection(summary, port: 8001)?.history.hasPrefix("ShAD") == true, "\(Self.connection(summary, port: 8001)?.history ?? "-")")
+        }
         #expect(Self.connection(summary, port: 8004)?.history == "Sr")
     }
 

@@ -29,8 +29,13 @@ func runCLI(_ arguments: [String]) -> CLIResult {
 
 /// Runs the built `capplan` executable, as a user would, from the package root.
 func runBinary(_ arguments: [String]) throws -> CLIResult {
+    try runProcess(try builtExecutable(), arguments)
+}
+
+/// Runs a program with an argv array from the package root and collects its output.
+func runProcess(_ executable: URL, _ arguments: [String]) throws -> CLIResult {
     let process = Process()
-    process.executableURL = try builtExecutable()
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = Repository.root
     let out = Pipe(), err = Pipe()

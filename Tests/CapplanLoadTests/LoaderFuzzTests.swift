@@ -1,4 +1,5 @@
 import CapplanLoad
+import CapplanTestSupport
 import Foundation
 import Testing
 
@@ -55,19 +56,6 @@ struct LoaderFuzzTests {
         #expect(loaded.diagnostics.first?.line == 2)
         #expect(loaded.diagnostics.first?.column == 9)
         #expect(loaded.diagnostics.first?.message.contains("UTF-8") == true)
-    }
-}
-
-/// A small, fast, seedable generator: the same seed gives the same run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

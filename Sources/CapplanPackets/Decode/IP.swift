@@ -51,23 +51,17 @@ extension PacketDecoder {
         let end = payloadLength > 0 ? offset + 40 + Int(payloadLength) : bytes.count
         var header = offset + 40
         // Walk extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60,
-        // authentication 51 (its length counts 4-byte units), mobility 135; a bounded number.
+        // authentication 51, mobility 135; a bounded number of them.
         for _ in 0..<8 {
             switch next {
-            case 0, 43, 60, 135:
+            case 0, 43, 51, 60, 135:
                 guard let inner = bytes.u8(header), let length = bytes.u8(header + 1) else {
                     packet.truncated = .network
                     return
                 }
+                // The authentication header counts 4-byte units less two; the others 8-byte units less one.
+                header += next == 51 ? (Int(length) + 2) * 4 : (Int(length) + 1) * 8
                 next = inner
-                header += (Int(length) + 1) * 8
-            case 51:
-                guard let inner = bytes.u8(header), let length = bytes.u8(header + 1) else {
-                    packet.truncated = .network
-                    return
-                }
-                next = inner
-                header += (Int(length) + 2) * 4
             case 44:
                 guard let inner = bytes.u8(header), let fragment = bytes.u16(header + 2), let identification = bytes.u32(header + 4) else {
                     packet.truncated = .network
