@@ -22,9 +22,12 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Packet layer: BPF filters and byte patterns on libpcap/PCRE2 (later: pcap I/O, decoding).
         .target(name: "CapplanPackets", dependencies: ["CPcap", "CPCRE2"], swiftSettings: strict),
+        // Redact: rules applied to every packet before anything reaches disk (Crypto-PAn on OpenSSL's AES).
+        .target(name: "CapplanRedact", dependencies: ["CapplanPackets", "CCrypto", "CPcap"], swiftSettings: strict),
         // Analyse: flows, Zeek connection states, Wireshark's TCP analysis, resets, ICMP and DNS failures.
         .target(name: "CapplanAnalyse", dependencies: ["CapplanPackets"], swiftSettings: strict),
         // Report: findings in plain words, summary.md and summary.json.
@@ -37,7 +40,7 @@ let package = Package(
         .target(
             name: "CapplanCLI",
             dependencies: [
-                "CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanAnalyse", "CapplanReport",
+                "CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanRedact", "CapplanAnalyse", "CapplanReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -48,6 +51,8 @@ let package = Package(
         // Packet crafting shared by the test targets; not part of any product.
         .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets"], path: "Tests/CapplanTestSupport", swiftSettings: strict),
         .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets", "CapplanTestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
         .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],

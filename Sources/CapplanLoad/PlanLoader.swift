@@ -70,6 +70,27 @@ public enum PlanLoader {
         return LoadedPlan(path: path, source: source, plan: plan, diagnostics: builder.log.sorted)
     }
 
+    /// A rules file for `capplan redact --rules`: `redact:` with the same keys as in a plan.
+    /// Its drop filter is checked for Ethernet here, and again for the capture's own link type when it runs.
+    public static func loadRules(path: String) throws(PlanReadError) -> (redaction: Redaction?, loaded: LoadedPlan) {
+        let source = try readText(path: path)
+        let tree: YAMLNode?
+        do {
+            tree = try YAMLParser.parse(source)
+        } catch {
+            return (nil, failed(path: path, source: source, at: error.mark, "not valid YAML: \(error.message)"))
+        }
+        guard let tree else {
+            return (nil, failed(path: path, source: source, at: SourceMark(line: 1, column: 1), "the file is empty; a rules file starts with redact:"))
+        }
+        var checker = SchemaChecker(log: DiagnosticLog())
+        let checked = checker.check(tree, as: .object(PlanSchema.rulesFile), field: "")
+        var builder = PlanBuilder(log: checker.log)
+        let redaction = builder.buildRedaction(checked?["redact"], interfaces: .init(selection: .any, linkTypes: [.ethernet]))
+        let loaded = LoadedPlan(path: path, source: source, plan: nil, diagnostics: builder.log.sorted)
+        return (loaded.hasErrors ? nil : redaction, loaded)
+    }
+
     private static func failed(path: String, source: String, at mark: SourceMark, _ message: String) -> LoadedPlan {
         LoadedPlan(path: path, source: source, plan: nil, diagnostics: [Diagnostic(.error, at: mark, field: nil, message)])
     }

@@ -40,11 +40,48 @@ public struct Crafter: Sendable {
         }
     }
 
-    /// Advances the clock by `after` seconds and adds an Ethernet/IPv4/TCP packet.
+    /// Advances the clock by `after` seconds and adds an Ethernet/IPv4/TCP packet with valid checksums.
     public mutating func tcp(_ segment: TCP, after: Double = 0.01) {
         clock += Int64(after * 1e9)
-        packets.append((clock, Self.ethernet(Self.ipv4(segment.from.ip, segment.to.ip, proto: 6, ttl: segment.ttl,
-                                                         body: Self.tcpHeader(segment)))))
+        packets.append((clock, Self.ethernet(Self.withChecksums(Self.ipv4(segment.from.ip, segment.to.ip, proto: 6, ttl: segment.ttl,
+                                                                            body: Self.tcpHeader(segment))))))
+    }
+
+    /// Adds an IP packet (IPv4 or IPv6) in an Ethernet frame, with its transport checksum filled in.
+    public mutating func ip(_ packet: [UInt8], after: Double = 0.01) {
+        clock += Int64(after * 1e9)
+        let type: UInt16 = packet.first.map { $0 >> 4 == 6 ? 0x86DD : 0x0800 } ?? 0x0800
+        packets.append((clock, Self.ethernet(Self.withChecksums(packet), type: type)))
+    }
+
+    /// Fills in the TCP, UDP, ICMP or ICMPv6 checksum of an IP packet (pseudo-header included).
+    public static func withChecksums(_ packet: [UInt8]) -> [UInt8] {
+        guard let first = packet.first else { return packet }
+        var bytes = packet
+        let v6 = first >> 4 == 6
+        let headerLength = v6 ? 40 : Int(first & 0x0F) * 4
+        let proto = v6 ? bytes[6] : bytes[9]
+        let field: Int
+        switch proto {
+        case 6: field = 16
+        case 17: field = 6
+        case 1, 58: field = 2
+        default: return bytes
+        }
+        guard bytes.count >= headerLength + field + 2 else { return bytes }
+        bytes[headerLength + field] = 0
+        bytes[headerLength + field + 1] = 0
+        let transport = Array(bytes[headerLength...])
+        var pseudo: [UInt8] = []
+        if proto != 1 {
+            pseudo = v6 ? Array(bytes[8..<40]) + be32(UInt32(transport.count)) + [0, 0, 0, proto]
+                        : Array(bytes[12..<20]) + [0, proto] + be16(UInt16(transport.count))
+        }
+        var sum = checksum(pseudo + transport)
+        if proto == 17 && sum == 0 { sum = 0xFFFF }
+        bytes[headerLength + field] = UInt8(sum >> 8)
+        bytes[headerLength + field + 1] = UInt8(sum & 0xFF)
+        return bytes
     }
 
     public mutating func raw(_ bytes: [UInt8], after: Double = 0.01) {

@@ -11,6 +11,7 @@ Scenarios (ports on the server):
   8002  server resets: server reads the request, then closes with SO_LINGER 0   -> RSTR
   8003  client resets after idle: client sends, idles IDLE_SECONDS, then RST    -> RSTO
   8004  nothing listens: the kernel answers the SYN with RST                   -> REJ
+  8005  HTTP with planted secrets (Authorization, Cookie, a password) in the clear -> SF
   SILENT:443       SYNs dropped silently on the way                             -> S0
   UNREACHABLE:443  a router answers with ICMP host unreachable
   UDP 9            closed UDP port: ICMP port unreachable from the server
@@ -57,6 +58,22 @@ def serve_idle(address):
             except OSError:
                 pass
             conn.close()
+
+
+SECRET_REQUEST = (b"POST /login HTTP/1.1\r\nHost: api.example.test\r\nAuthorization: Bearer s3cr3t-t0ken-4711\r\n"
+                  b"Cookie: session=c00kie-0815\r\nContent-Length: 24\r\n\r\npassword=hunter2-planted")
+SECRET_RESPONSE = b"HTTP/1.1 200 OK\r\nSet-Cookie: session=c00kie-0815\r\nContent-Length: 2\r\n\r\nok"
+
+
+def serve_http(address):
+    with socket.create_server((address, 8005)) as listener:
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(SECRET_RESPONSE)
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(1024)
 
 
 def dns_answer(query):
@@ -117,6 +134,13 @@ def client_idle_reset(server, idle):
     conn.close()
 
 
+def client_http(server):
+    with socket.create_connection((server, 8005), timeout=5) as conn:
+        conn.sendall(SECRET_REQUEST)
+        while conn.recv(4096):
+            pass
+
+
 def client_refused(server):
     try:
         socket.create_connection((server, 8004), timeout=5).close()
@@ -148,7 +172,7 @@ def client_dns(server):
 def main(argv):
     if len(argv) >= 3 and argv[1] == "server":
         address = argv[2]
-        for target in (serve_graceful, serve_reset, serve_idle, serve_dns):
+        for target in (serve_graceful, serve_reset, serve_idle, serve_dns, serve_http):
             threading.Thread(target=target, args=(address,), daemon=True).start()
         print("ready", flush=True)
         time.sleep(120)  # bounded: the test kills it long before
@@ -159,7 +183,7 @@ def main(argv):
         unreachable = argv[4] if len(argv) > 4 else None
         idle = float(argv[5]) if len(argv) > 5 else 5.5
         jobs = [(client_graceful, (server,)), (client_server_resets, (server,)), (client_idle_reset, (server, idle)),
-                (client_refused, (server,)), (client_udp_closed, (server,)), (client_dns, (server,))]
+                (client_refused, (server,)), (client_udp_closed, (server,)), (client_dns, (server,)), (client_http, (server,))]
         if silent:
             jobs.append((client_unanswered, (silent,)))
         if unreachable:

@@ -123,6 +123,11 @@ public enum PlanSchema {
         SchemaField("dir", .string(.outputTemplate), default: "runs/{name}/{time}", "The run directory; placeholders: {name}, {time}, {node}, {target}."),
     ])
 
+    /// A rules file for `capplan redact --rules`: the plan's `redact:` section on its own.
+    public static let rulesFile = SchemaObject("rules file", "Redaction rules for capplan redact, written as in a plan.", [
+        SchemaField("redact", .object(redact), required: true, "The rules, as in a plan's redact section."),
+    ])
+
     /// Every object, for the docs, in the order a plan is read.
     public static let allObjects: [SchemaObject] = [
         root, metadata, target, kubernetes, local, pod, capture, reproduceStep, execInPod, localCommand,

@@ -92,7 +92,7 @@ struct PlanBuilder {
 
     // MARK: interfaces and capture
 
-    private struct Interfaces {
+    struct Interfaces {
         var selection: InterfaceSelection
         /// The link types a filter must compile for on these interfaces.
         var linkTypes: [LinkType]
@@ -276,7 +276,7 @@ struct PlanBuilder {
 
     // MARK: redaction
 
-    private mutating func buildRedaction(_ value: CheckedValue?, interfaces: Interfaces) -> Redaction {
+    mutating func buildRedaction(_ value: CheckedValue?, interfaces: Interfaces) -> Redaction {
         guard let value else {
             return Redaction(disabled: false, payload: .drop, addresses: .keep, keepNetworks: [], macs: .keep,
                              scrub: [], dropFilter: nil, key: .random)

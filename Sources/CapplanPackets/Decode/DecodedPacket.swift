@@ -17,6 +17,10 @@ public struct DecodedPacket: Sendable {
     public var interfaceIndex: Int32 = -1
     public var packetType: UInt8 = 0
 
+    /// Where the network header (IP or ARP) and the transport header start in the captured bytes; -1 when absent.
+    public var networkOffset = -1
+    public var transportOffset = -1
+
     public var source = IPAddress(ipv4: 0)
     public var destination = IPAddress(ipv4: 0)
     public var ttl: UInt8 = 0
@@ -80,6 +84,9 @@ public struct ICMPMessage: Sendable {
     public var quotedDestinationPort: UInt16 = 0
     public var hasQuotedPacket = false
     public var hasQuotedPorts = false
+    /// Where the quoted IP header and its transport header start in the captured bytes.
+    public var quotedNetworkOffset = -1
+    public var quotedTransportOffset = -1
     /// Packet too big / fragmentation needed: the next-hop MTU.
     public var mtu: UInt32 = 0
 

@@ -15,6 +15,7 @@ extension PacketDecoder {
             packet.network = .other
             return
         }
+        packet.networkOffset = offset
         packet.source = IPAddress(ipv4: source)
         packet.destination = IPAddress(ipv4: destination)
         packet.ttl = ttl
@@ -44,6 +45,7 @@ extension PacketDecoder {
             packet.network = .other
             return
         }
+        packet.networkOffset = offset
         packet.source = IPAddress(ipv6High: sourceHigh, low: sourceLow)
         packet.destination = IPAddress(ipv6High: destinationHigh, low: destinationLow)
         packet.ttl = hopLimit

@@ -38,7 +38,9 @@ public struct PacketDecoder: Sendable {
         switch type {
         case 0x0800: decodeIPv4(bytes, at: offset, into: &packet)
         case 0x86DD: decodeIPv6(bytes, at: offset, into: &packet)
-        case 0x0806: packet.network = .arp
+        case 0x0806:
+            packet.network = .arp
+            packet.networkOffset = offset
         default: packet.network = .other
         }
     }

@@ -2,6 +2,7 @@
 extension PacketDecoder {
     @inline(__always)
     func decodeTransport(_ proto: UInt8, _ bytes: Bytes, at offset: Int, end: Int, into packet: inout DecodedPacket) {
+        packet.transportOffset = offset
         switch proto {
         case 6: decodeTCP(bytes, at: offset, end: end, into: &packet)
         case 17: decodeUDP(bytes, at: offset, end: end, into: &packet)
@@ -123,6 +124,8 @@ extension PacketDecoder {
             return
         }
         packet.icmp.hasQuotedPacket = true
+        packet.icmp.quotedNetworkOffset = quoted.networkOffset
+        packet.icmp.quotedTransportOffset = quoted.transportOffset
         packet.icmp.quotedSource = quoted.source
         packet.icmp.quotedDestination = quoted.destination
         packet.icmp.quotedProtocol = quoted.ipProtocol

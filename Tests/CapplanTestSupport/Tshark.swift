@@ -1,10 +1,11 @@
 import Foundation
 
 /// tshark as the oracle: the same file, read by Wireshark's dissectors and TCP analysis.
-enum Tshark {
+public enum Tshark {
     /// Field values of every packet matching `filter`, one array per packet.
-    static func fields(_ file: String, filter: String, _ fields: [String]) throws -> [[String]] {
+    public static func fields(_ file: String, filter: String, _ fields: [String], options: [String] = []) throws -> [[String]] {
         var argv = ["tshark", "-n", "-r", file, "-Y", filter, "-T", "fields", "-E", "separator=|"]
+        for option in options { argv += ["-o", option] }
         for field in fields { argv += ["-e", field] }
         // tshark's warnings (running as root) go to stderr; only the fields are read.
         return try NetLab.run(argv, timeout: 60, keepStandardError: false).split(separator: "\n").map { line in
@@ -12,7 +13,7 @@ enum Tshark {
         }
     }
 
-    static func count(_ file: String, filter: String) throws -> Int {
+    public static func count(_ file: String, filter: String) throws -> Int {
         try fields(file, filter: filter, ["frame.number"]).count
     }
 }

@@ -1,0 +1,242 @@
+import ArgumentParser
+import CapplanLoad
+import CapplanPackets
+import CapplanRedact
+import Foundation
+
+struct RedactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redact",
+        abstract: "Write a copy of a capture that is safe to share, and say what was changed.",
+        discussion: """
+        Applies a plan's redact: rules (--plan) or a rules file (--rules, the same keys under \
+        redact:) to every packet in one streaming pass: drop packets matching a BPF filter; cut \
+        payloads (keep headers up to TCP/UDP/ICMP, or the first N bytes); pseudonymize IPv4 and \
+        IPv6 addresses with prefix-preserving Crypto-PAn wherever they appear (IP headers, packets \
+        quoted in ICMP errors, ARP, DNS answers), except in keepNetworks; zero or pseudonymize \
+        MACs; mask scrub patterns in payloads byte for byte. Checksums that covered changed bytes \
+        are updated, so a valid one stays valid. The original length of every packet is kept.
+
+        The key: redact.key names an environment variable or a file holding 32 bytes (raw, or \
+        64 hex digits); without one, a fresh random key is used and the report says so. The \
+        report shows the key's fingerprint, never the key.
+
+        Examples:
+          capplan redact capture.pcap shared.pcap --plan plans/lb-rst.yaml
+          CAPPLAN_KEY=$(cat key.hex) capplan redact in.pcap out.pcap --rules rules.yaml
+          capplan redact in.pcap out.pcap --rules rules.yaml --format json | jq .stats
+
+        Exit status: 0 written, 1 the rules, key or capture cannot be used, 2 bad usage.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The capture to read (pcap or pcapng).", valueName: "in"))
+    var input: String
+
+    @Argument(help: ArgumentHelp("The redacted capture to write (pcap).", valueName: "out"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Take the rules from this plan's redact: section.", valueName: "plan"))
+    var plan: String?
+
+    @Option(help: ArgumentHelp("Take the rules from this file (redact: with a plan's keys).", valueName: "file"))
+    var rules: String?
+
+    @Option(help: "The report: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        guard (plan == nil) != (rules == nil) else { throw ValidationError("Give the rules with exactly one of --plan PLAN or --rules FILE.") }
+        let same = URL(fileURLWithPath: input).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL
+        if same { throw ValidationError("The output would overwrite the input; write the redacted copy elsewhere.") }
+    }
+
+    func run() throws {
+        let console = Console.current
+        let redaction = try loadRedaction(console)
+        let rules: RedactionRules
+        do {
+            rules = try RedactionRules(redaction, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            console.err("capplan: \(error)\n")
+            throw CommandExit.invalidPlan
+        }
+        let stats: RedactionStats
+        let fingerprint: String
+        let randomKey: Bool
+        do {
+            (stats, fingerprint, randomKey) = try Self.redactFile(input: input, output: output, rules: rules)
+        } catch {
+            console.err("capplan: \(error)\n")
+            throw CommandExit.invalidPlan
+        }
+        let report = RedactionReport(input: input, output: output, rules: rules, stats: stats, keyFingerprint: fingerprint, randomKey: randomKey)
+        console.out(format == .json ? try report.json() : report.text())
+    }
+
+    private func loadRedaction(_ console: Console) throws -> Redaction {
+        do {
+            if let plan {
+                let loaded = try PlanLoader.load(path: plan)
+                console.err(loaded.printer.render(loaded.diagnostics))
+                guard let redaction = loaded.plan?.redaction else {
+                    console.err("\(plan): invalid; fix the errors above\n")
+                    throw CommandExit.invalidPlan
+                }
+                return redaction
+            }
+            let (redaction, loaded) = try PlanLoader.loadRules(path: rules ?? "")
+            console.err(loaded.printer.render(loaded.diagnostics))
+            guard let redaction else {
+                console.err("\(loaded.path): invalid; fix the errors above\n")
+                throw CommandExit.invalidPlan
+            }
+            return redaction
+        } catch let error as PlanReadError {
+            console.err("capplan: \(error)\n")
+            throw CommandExit.usage
+        }
+    }
+
+    /// Streams in → redact → out; the output appears under its name only once complete.
+    static func redactFile(input: String, output: String, rules: RedactionRules) throws -> (RedactionStats, String, Bool) {
+        let reader = try PcapReader(path: input)
+        let redactor = try Redactor(rules: rules, linkType: reader.linkType, snaplen: reader.snaplen)
+        let partial = output + ".partial"
+        let writer = try PcapWriter(path: partial, linkType: reader.linkType, snaplen: reader.snaplen)
+        var completed = false
+        defer {
+            writer.close()
+            if !completed { unlink(partial) }
+        }
+        while let packet = try reader.next() {
+            if let redacted = redactor.redact(packet) {
+                writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
+            }
+        }
+        try writer.flush()
+        writer.close()
+        guard rename(partial, output) == 0 else {
+            throw RedactionError("cannot move \(partial) to \(output): \(String(cString: strerror(errno)))")
+        }
+        completed = true
+        return (redactor.stats, redactor.keyFingerprint, redactor.keyIsRandom)
+    }
+}
+
+extension RedactionRules {
+    /// The plan's rules, with the key read from where the plan says (never from the plan itself).
+    init(_ redaction: Redaction, environment: [String: String]) throws(RedactionError) {
+        if redaction.disabled {
+            self = .none
+            return
+        }
+        let payload: Payload
+        switch redaction.payload {
+        case .keep: payload = .keep
+        case .drop: payload = .drop
+        case .truncate(let bytes): payload = .truncate(bytes)
+        }
+        var key: [UInt8]?
+        switch redaction.key {
+        case .random: key = nil
+        case .environment(let name):
+            guard let value = environment[name] else {
+                throw RedactionError("the key's environment variable \(name) is not set; export it (32 bytes as 64 hex digits)")
+            }
+            key = try Self.parseKey(Array(value.utf8), source: "environment variable \(name)")
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw RedactionError("cannot read the key file \(path)")
+            }
+            key = try Self.parseKey(Array(data), source: "key file \(path)")
+        }
+        self.init(payload: payload, pseudonymizeAddresses: redaction.addresses == .pseudonymize, keepNetworks: redaction.keepNetworks,
+                  macs: MACs(rawValue: redaction.macs.rawValue) ?? .keep, scrub: redaction.scrub, dropFilter: redaction.dropFilter, key: key)
+    }
+
+    /// 32 raw bytes, or 64 hex digits (surrounding white space ignored).
+    static func parseKey(_ bytes: [UInt8], source: String) throws(RedactionError) -> [UInt8] {
+        if bytes.count == 32 { return bytes }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count == 64 else {
+            throw RedactionError("the \(source) holds \(bytes.count) bytes; a key is 32 bytes, or 64 hex digits")
+        }
+        var key: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else {
+                throw RedactionError("the \(source) is not 64 hex digits")
+            }
+            key.append(byte)
+            index = next
+        }
+        return key
+    }
+}
+
+/// What `capplan redact` says it did: every rule, how many packets it touched, which key.
+struct RedactionReport: Encodable {
+    var version = 1
+    var input: String
+    var output: String
+    var rules: Rules
+    var stats: RedactionStats
+    var keyFingerprint: String?
+    var randomKey: Bool
+
+    struct Rules: Encodable {
+        var payload: String
+        var addresses: String
+        var keepNetworks: [String]
+        var macs: String
+        var scrub: [String]
+        var drop: String?
+    }
+
+    init(input: String, output: String, rules: RedactionRules, stats: RedactionStats, keyFingerprint: String, randomKey: Bool) {
+        self.input = input
+        self.output = output
+        let payload: String
+        switch rules.payload {
+        case .keep: payload = "keep"
+        case .drop: payload = "drop"
+        case .truncate(let bytes): payload = "truncate \(bytes)"
+        }
+        self.rules = Rules(payload: payload, addresses: rules.pseudonymizeAddresses ? "pseudonymize" : "keep",
+                           keepNetworks: rules.keepNetworks.map(\.description), macs: rules.macs.rawValue, scrub: rules.scrub, drop: rules.dropFilter)
+        self.stats = stats
+        let usesKey = rules.pseudonymizeAddresses || rules.macs == .pseudonymize
+        self.keyFingerprint = usesKey ? keyFingerprint : nil
+        self.randomKey = usesKey && randomKey
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    func text() -> String {
+        var lines = ["capplan redact: \(input) -> \(output)"]
+        lines.append("  packets: \(stats.packetsIn) in, \(stats.packetsOut) out"
+                     + (rules.drop.map { ", \(stats.droppedByFilter) dropped by \"\($0)\"" } ?? ""))
+        lines.append("  payload: \(rules.payload)" + (stats.payloadsCut > 0 ? ", cut in \(stats.payloadsCut) packets (\(stats.payloadBytesRemoved) bytes removed)" : ""))
+        if rules.addresses == "pseudonymize" {
+            let kept = rules.keepNetworks.isEmpty ? "" : ", kept: \(rules.keepNetworks.joined(separator: ", "))"
+            lines.append("  addresses: Crypto-PAn in \(stats.addressesPseudonymized) packets, \(stats.dnsAnswersRewritten) DNS answers, \(stats.arpRewritten) ARP packets\(kept)")
+        } else {
+            lines.append("  addresses: kept")
+        }
+        lines.append("  MACs: \(rules.macs)" + (stats.macsRewritten > 0 ? " in \(stats.macsRewritten) packets" : ""))
+        for (pattern, matches) in zip(rules.scrub, stats.scrubMatches) {
+            lines.append("  scrub \"\(pattern)\": \(matches) match\(matches == 1 ? "" : "es") masked")
+        }
+        lines.append("  checksums updated: \(stats.checksumsUpdated)")
+        if let keyFingerprint {
+            lines.append("  key: fingerprint \(keyFingerprint)" + (randomKey ? " (a fresh random key for this run: pseudonyms differ from any other run)" : ""))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,318 @@
+internal import CCrypto
+internal import CPcap
+public import CapplanPackets
+
+/// A packet after redaction: bytes valid until the next call, the new captured length,
+/// and the original length on the wire (kept, so analysis still sees sizes).
+public struct RedactedPacket {
+    public var timestamp: Timestamp
+    public var bytes: UnsafeRawBufferPointer
+    public var originalLength: Int
+}
+
+/// Redact: applies the rules to each packet in one pass, in place in a scratch buffer.
+/// Addresses are rewritten everywhere they appear (IP headers, the packet quoted in ICMP
+/// errors, ARP, DNS A/AAAA answers), with every checksum that covers them updated.
+public final class Redactor {
+    public let rules: RedactionRules
+    public private(set) var stats = RedactionStats()
+    /// The first 8 bytes of SHA-256 of the key, in hex: says which key was used, never the key.
+    public let keyFingerprint: String
+    public let keyIsRandom: Bool
+
+    private let decoder: PacketDecoder
+    private let linkType: Int32
+    private let pan: CryptoPAn?
+    private let macKey: CryptoPAn?
+    private let patterns: [BytePattern]
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var dropProgram = bpf_program()
+    private var hasDropProgram = false
+
+    public init(rules: RedactionRules, linkType: Int32, snaplen: Int) throws(RedactionError) {
+        self.rules = rules
+        self.linkType = linkType
+        do {
+            decoder = try PacketDecoder(linkType: linkType)
+        } catch {
+            throw RedactionError(error.message)
+        }
+        let key = rules.key ?? Self.randomKey()
+        keyIsRandom = rules.key == nil
+        keyFingerprint = Self.fingerprint(key)
+        let needsKey = rules.pseudonymizeAddresses || rules.macs == .pseudonymize
+        pan = needsKey ? try CryptoPAn(key: key) : nil
+        // MACs get their own key, derived from the same one, so a MAC never maps like an address.
+        macKey = rules.macs == .pseudonymize ? try CryptoPAn(key: Self.sha256(key + Array("capplan mac".utf8))) : nil
+        var compiled: [BytePattern] = []
+        for source in rules.scrub {
+            do {
+                compiled.append(try BytePattern(source))
+            } catch {
+                throw RedactionError("scrub pattern \"\(source)\" does not compile: \(error.message)")
+            }
+        }
+        patterns = compiled
+        stats.scrubMatches = Array(repeating: 0, count: compiled.count)
+        scratch = .allocate(byteCount: max(snaplen, 65_536) + 64, alignment: 8)
+        if let filter = rules.dropFilter {
+            guard let dead = pcap_open_dead(linkType, Int32(max(snaplen, 65_535))) else { throw RedactionError("libpcap could not open a handle") }
+            defer { pcap_close(dead) }
+            if pcap_compile(dead, &dropProgram, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+                throw RedactionError("the drop filter \"\(filter)\" does not compile: \(String(cString: pcap_geterr(dead)))")
+            }
+            hasDropProgram = true
+        }
+    }
+
+    deinit {
+        scratch.deallocate()
+        if hasDropProgram { pcap_freecode(&dropProgram) }
+    }
+
+    /// The redacted packet, or nil when the drop filter leaves it out.
+    public func redact(_ packet: RawPacket) -> RedactedPacket? {
+        stats.packetsIn += 1
+        if hasDropProgram {
+            var header = pcap_pkthdr()
+            header.caplen = UInt32(packet.bytes.count)
+            header.len = UInt32(packet.originalLength)
+            let matched = packet.bytes.withMemoryRebound(to: UInt8.self) { pcap_offline_filter(&dropProgram, &header, $0.baseAddress) }
+            if matched != 0 {
+                stats.droppedByFilter += 1
+                return nil
+            }
+        }
+        let length = min(packet.bytes.count, scratch.count)
+        if let source = packet.bytes.baseAddress, let destination = scratch.baseAddress {
+            destination.copyMemory(from: source, byteCount: length)
+        }
+        var buffer = PacketBuffer(bytes: scratch, count: length)
+        let decoded = decoder.decode(UnsafeRawBufferPointer(start: scratch.baseAddress, count: length))
+
+        if rules.macs != .keep { rewriteLinkAddresses(&buffer) }
+        if !patterns.isEmpty { scrub(&buffer, decoded) }
+        if pan != nil {
+            rewriteAddresses(&buffer, decoded)
+            if decoded.network == .arp { rewriteARP(&buffer, at: decoded.networkOffset) }
+        }
+        cutPayload(&buffer, decoded)
+        stats.checksumsUpdated += buffer.checksumsUpdated
+        stats.packetsOut += 1
+        return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: buffer.count),
+                              originalLength: packet.originalLength)
+    }
+
+    // MARK: addresses
+
+    private func pseudonym(_ address: IPAddress) -> IPAddress? {
+        guard let pan, !rules.keepNetworks.contains(where: { $0.contains(address) }) else { return nil }
+        return pan.anonymize(address)
+    }
+
+    private func rewriteAddresses(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        guard packet.network == .ipv4 || packet.network == .ipv6, packet.networkOffset >= 0 else { return }
+        let base = packet.networkOffset
+        let v6 = packet.network == .ipv6
+        let (sourceAt, destinationAt) = v6 ? (base + 8, base + 24) : (base + 12, base + 16)
+        // The checksums that cover the addresses: IPv4's header; TCP, UDP and ICMPv6 through the pseudo-header.
+        var covering: [Int] = v6 ? [] : [base + 10]
+        var udpChecksum = -1
+        if packet.transportOffset >= 0, !packet.isLaterFragment {
+            switch packet.transport {
+            case .tcp: covering.append(packet.transportOffset + 16)
+            case .udp:
+                udpChecksum = packet.transportOffset + 6
+                covering.append(udpChecksum)
+            case .icmpv6: covering.append(packet.transportOffset + 2)
+            default: break
+            }
+        }
+        var changed = false
+        for at in [sourceAt, destinationAt] {
+            let original = at == sourceAt ? packet.source : packet.destination
+            if let replacement = pseudonym(original) {
+                buffer.replace(at: at, with: replacement.bytes, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
+                changed = true
+            }
+        }
+        if changed { stats.addressesPseudonymized += 1 }
+        if packet.icmp.isError, packet.icmp.quotedNetworkOffset >= 0 { rewriteQuoted(&buffer, packet) }
+        if let dns = packet.dns, dns.isResponse, packet.transport == .udp { rewriteDNSAnswers(&buffer, packet) }
+    }
+
+    /// The packet an ICMP error quotes: its addresses, the checksums inside it (its IPv4
+    /// header's, its TCP or UDP checksum), and the outer ICMP checksum, which covers all of it.
+    private func rewriteQuoted(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        let quoted = packet.icmp.quotedNetworkOffset
+        let outer = packet.transportOffset + 2
+        let v6 = packet.transport == .icmpv6
+        let (sourceAt, destinationAt) = v6 ? (quoted + 8, quoted + 24) : (quoted + 12, quoted + 16)
+        var inner: [Int] = v6 ? [] : [quoted + 10]
+        var udpNone = -1
+        if packet.icmp.quotedTransportOffset >= 0 {
+            switch packet.icmp.quotedProtocol {
+            case 6: inner.append(packet.icmp.quotedTransportOffset + 16)
+            case 17:
+                inner.append(packet.icmp.quotedTransportOffset + 6)
+                if !v6 { udpNone = packet.icmp.quotedTransportOffset + 6 }
+            default: break
+            }
+        }
+        inner = inner.filter { buffer.has($0, 2) }
+        for (at, original) in [(sourceAt, packet.icmp.quotedSource), (destinationAt, packet.icmp.quotedDestination)] {
+            guard let replacement = pseudonym(original) else { continue }
+            let before = inner.map { buffer.word($0) }
+            buffer.replace(at: at, with: replacement.bytes, base: packet.networkOffset, checksums: inner + [outer], zeroMeansNone: udpNone)
+            // The inner checksums changed too, and the outer one covers them.
+            for (field, old) in zip(inner, before) where buffer.word(field) != old {
+                buffer.adjust(outer, oldSum: UInt32(old), newSum: UInt32(buffer.word(field)))
+            }
+        }
+    }
+
+    /// A and AAAA records in DNS answers (names are kept: they are the evidence of a failed lookup).
+    private func rewriteDNSAnswers(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        let start = packet.payloadOffset
+        guard buffer.has(start, 12) else { return }
+        let questions = Int(buffer.word(start + 4)), answers = Int(buffer.word(start + 6))
+        var cursor = start + 12
+        for _ in 0..<min(questions, 16) {
+            guard let next = skipName(buffer, at: cursor) else { return }
+            cursor = next + 4
+        }
+        let udpChecksum = packet.network == .ipv4 ? packet.transportOffset + 6 : -1
+        let covering = [packet.transportOffset + 6]
+        for _ in 0..<min(answers, 64) {
+            guard let next = skipName(buffer, at: cursor), buffer.has(next, 10) else { return }
+            let type = buffer.word(next), length = Int(buffer.word(next + 8))
+            let data = next + 10
+            if (type == 1 && length == 4) || (type == 28 && length == 16), buffer.has(data, length) {
+                let bytes = (0..<length).map { buffer.bytes[data + $0] }
+                if let original = Self.address(bytes), let replacement = pseudonym(original) {
+                    buffer.replace(at: data, with: replacement.bytes, base: packet.networkOffset, checksums: covering, zeroMeansNone: udpChecksum)
+                    stats.dnsAnswersRewritten += 1
+                }
+            }
+            cursor = data + length
+        }
+    }
+
+    /// The offset just past a DNS name (labels, or a compression pointer), nil if it runs out.
+    private func skipName(_ buffer: PacketBuffer, at start: Int) -> Int? {
+        var cursor = start
+        for _ in 0..<128 {
+            guard buffer.has(cursor, 1) else { return nil }
+            let length = buffer.bytes[cursor]
+            if length == 0 { return cursor + 1 }
+            if length & 0xC0 == 0xC0 { return buffer.has(cursor, 2) ? cursor + 2 : nil }
+            cursor += 1 + Int(length)
+        }
+        return nil
+    }
+
+    /// ARP over Ethernet/IPv4: sender and target protocol addresses (and hardware addresses for MAC rules).
+    private func rewriteARP(_ buffer: inout PacketBuffer, at offset: Int) {
+        guard buffer.has(offset, 28), buffer.word(offset) == 1, buffer.word(offset + 2) == 0x0800 else { return }
+        for at in [offset + 14, offset + 24] {
+            let bytes = (0..<4).map { buffer.bytes[at + $0] }
+            if let original = Self.address(bytes), let replacement = pseudonym(original) {
+                buffer.replace(at: at, with: replacement.bytes, base: offset, checksums: [])
+            }
+        }
+        stats.arpRewritten += 1
+    }
+
+    // MARK: MACs
+
+    private func rewriteLinkAddresses(_ buffer: inout PacketBuffer) {
+        var fields: [(offset: Int, length: Int)] = []
+        switch linkType {
+        case 1: fields = [(0, 6), (6, 6)]
+        case 113: if buffer.has(4, 2) { fields = [(6, min(Int(buffer.word(4)), 8))] }
+        case 276: if buffer.has(11, 1) { fields = [(12, min(Int(buffer.bytes[11]), 8))] }
+        default: break
+        }
+        // ARP carries hardware addresses too.
+        if linkType == 1, buffer.has(12, 2), buffer.word(12) == 0x0806 { fields += [(22, 6), (32, 6)] }
+        var changed = false
+        for field in fields where buffer.has(field.offset, field.length) {
+            let original = (0..<field.length).map { buffer.bytes[field.offset + $0] }
+            let replacement = rules.macs == .zero ? [UInt8](repeating: 0, count: field.length) : pseudonymMAC(original)
+            for (index, byte) in replacement.enumerated() { buffer.bytes[field.offset + index] = byte }
+            changed = changed || replacement != original
+        }
+        if changed { stats.macsRewritten += 1 }
+    }
+
+    /// A keyed pseudonym of a MAC that keeps its multicast bit and marks it locally administered.
+    private func pseudonymMAC(_ mac: [UInt8]) -> [UInt8] {
+        guard let macKey, mac.count == 6, mac != [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] else { return mac }
+        let high = mac.prefix(2).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, low = mac.suffix(4).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        var bytes = Array(macKey.anonymize(IPAddress(ipv6High: high, low: low)).bytes.suffix(6))
+        bytes[0] = (bytes[0] & 0xFC) | 0x02 | (mac[0] & 0x01)
+        return bytes
+    }
+
+    // MARK: payloads
+
+    private func scrub(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        guard packet.transport == .tcp || packet.transport == .udp, packet.capturedPayloadLength > 0, packet.transportOffset >= 0 else { return }
+        let start = packet.payloadOffset, length = min(packet.capturedPayloadLength, buffer.count - start)
+        guard length > 0 else { return }
+        let checksum = packet.transportOffset + (packet.transport == .tcp ? 16 : 6)
+        let none = packet.transport == .udp && packet.network == .ipv4 ? checksum : -1
+        for (index, pattern) in patterns.enumerated() {
+            let payload = UnsafeRawBufferPointer(start: buffer.bytes.baseAddress.map { $0 + start }, count: length)
+            for range in pattern.matches(in: payload) {
+                // Same length, so sequence numbers and sizes stay consistent.
+                buffer.replace(at: start + range.lowerBound, with: [UInt8](repeating: 0x2A, count: range.count),
+                               base: packet.networkOffset, checksums: [checksum], zeroMeansNone: none)
+                stats.scrubMatches[index] += 1
+            }
+        }
+    }
+
+    /// Keeps every header up to and including TCP/UDP/ICMP (and the packet an ICMP error quotes).
+    private func cutPayload(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        guard rules.payload != .keep, packet.payloadOffset > 0, packet.transport != .none, packet.transport != .other else { return }
+        var keepFrom = packet.payloadOffset
+        if packet.icmp.isError, packet.icmp.quotedTransportOffset >= 0 { keepFrom = packet.icmp.quotedTransportOffset + 8 }
+        if case .truncate(let bytes) = rules.payload { keepFrom += bytes }
+        guard keepFrom < buffer.count else { return }
+        stats.payloadsCut += 1
+        stats.payloadBytesRemoved += Int64(buffer.count - keepFrom)
+        buffer.count = keepFrom
+    }
+
+    // MARK: keys
+
+    static func address(_ bytes: [UInt8]) -> IPAddress? {
+        switch bytes.count {
+        case 4: return IPAddress(ipv4: bytes.reduce(0) { $0 << 8 | UInt32($1) })
+        case 16: return IPAddress(ipv6High: bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+        default: return nil
+        }
+    }
+
+    static func randomKey() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        _ = bytes.withUnsafeBufferPointer { input in
+            EVP_Digest(input.baseAddress, input.count, &digest, &length, EVP_sha256(), nil)
+        }
+        return digest
+    }
+
+    static func fingerprint(_ key: [UInt8]) -> String {
+        sha256(key).prefix(8).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
