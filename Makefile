@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo test deps build fuzz bench schema clean
+.PHONY: demo test deps build fuzz bench bench-redact schema clean
 
 SWIFT ?= swift
 
@@ -27,6 +27,10 @@ fuzz: deps
 ## bench: capplan report against a C libpcap loop and tshark on 1.2M packets, interleaved
 bench: deps
 	scripts/bench-report $(ROUNDS) $(PACKETS)
+
+## bench-redact: capplan redact against editcap, tcprewrite and pktanon, interleaved
+bench-redact: deps
+	scripts/bench-redact $(ROUNDS) $(PACKETS)
 
 ## schema: regenerate the committed JSON Schema and field reference after changing PlanSchema
 schema: build

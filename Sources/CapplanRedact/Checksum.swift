@@ -1,3 +1,14 @@
+import CapplanPackets
+
+/// Up to three checksum fields that cover a change, without an array.
+struct ChecksumFields {
+    var first = -1, second = -1, third = -1
+
+    mutating func add(_ field: Int) {
+        if first < 0 { first = field } else if second < 0 { second = field } else { third = field }
+    }
+}
+
 /// A packet being rewritten in place, with the Internet checksums that cover each
 /// changed 16-bit word updated incrementally (RFC 1624, eqn. 3). A checksum that was
 /// valid stays valid; one that was already wrong (offload on the capturing host)
@@ -36,6 +47,38 @@ struct PacketBuffer {
         guard oldSum != newSum else { return }
         for field in checksums where has(field, 2) {
             adjust(field, oldSum: oldSum, newSum: newSum, zeroMeansNone: field == zeroMeansNone)
+        }
+    }
+
+    /// Replaces an address (4 or 16 bytes, always at an even offset from `base`) without
+    /// allocating: this runs for every packet when addresses are pseudonymized.
+    mutating func replaceAddress(at offset: Int, with address: IPAddress, base: Int, checksums: ChecksumFields, zeroMeansNone: Int = -1) {
+        let length = address.isIPv6 ? 16 : 4
+        guard has(offset, length) else { return }
+        var oldSum: UInt32 = 0, newSum: UInt32 = 0
+        var index = 0
+        while index < length {
+            let new: UInt16
+            if address.isIPv6 {
+                let half = index < 8 ? address.high : address.low
+                new = UInt16(truncatingIfNeeded: half >> UInt64(48 - 8 * (index % 8)))
+            } else {
+                new = UInt16(truncatingIfNeeded: address.low >> UInt64(16 - 8 * index))
+            }
+            oldSum += UInt32(word(offset + index))
+            newSum += UInt32(new)
+            setWord(offset + index, new)
+            index += 2
+        }
+        guard oldSum != newSum else { return }
+        if checksums.first >= 0, has(checksums.first, 2) {
+            adjust(checksums.first, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.first == zeroMeansNone)
+        }
+        if checksums.second >= 0, has(checksums.second, 2) {
+            adjust(checksums.second, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.second == zeroMeansNone)
+        }
+        if checksums.third >= 0, has(checksums.third, 2) {
+            adjust(checksums.third, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.third == zeroMeansNone)
         }
     }
 

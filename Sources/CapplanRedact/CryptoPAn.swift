@@ -40,8 +40,11 @@ public final class CryptoPAn: @unchecked Sendable {
     private let cipher: AESBlockCipher
     /// The encrypted second half of the key, in network byte order.
     private let pad: [UInt8]
-    private var cache: [IPAddress: IPAddress] = [:]
-    private static let cacheLimit = 1 << 20
+    /// A direct-mapped cache: a capture has few addresses, and a miss only costs recomputing.
+    @exclusivity(unchecked) private var cacheKeys = [IPAddress](repeating: IPAddress(ipv4: 0), count: CryptoPAn.cacheSize)
+    @exclusivity(unchecked) private var cacheValues = [IPAddress](repeating: IPAddress(ipv4: 0), count: CryptoPAn.cacheSize)
+    @exclusivity(unchecked) private var cacheFilled = [Bool](repeating: false, count: CryptoPAn.cacheSize)
+    private static let cacheSize = 1 << 14
 
     /// `key` is 32 bytes: the AES key, then the pad's source.
     public init(key: [UInt8]) throws(RedactionError) {
@@ -53,9 +56,14 @@ public final class CryptoPAn: @unchecked Sendable {
     }
 
     public func anonymize(_ address: IPAddress) -> IPAddress {
-        if let known = cache[address] { return known }
+        var mixed = (address.low ^ address.high &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+        mixed ^= mixed >> 31
+        let slot = Int(truncatingIfNeeded: mixed) & (Self.cacheSize - 1)
+        if cacheFilled[slot], cacheKeys[slot] == address { return cacheValues[slot] }
         let result = address.isIPv6 ? anonymize6(address) : IPAddress(ipv4: anonymize4(UInt32(truncatingIfNeeded: address.low)))
-        if cache.count < Self.cacheLimit { cache[address] = result }
+        cacheKeys[slot] = address
+        cacheValues[slot] = result
+        cacheFilled[slot] = true
         return result
     }
 

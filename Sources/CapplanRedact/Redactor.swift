@@ -15,7 +15,7 @@ public struct RedactedPacket {
 /// errors, ARP, DNS A/AAAA answers), with every checksum that covers them updated.
 public final class Redactor {
     public let rules: RedactionRules
-    public private(set) var stats = RedactionStats()
+    @exclusivity(unchecked) public private(set) var stats = RedactionStats()
     /// The first 8 bytes of SHA-256 of the key, in hex: says which key was used, never the key.
     public let keyFingerprint: String
     public let keyIsRandom: Bool
@@ -106,7 +106,8 @@ public final class Redactor {
     // MARK: addresses
 
     private func pseudonym(_ address: IPAddress) -> IPAddress? {
-        guard let pan, !rules.keepNetworks.contains(where: { $0.contains(address) }) else { return nil }
+        guard let pan else { return nil }
+        if !rules.keepNetworks.isEmpty, rules.keepNetworks.contains(where: { $0.contains(address) }) { return nil }
         return pan.anonymize(address)
     }
 
@@ -116,25 +117,27 @@ public final class Redactor {
         let v6 = packet.network == .ipv6
         let (sourceAt, destinationAt) = v6 ? (base + 8, base + 24) : (base + 12, base + 16)
         // The checksums that cover the addresses: IPv4's header; TCP, UDP and ICMPv6 through the pseudo-header.
-        var covering: [Int] = v6 ? [] : [base + 10]
+        var covering = ChecksumFields()
+        if !v6 { covering.add(base + 10) }
         var udpChecksum = -1
         if packet.transportOffset >= 0, !packet.isLaterFragment {
             switch packet.transport {
-            case .tcp: covering.append(packet.transportOffset + 16)
+            case .tcp: covering.add(packet.transportOffset + 16)
             case .udp:
                 udpChecksum = packet.transportOffset + 6
-                covering.append(udpChecksum)
-            case .icmpv6: covering.append(packet.transportOffset + 2)
+                covering.add(udpChecksum)
+            case .icmpv6: covering.add(packet.transportOffset + 2)
             default: break
             }
         }
         var changed = false
-        for at in [sourceAt, destinationAt] {
-            let original = at == sourceAt ? packet.source : packet.destination
-            if let replacement = pseudonym(original) {
-                buffer.replace(at: at, with: replacement.bytes, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
-                changed = true
-            }
+        if let replacement = pseudonym(packet.source) {
+            buffer.replaceAddress(at: sourceAt, with: replacement, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
+            changed = true
+        }
+        if let replacement = pseudonym(packet.destination) {
+            buffer.replaceAddress(at: destinationAt, with: replacement, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
+            changed = true
         }
         if changed { stats.addressesPseudonymized += 1 }
         if packet.icmp.isError, packet.icmp.quotedNetworkOffset >= 0 { rewriteQuoted(&buffer, packet) }

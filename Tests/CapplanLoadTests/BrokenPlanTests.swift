@@ -72,6 +72,8 @@ struct BrokenPlanTests {
         Case(name: "anchor", yaml: local + "capture: 1️⃣&c {duration: 5s}\n", message: "anchors (&name) are not supported"),
         Case(name: "two documents", yaml: local + "1️⃣---\n" + local, message: "a plan file holds one YAML document"),
         Case(name: "empty file", yaml: "1️⃣", message: "the file is empty"),
+        Case(name: "typo in a required key is said once", yaml: "apiVersion: capplan/v1\nkind: CapturePlan\nmetadata: {1️⃣nmae: t}\ntarget: {local: {}}\n", message: "unknown key 'nmae' in metadata; did you mean 'name'?"),
+        Case(name: "typo in a one-of key is said once", yaml: kube + "pods:\n  - 1️⃣nmae: web\n", message: "unknown key 'nmae' in pod; did you mean 'name'?"),
         Case(name: "not a mapping at the top", yaml: "1️⃣- a\n- b\n", message: "expected a mapping (plan), got a list"),
     ]
 

@@ -45,6 +45,8 @@ struct SchemaChecker {
         }
         var values: [String: CheckedValue] = [:]
         var seen: [String: SourceMark] = [:]
+        // Keys a typo was reported for: "did you mean 'duration'?" already says it is missing.
+        var suggested: Set<String> = []
         for pair in pairs {
             let key = pair.key.scalar ?? ""
             let path = field.isEmpty ? key : "\(field).\(key)"
@@ -55,6 +57,7 @@ struct SchemaChecker {
             seen[key] = pair.key.start
             guard let schemaField = object.field(key) else {
                 log.error(unknownKeyMessage(key, in: object), at: pair.key.start, field: field.isEmpty ? nil : field)
+                if let suggestion = Suggestion.closest(to: key, in: object.fields.map(\.name)) { suggested.insert(suggestion) }
                 continue
             }
             values[key] = check(pair.value, as: schemaField.type, field: path).map { value in
@@ -63,7 +66,7 @@ struct SchemaChecker {
                 return value
             }
         }
-        for schemaField in object.fields where schemaField.required && seen[schemaField.name] == nil {
+        for schemaField in object.fields where schemaField.required && seen[schemaField.name] == nil && !suggested.contains(schemaField.name) {
             let path = field.isEmpty ? schemaField.name : "\(field).\(schemaField.name)"
             log.error("missing required field '\(schemaField.name)' (\(schemaField.type.phrase)): \(schemaField.summary)",
                       at: node.start, field: path)
@@ -71,7 +74,7 @@ struct SchemaChecker {
         if !object.exactlyOne.isEmpty {
             let present = object.exactlyOne.filter { seen[$0] != nil }
             let choices = object.exactlyOne.map { "'\($0)'" }.joined(separator: " or ")
-            if present.isEmpty {
+            if present.isEmpty, suggested.isDisjoint(with: object.exactlyOne) {
                 log.error("needs \(choices)", at: node.start, field: field.isEmpty ? nil : field)
             } else if present.count > 1, let second = seen[present[1]] {
                 log.error("'\(present[0])' and '\(present[1])' cannot both be given; keep one", at: second, field: field)
