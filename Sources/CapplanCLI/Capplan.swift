@@ -46,7 +46,8 @@ public struct Capplan: ParsableCommand {
                 return 0
             }
             console.err(message + "\n")
-            return code == .validationFailure ? 2 : (code.rawValue == 1 ? 1 : 2)
+            // ArgumentParser says 64 for bad usage; capplan documents 2. Anything else failed: 1.
+            return code == .validationFailure ? 2 : 1
         }
     }
 }

@@ -8,7 +8,7 @@ public struct PacketDecoder: Sendable {
 
     public let link: Link
 
-    /// Nil when capplan cannot decode this link type; the message names it.
+    /// Throws when capplan cannot decode this link type; the message names the ones it can.
     public init(linkType: Int32) throws(PcapError) {
         guard let link = Link(rawValue: linkType) else {
             throw PcapError("decode", "link type \(linkType) is not one capplan decodes (Ethernet, Linux cooked v1/v2, raw IP, loopback)")
