@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "CapplanLoad", dependencies: ["CYAML", "CapplanPackets"], swiftSettings: strict),
         // Plan: a pure function from (Plan, target snapshot) to ordered steps with undos.
         .target(name: "CapplanPlan", dependencies: ["CapplanLoad"], swiftSettings: strict),
+        // Execute: running a plan's steps (so far: judging the run against the plan's expectations).
+        .target(name: "CapplanExecute", dependencies: ["CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanRedact", "CapplanAnalyse", "CapplanReport"],
+                swiftSettings: strict),
         // Commands: every subcommand lives here so it is testable without spawning the binary.
         .target(
             name: "CapplanCLI",
@@ -53,6 +56,8 @@ let package = Package(
         .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanAnalyse", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
         .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],

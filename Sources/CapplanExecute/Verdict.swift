@@ -1,0 +1,103 @@
+public import CapplanAnalyse
+public import CapplanLoad
+import CapplanPackets
+public import CapplanReport
+
+/// How a run ended against the plan's `expect:` section: every expectation with what was
+/// observed, and whether all held. Decides the exit code of `apply`.
+public struct Verdict: Sendable, Codable, Equatable {
+    public struct Result: Sendable, Codable, Equatable {
+        /// The expectation in words: "seen: reset from pods to external port 443".
+        public var expectation: String
+        public var observed: Int
+        public var held: Bool
+        /// Packet numbers of the matching events (at most 10).
+        public var packets: [Int]
+    }
+
+    public var results: [Result]
+    public var passed: Bool { results.allSatisfy(\.held) }
+
+    /// Judges `expectations` against what the analysis found. Peers are matched through the
+    /// identity map: `pods` and `pod:NAME` by kind pod, `node`, and `external` for addresses the
+    /// map calls external or does not know.
+    public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap) -> Verdict {
+        let events = Event.all(in: summary)
+        return Verdict(results: expectations.map { expectation in
+            let matching = events.filter { event in
+                event.kind == expectation.event
+                    && expectation.from.map { matches($0, event.from, identities) } ?? true
+                    && expectation.to.map { matches($0, event.to, identities) } ?? true
+                    && expectation.port.map { $0 == Int(event.port) } ?? true
+            }
+            let held = expectation.shouldSee ? matching.count >= expectation.atLeast : matching.isEmpty
+            return Result(expectation: describe(expectation), observed: matching.count, held: held,
+                          packets: Array(matching.prefix(10).map(\.packet)))
+        })
+    }
+
+    /// One observed event, in the terms expectations use.
+    struct Event {
+        var kind: TrafficEvent
+        var from: IPAddress
+        var to: IPAddress
+        /// The responder's port.
+        var port: UInt16
+        var packet: Int
+
+        static func all(in summary: Summary) -> [Event] {
+            var events: [Event] = []
+            for reset in summary.resets {
+                let event = reset.event
+                let port = event.fromOriginator ? event.receiver.port : event.sender.port
+                events.append(Event(kind: event.answeredSyn ? .refused : .reset, from: event.sender.address,
+                                    to: event.receiver.address, port: port, packet: event.packet))
+            }
+            for group in summary.unansweredSyns {
+                for client in group.clients {
+                    guard let address = IPAddress(client) else { continue }
+                    events.append(Event(kind: .unansweredSYN, from: address, to: group.destination.address,
+                                        port: group.destination.port, packet: group.packets.first ?? 0))
+                }
+            }
+            for error in summary.icmpErrors where error.type == 3 || (error.type == 1 && error.quotedProtocol != 0) {
+                events.append(Event(kind: .icmpUnreachable, from: error.reporter, to: error.quotedSource.address,
+                                    port: error.quotedDestination.port, packet: error.packet))
+            }
+            for failure in summary.dnsFailures {
+                events.append(Event(kind: .dnsFailure, from: failure.server.address, to: failure.client.address,
+                                    port: failure.server.port, packet: failure.packet))
+            }
+            let established: Set<ConnState> = [.SF, .S1, .S2, .S3, .RSTO, .RSTR]
+            for connection in summary.connections.list where connection.proto == "tcp" && established.contains(connection.state)
+                && connection.history.contains("S") && connection.history.contains("h") {
+                events.append(Event(kind: .handshake, from: connection.originator.address, to: connection.responder.address,
+                                    port: connection.responder.port, packet: connection.firstPacket))
+            }
+            return events
+        }
+    }
+
+    static func matches(_ peer: Peer, _ address: IPAddress, _ identities: IdentityMap) -> Bool {
+        let identity = identities.identity(of: address)
+        switch peer {
+        case .pods: return identity?.kind == .pod
+        case .pod(let namespace, let name):
+            guard let identity, identity.kind == .pod else { return false }
+            let full = namespace.map { "\($0)/\(name)" } ?? name
+            return identity.name == full || identity.name.hasSuffix("/\(name)") && namespace == nil
+        case .node: return identity?.kind == .node
+        case .external: return identity == nil || identity?.kind == .external
+        case .network(let block): return block.contains(address)
+        }
+    }
+
+    static func describe(_ expectation: Expectation) -> String {
+        var text = "\(expectation.shouldSee ? "seen" : "notSeen"): \(expectation.event.rawValue)"
+        if let from = expectation.from { text += " from \(from)" }
+        if let to = expectation.to { text += " to \(to)" }
+        if let port = expectation.port { text += " port \(port)" }
+        if expectation.shouldSee, expectation.atLeast > 1 { text += " at least \(expectation.atLeast) times" }
+        return text
+    }
+}
