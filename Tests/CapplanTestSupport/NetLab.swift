@@ -33,6 +33,7 @@ public enum NetLab {
 
     public struct LabError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     static func makeCaptures() throws(LabError) -> Captures {
@@ -95,7 +96,8 @@ public enum NetLab {
     /// Where the captures live while the tests run; removed when the test process exits.
     public static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capplan-lab-\(getpid())").path
 
-    static var script: String {
+    /// scripts/lab/traffic.py, the scripted peers of every namespace test.
+    public static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/lab/traffic.py").path
     }
@@ -147,11 +149,11 @@ public enum NetLab {
     }
 
     /// A process that runs while the traffic flows: started, awaited until it prints `ready`, stopped with SIGINT.
-    final class Background {
+    public final class Background {
         let process = Process()
         let output = Pipe()
 
-        init(_ argv: [String], ready: String) throws(LabError) {
+        public init(_ argv: [String], ready: String) throws(LabError) {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = argv
             process.standardOutput = output
@@ -171,13 +173,13 @@ public enum NetLab {
 
         /// SIGKILL, because a child of a test thread inherits a signal mask that blocks SIGINT
         /// and SIGTERM. tcpdump -U has written every packet by then, so nothing is lost.
-        func waitForExit(timeout: TimeInterval) {
+        public func waitForExit(timeout: TimeInterval) {
             let deadline = Date().addingTimeInterval(timeout)
             while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
             stop()
         }
 
-        func stop() {
+        public func stop() {
             guard process.isRunning else { return }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -5,6 +5,8 @@ count and time, only on addresses the test's own network namespaces hold.
   traffic.py server ADDRESS      run every server scenario on ADDRESS until killed
   traffic.py client SERVER [SILENT] [UNREACHABLE] [IDLE_SECONDS]
                                  run every client scenario once, concurrently, then exit
+  traffic.py udp COUNT ADDRESS...  send COUNT rounds of one datagram to port 9999 of each
+                                 address, 2 ms apart (the live-capture tests count them)
 
 Scenarios (ports on the server):
   8001  graceful: client sends 'hello', server replies, both close with FIN     -> SF
@@ -194,6 +196,13 @@ def main(argv):
             time.sleep(0.05)  # a stable order of first packets
         for thread in threads:
             thread.join(timeout=30)
+        return 0
+    if len(argv) >= 4 and argv[1] == "udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for index in range(int(argv[2])):
+                for address in argv[3:]:
+                    sock.sendto(b"capplan %d" % index, (address, 9999))
+                time.sleep(0.002)
         return 0
     print(__doc__, file=sys.stderr)
     return 2
