@@ -1,14 +1,20 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo test deps build fuzz bench bench-redact schema clean
+.PHONY: demo lab-up lab-down test deps build fuzz bench bench-redact schema clean
 
 SWIFT ?= swift
 
-## demo: install what is needed, build, validate every shipped plan, show the steps of plans/lb-rst.yaml,
-##       and report on the recorded runbook failure in examples/captures
+## demo: install what is needed, build, and run the runbook's failure end to end on the local lab
+##       (network namespaces: root needed): capplan apply prints the summary and the verdict
 demo: build
-	.build/debug/capplan validate plans/*.yaml
-	.build/debug/capplan plan plans/lb-rst.yaml
-	.build/debug/capplan report examples/captures/lb-rst-idle.pcap --labels examples/captures/lb-rst-idle.labels.yaml
+	.build/debug/capplan validate plans/*.yaml examples/local/*.yaml
+	scripts/lab/local-lab up
+	.build/debug/capplan apply examples/local/idle-reset.yaml; status=$$?; scripts/lab/local-lab down; exit $$status
+
+## lab-up / lab-down: the local lab the examples/local plans run against
+lab-up:
+	scripts/lab/local-lab up
+lab-down:
+	scripts/lab/local-lab down
 
 ## test: install what is needed, build, run the whole test suite
 test: deps

@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "CapplanCLI",
             dependencies: [
-                "CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanRedact", "CapplanAnalyse", "CapplanReport",
+                "CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanRedact", "CapplanAnalyse", "CapplanReport", "CapplanExecute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -47,6 +47,8 @@ public struct ConnectionAnalyzer {
         public var tcpConnections = 0
         public var udpConnections = 0
         public var resets = 0
+        /// SYNs sent again before any SYN-ACK: a connection attempt going unanswered.
+        public var unansweredSynRetries = 0
         public var icmpErrors = 0
         public var dnsResponses = 0
         public var dnsFailures = 0
@@ -85,7 +87,8 @@ public struct ConnectionAnalyzer {
         totals.last = timestamp
         totals.packets += 1
         totals.bytes += Int64(originalLength)
-        if packet.truncated != nil { totals.truncatedPackets += 1 }
+        // Headers cut short; a payload cut (snaplen, or redaction) is normal and not counted.
+        if let cut = packet.truncated, cut != .application { totals.truncatedPackets += 1 }
         if packet.isFragment { totals.fragments += 1 }
         guard packet.network == .ipv4 || packet.network == .ipv6 else {
             if packet.network != .arp { totals.undecodedPackets += 1 }
@@ -155,6 +158,10 @@ public struct ConnectionAnalyzer {
             return (false, nil, false)
         }
         if copy { totals.copiesDropped += 1 }
+        if proto == 6, packet.tcp.has(TCPHeader.syn), !packet.tcp.has(TCPHeader.ack), !copy,
+           flows[slot].orig.synCount >= 2, flows[slot].synAckTime < 0 {
+            totals.unansweredSynRetries += 1
+        }
         if let reset {
             totals.resets += 1
             if resets.count < recordLimit { resets.append(reset) }

@@ -21,7 +21,7 @@ public struct Capplan: ParsableCommand {
         Exit status: 0 success, 1 the plan is invalid, 2 bad usage or unreadable file.
         """,
         version: version,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ReportCommand.self, RedactCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, CleanupCommand.self, ReportCommand.self, RedactCommand.self, SchemaCommand.self]
     )
 
     public init() {}

@@ -100,16 +100,9 @@ public enum PlanLoader {
         var decoder = UTF8()
         var iterator = bytes.makeIterator()
         var text = ""
-        var mark = SourceMark(line: 1, column: 1)
-        while case .scalarValue(let scalar) = decoder.decode(&iterator) {
-            text.unicodeScalars.append(scalar)
-            if scalar == "\n" {
-                mark = SourceMark(line: mark.line + 1, column: 1)
-            } else {
-                mark.column += 1
-            }
-        }
-        return (mark, text)
+        while case .scalarValue(let scalar) = decoder.decode(&iterator) { text.unicodeScalars.append(scalar) }
+        let lines = SourceLines.split(text)
+        return (SourceMark(line: lines.count, column: (lines.last?.unicodeScalars.count ?? 0) + 1), text)
     }
 
     private static func readFile(_ path: String) throws(PlanReadError) -> [UInt8] {

@@ -26,7 +26,7 @@ public enum StepPrinter {
 
     static func targetLine(_ plan: Plan) -> String {
         switch plan.target.kind {
-        case .local: return "this machine (local)"
+        case .local(let netns): return netns.map { "this machine, network namespace \($0) (local)" } ?? "this machine (local)"
         case .kubernetes(let access):
             let context = access.context ?? "kubectl's current"
             let kubeconfig = access.kubeconfig ?? "kubectl's default"

@@ -303,7 +303,7 @@ public final class Redactor {
         return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         _ = bytes.withUnsafeBufferPointer { input in
@@ -312,7 +312,8 @@ public final class Redactor {
         return digest
     }
 
-    static func fingerprint(_ key: [UInt8]) -> String {
+    /// Lower-case hex of the first 8 bytes of SHA-256.
+    public static func fingerprint(_ key: [UInt8]) -> String {
         sha256(key).prefix(8).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

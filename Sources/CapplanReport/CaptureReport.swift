@@ -31,6 +31,12 @@ public enum CaptureReport {
                               linkType: linkName(reader.linkType), readError: readError).build()
     }
 
+    /// The summary of packets analysed elsewhere (a live capture), once `analyzer.finish()` ran.
+    public static func summarise(_ analyzer: ConnectionAnalyzer, identities: IdentityMap, file: String, linkType: Int32,
+                                 readError: String? = nil) -> Summary {
+        SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
+    }
+
     static func linkName(_ linkType: Int32) -> String {
         switch linkType {
         case 0: "NULL (BSD loopback)"

@@ -19,7 +19,7 @@ struct LoaderFuzzTests {
             var bytes = corpus[Int(random.next() % UInt64(corpus.count))]
             for _ in 0...(random.next() % 4) { Mutator.mutate(&bytes, using: &random) }
             let loaded = PlanLoader.load(bytes: bytes, path: "fuzz.yaml")
-            let lineCount = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
+            let lineCount = SourceLines.split(loaded.source).count
             for diagnostic in loaded.diagnostics {
                 #expect(diagnostic.line >= 1 && diagnostic.line <= lineCount + 1 && diagnostic.column >= 1,
                         "iteration \(iteration) (seed \(Self.seed)): \(diagnostic.line):\(diagnostic.column) outside the file")

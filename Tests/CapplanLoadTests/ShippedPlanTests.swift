@@ -50,7 +50,7 @@ struct ShippedPlanTests {
     @Test func nullMeansAnEmptyMappingForLocal() throws {
         let yaml = "apiVersion: capplan/v1\nkind: CapturePlan\nmetadata: {name: t}\ntarget:\n  local:\n"
         let loaded = PlanLoader.load(source: yaml, path: "p.yaml")
-        #expect(loaded.plan?.target.kind == .local)
+        #expect(loaded.plan?.target.kind == .local(netns: nil))
     }
 
     @Test func redactNoneKeepsEverything() throws {

@@ -5,6 +5,14 @@ count and time, only on addresses the test's own network namespaces hold.
   traffic.py server ADDRESS      run every server scenario on ADDRESS until killed
   traffic.py client SERVER [SILENT] [UNREACHABLE] [IDLE_SECONDS]
                                  run every client scenario once, concurrently, then exit
+  traffic.py endpoint ADDRESS PORT [RESET_AFTER]
+                                 an "external endpoint": answers one request per connection, then
+                                 holds it; with RESET_AFTER, resets a connection idle that long
+                                 (a load balancer's idle timeout); runs until killed (bounded: 10 min)
+  traffic.py request HOST PORT SECONDS reset|wait
+                                 one request, then idle SECONDS and reset (the pod gives up), or
+                                 wait up to SECONDS for the far end to close or reset
+  traffic.py connect HOST PORT TIMEOUT   one connection attempt (refused, or unanswered)
   traffic.py udp COUNT ADDRESS...  send COUNT rounds of one datagram to port 9999 of each
                                  address, 2 ms apart (the live-capture tests count them)
 
@@ -196,6 +204,51 @@ def main(argv):
             time.sleep(0.05)  # a stable order of first packets
         for thread in threads:
             thread.join(timeout=30)
+        return 0
+    if len(argv) >= 4 and argv[1] == "endpoint":
+        reset_after = float(argv[4]) if len(argv) > 4 else None
+
+        def hold(conn):
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.settimeout(reset_after if reset_after else 600)
+                try:
+                    if conn.recv(4096) == b"":
+                        return
+                except socket.timeout:
+                    if reset_after:
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+                except OSError:
+                    return
+
+        with socket.create_server((argv[2], int(argv[3]))) as listener:
+            print("ready", flush=True)
+            listener.settimeout(600)
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=hold, args=(conn,), daemon=True).start()
+    if len(argv) >= 6 and argv[1] == "request":
+        conn = socket.create_connection((argv[2], int(argv[3])), timeout=5)
+        conn.sendall(b"GET /orders HTTP/1.1\r\nHost: api.example.test\r\n\r\n")
+        conn.recv(4096)
+        if argv[5] == "reset":
+            time.sleep(float(argv[4]))
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+            conn.close()
+            return 0
+        conn.settimeout(float(argv[4]))
+        try:
+            conn.recv(4096)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        conn.close()
+        return 0
+    if len(argv) >= 5 and argv[1] == "connect":
+        try:
+            socket.create_connection((argv[2], int(argv[3])), timeout=float(argv[4])).close()
+        except OSError as error:
+            print(f"connect: {error}", flush=True)
         return 0
     if len(argv) >= 4 and argv[1] == "udp":
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

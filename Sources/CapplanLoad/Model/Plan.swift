@@ -19,7 +19,8 @@ public struct Plan: Sendable, Codable, Equatable {
 public struct Target: Sendable, Codable, Equatable {
     public enum Kind: Sendable, Codable, Equatable {
         case kubernetes(KubernetesAccess)
-        case local
+        /// This machine; `netns` names the namespace that plays the node, if any.
+        case local(netns: String?)
     }
 
     public var kind: Kind
@@ -28,6 +29,7 @@ public struct Target: Sendable, Codable, Equatable {
 
     public var isKubernetes: Bool { if case .kubernetes = kind { true } else { false } }
     public var kubernetes: KubernetesAccess? { if case .kubernetes(let access) = kind { access } else { nil } }
+    public var isLocal: Bool { if case .local = kind { true } else { false } }
 }
 
 public struct KubernetesAccess: Sendable, Codable, Equatable {

@@ -46,7 +46,10 @@ public enum PlanSchema {
         SchemaField("helperNamespace", .string(.dnsLabel), default: "capplan-system", "Where the capture helper pod runs."),
     ])
 
-    static let local = SchemaObject("local", "This machine. No fields yet: write local: {}.", example: "local: {}", [])
+    static let local = SchemaObject("local", "This machine, or a network namespace on it that plays the node (a lab).", example: "local: {}", [
+        SchemaField("netns", .string(.dnsSubdomain), defaultNote: "the namespace capplan runs in",
+                    "Capture inside this network namespace: the node whose interfaces the pods' veths are."),
+    ])
 
     static let pod = SchemaObject("pod", "One pod by name, or every pod a label selector matches.", exactlyOne: ["name", "selector"], [
         SchemaField("name", .string(.dnsSubdomain), "The pod's name (on a local target: the network namespace's name)."),

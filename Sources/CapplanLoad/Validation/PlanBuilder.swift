@@ -50,14 +50,14 @@ struct PlanBuilder {
                 helperNamespace: kubernetes["helperNamespace"]?.string ?? "capplan-system")
             return Target(kind: .kubernetes(access), node: node, isolation: isolation)
         }
-        guard value["local"] != nil else { return nil }
+        guard let local = value["local"] else { return nil }
         if let node = value["node"] {
             log.error("a local target captures on this machine; remove node or use target.kubernetes", at: node.mark, field: node.field)
         }
         if let isolate = value["isolate"], !isolate.isDefault, isolation == .cordonOthers {
             log.error("cordon-others needs a Kubernetes target; remove it or use target.kubernetes", at: isolate.mark, field: isolate.field)
         }
-        return Target(kind: .local, node: nil, isolation: .none)
+        return Target(kind: .local(netns: local["netns"]?.string), node: nil, isolation: .none)
     }
 
     private mutating func buildPods(_ value: CheckedValue?, target: Target?) -> [PodSelection] {
@@ -69,14 +69,14 @@ struct PlanBuilder {
             if let name = item["name"]?.string {
                 match = .name(name)
             } else if let selectorValue = item["selector"], let selector = selectorValue.string.flatMap({ try? LabelSelector.parse($0).get() }) {
-                if target?.kind == .local {
+                if target?.isLocal == true {
                     log.error("a local target has no labels to select; name the network namespace with name:", at: selectorValue.mark, field: selectorValue.field)
                 }
                 match = .selector(selector)
             } else {
                 continue
             }
-            if target?.kind == .local, let namespace = item["namespace"], !namespace.isDefault {
+            if target?.isLocal == true, let namespace = item["namespace"], !namespace.isDefault {
                 log.error("a local target has no Kubernetes namespaces; remove namespace", at: namespace.keyMark ?? namespace.mark, field: namespace.field)
             }
             let pod = PodSelection(match: match, namespace: access.map { item["namespace"]?.string ?? $0.namespace },
@@ -202,7 +202,7 @@ struct PlanBuilder {
             }
             let action: ReproduceStep.Action
             if let exec = item["exec"] {
-                if target?.kind == .local {
+                if target?.isLocal == true {
                     log.error("exec runs in a Kubernetes pod; on a local target use local: {netns: NAME, command: [...]}",
                               at: exec.keyMark ?? exec.mark, field: exec.field)
                 }

@@ -1,0 +1,53 @@
+import CapplanLoad
+import CapplanPackets
+import CapplanRedact
+
+/// run.json: what ran, where, when, with which plan (by content hash and git commit) and result.
+public struct RunRecord: Codable, Sendable {
+    public var version = 1
+    public var plan: PlanIdentity
+    public var target: String
+    public var netns: String?
+    public var interfaces: [LocalTarget.ResolvedInterface]
+    public var filter: String
+    public var start: String
+    public var end: String
+    public var durationSeconds: Double
+    public var stopReason: String
+    public var packets: PacketCounts
+    public var redaction: RedactionSummary
+    public var reproduce: [ReproduceRecord]
+    public var verdict: Verdict?
+    public var exitCode: Int32
+
+    public struct PlanIdentity: Codable, Sendable {
+        public var path: String
+        public var name: String
+        public var sha256: String
+        /// The commit that last changed the plan file, when it is in a git repository.
+        public var gitCommit: String?
+    }
+
+    public struct PacketCounts: Codable, Sendable {
+        public var captured: Int
+        public var written: Int
+        public var bytes: Int64
+        public var kernel: [LiveCapture.Statistics]
+    }
+
+    public struct RedactionSummary: Codable, Sendable {
+        public var applied: Bool
+        public var keyFingerprint: String?
+        public var randomKey: Bool
+        public var stats: RedactionStats
+    }
+
+    public struct ReproduceRecord: Codable, Sendable {
+        public var at: Double
+        public var netns: String?
+        public var command: [String]
+        public var log: String
+        /// Exit status, or nil when capplan stopped it at the end of the capture.
+        public var exitStatus: Int32?
+    }
+}

@@ -1,0 +1,141 @@
+import CapplanTestSupport
+import Foundation
+import Testing
+
+/// `capplan apply` on the local lab (scripts/lab/local-lab), run as the real binary, the way
+/// a user runs it: every example plan ends in its verdict; a wrong expectation fails the run;
+/// SIGINT or SIGTERM at any moment leaves a readable capture, a summary and nothing running;
+/// a SIGKILLed run is cleaned up by `capplan cleanup`.
+@Suite(.serialized)
+struct ApplyTests {
+    /// The lab is brought up once for the suite and taken down when the test process exits.
+    static let lab: Result<Void, NetLab.LabError> = {
+        guard getuid() == 0 else { return .failure(NetLab.LabError(description: "the local lab needs root (CI runs as root)")) }
+        do throws(NetLab.LabError) {
+            try NetLab.run([Repository.path("scripts/lab/local-lab"), "up"], timeout: 30)
+            atexit { _ = try? NetLab.run([Repository.path("scripts/lab/local-lab"), "down"], timeout: 30, check: false) }
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }()
+
+    static let labNamespaces = ["cpl-app", "cpl-client", "cpl-node", "cpl-ext"]
+
+    /// A copy of an example plan whose runs go to a fresh temporary directory, with `change` applied to its text.
+    static func plan(_ name: String, change: (String) -> String = { $0 }) throws -> (path: String, runs: String) {
+        try lab.get()
+        let runs = Crafter.directory + "/runs-\(UUID().uuidString)"
+        let text = change(try String(contentsOfFile: Repository.path("examples/local/\(name).yaml"), encoding: .utf8))
+            + "output:\n  dir: \(runs)/{name}\n"
+        let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, runs)
+    }
+
+    static func runDirectory(_ runs: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: runs)
+        return runs + "/" + (try #require(names.first))
+    }
+
+    /// Processes still running in the lab's namespaces (the lab has none of its own).
+    static func leftovers() throws -> [String] {
+        try labNamespaces.flatMap { ns in
+            try NetLab.run(["ip", "netns", "pids", ns]).split(separator: "\n").map { "\(ns): \($0)" }
+        }
+    }
+
+    @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "syn-dropped", "icmp-unreachable"])
+    func examplePlanEndsInItsVerdict(_ name: String) throws {
+        let (path, runs) = try Self.plan(name)
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let directory = try Self.runDirectory(runs)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+        #expect(files.isSuperset(of: ["capture.pcap", "summary.md", "summary.json", "run.json", "steps.log", "journal.json"]))
+        let run = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/run.json"))) as? [String: Any])
+        #expect((run["verdict"] as? [String: Any]).flatMap { ($0["results"] as? [[String: Any]])?.allSatisfy { $0["held"] as? Bool == true } } == true)
+        #expect(try Tshark.count(directory + "/capture.pcap", filter: "frame") > 0)
+        #expect(try Self.leftovers().isEmpty)
+    }
+
+    @Test func thePodIsNamedAsTheSenderOfTheReset() throws {
+        let (path, runs) = try Self.plan("idle-reset")
+        let result = try runBinary(["apply", path])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("198.51.100.10:"), "\(result.stdout)")
+        #expect(result.stdout.contains("(pod cpl-app) reset its connection to 203.0.113.12:443"))
+        #expect(result.stdout.contains("the pod side gave up on an idle connection"))
+        #expect(result.stdout.contains("## Verdict: PASS"))
+        let run = try String(contentsOfFile: try Self.runDirectory(runs) + "/run.json", encoding: .utf8)
+        #expect(run.contains("cpl-app: eth0 iflink"), "how the veth was found is recorded")
+    }
+
+    @Test func anExpectationThatDoesNotHoldFailsTheRun() throws {
+        let (path, _) = try Self.plan("idle-reset") { $0.replacingOccurrences(of: "  - seen: reset\n    from: pods", with: "  - notSeen: reset\n    from: pods") }
+        let result = try runBinary(["apply", path])
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("## Verdict: FAIL"))
+        #expect(try Self.leftovers().isEmpty)
+    }
+
+    /// An interrupt at different moments: while resolving and starting, with the endpoint up,
+    /// with the client connected. Each leaves a readable pcap, a summary, and nothing running.
+    @Test(arguments: [("INT", 0.3), ("INT", 1.5), ("TERM", 2.5), ("INT", 4.5)] as [(String, Double)])
+    func interruptLeavesAValidCaptureAndNothingRunning(_ signal: String, _ after: Double) throws {
+        let (path, runs) = try Self.plan("idle-reset") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 1s}\n", with: "")
+            .replacingOccurrences(of: "duration: 20s", with: "duration: 60s") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        Thread.sleep(forTimeInterval: after)
+        kill(process.processIdentifier, signal == "INT" ? SIGINT : SIGTERM)
+        let finished = waitForExit(process, timeout: 20)
+        #expect(finished)
+        #expect(process.terminationStatus == 130)
+        let directory = try Self.runDirectory(runs)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+        #expect(files.isSuperset(of: ["capture.pcap", "summary.md", "run.json"]), "\(files)")
+        #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil, "tshark reads the capture")
+        #expect(try Self.leftovers().isEmpty)
+        #expect(try String(contentsOfFile: directory + "/run.json", encoding: .utf8).contains("SIG\(signal) received"))
+    }
+
+    @Test func aKilledRunIsCleanedUpFromItsJournal() throws {
+        let (path, runs) = try Self.plan("idle-reset") { $0.replacingOccurrences(of: "duration: 20s", with: "duration: 60s")
+            .replacingOccurrences(of: "stop: {when: reset, grace: 1s}\n", with: "") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        Thread.sleep(forTimeInterval: 2.5)
+        kill(process.processIdentifier, SIGKILL)
+        _ = waitForExit(process, timeout: 10)
+        #expect(!(try Self.leftovers()).isEmpty, "the endpoint the run started is still running")
+        let directory = try Self.runDirectory(runs)
+        let cleanup = try runBinary(["cleanup", directory])
+        #expect(cleanup.status == 0, "\(cleanup.stderr)")
+        #expect(cleanup.stdout.contains("stopped"))
+        #expect(try Self.leftovers().isEmpty)
+        #expect(try runBinary(["cleanup", directory]).stdout.contains("nothing left to undo"))
+    }
+}
+
+/// Starts the built binary from the package root without waiting for it.
+func startBinary(_ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = try builtExecutable()
+    process.arguments = arguments
+    process.currentDirectoryURL = Repository.root
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+func waitForExit(_ process: Process, timeout: TimeInterval) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
+    }
+    process.waitUntilExit()
+    return true
+}
