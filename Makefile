@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo lab-up lab-down test deps build fuzz bench bench-redact schema clean
+.PHONY: demo lab-up lab-down test deps build fuzz bench bench-redact bench-apply schema clean
 
 SWIFT ?= swift
 
@@ -37,6 +37,10 @@ bench: deps
 ## bench-redact: capplan redact against editcap, tcprewrite and pktanon, interleaved
 bench-redact: deps
 	scripts/bench-redact $(ROUNDS) $(PACKETS)
+
+## bench-apply: capplan apply against tcpdump, capturing iperf3 through a pod's veth on the lab
+bench-apply: deps
+	scripts/bench-apply $(SECONDS) $(ROUNDS)
 
 ## schema: regenerate the committed JSON Schema and field reference after changing PlanSchema
 schema: build
