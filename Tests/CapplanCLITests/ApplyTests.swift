@@ -99,6 +99,25 @@ struct ApplyTests {
         #expect(try String(contentsOfFile: directory + "/run.json", encoding: .utf8).contains("SIG\(signal) received"))
     }
 
+    /// Ctrl-C twice: the second skips the report when it comes before it is written; either
+    /// way the capture is readable, the exit says interrupted and nothing is left running.
+    @Test func aSecondInterruptGoesStraightToCleanup() throws {
+        let (path, runs) = try Self.plan("idle-reset") { $0.replacingOccurrences(of: "duration: 20s", with: "duration: 60s")
+            .replacingOccurrences(of: "stop: {when: reset, grace: 1s}\n", with: "") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        Thread.sleep(forTimeInterval: 2)
+        kill(process.processIdentifier, SIGINT)
+        Thread.sleep(forTimeInterval: 0.02)
+        kill(process.processIdentifier, SIGINT)
+        #expect(waitForExit(process, timeout: 20))
+        #expect(process.terminationStatus == 130)
+        let directory = try Self.runDirectory(runs)
+        #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil)
+        let log = try String(contentsOfFile: directory + "/steps.log", encoding: .utf8)
+        #expect(log.contains("undo: stop"), "the endpoint and the client were stopped")
+        #expect(try Self.leftovers().isEmpty)
+    }
+
     @Test func aKilledRunIsCleanedUpFromItsJournal() throws {
         let (path, runs) = try Self.plan("idle-reset") { $0.replacingOccurrences(of: "duration: 20s", with: "duration: 60s")
             .replacingOccurrences(of: "stop: {when: reset, grace: 1s}\n", with: "") }
