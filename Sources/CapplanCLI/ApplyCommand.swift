@@ -39,18 +39,7 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let loaded: LoadedPlan
-        do {
-            loaded = try PlanLoader.load(path: plan)
-        } catch {
-            console.err("capplan: \(error)\n")
-            throw CommandExit.usage
-        }
-        console.err(loaded.printer.render(loaded.diagnostics))
-        guard let validPlan = loaded.plan else {
-            console.err("\(plan): invalid; fix the errors above, then run capplan apply again\n")
-            throw CommandExit.invalidPlan
-        }
+        let (validPlan, loaded) = try loadValidPlan(plan, for: "apply", console: console)
         var options = LocalApply.Options()
         options.quiet = quiet
         options.json = json

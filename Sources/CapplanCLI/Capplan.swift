@@ -1,4 +1,5 @@
 import ArgumentParser
+import CapplanLoad
 
 /// The `capplan` command line. Every subcommand lives in this library, one file each,
 /// so tests run them in-process; the executable only calls `Capplan.run`.
@@ -57,6 +58,24 @@ struct CommandExit: Error {
     var status: Int32
     static let invalidPlan = CommandExit(status: 1)
     static let usage = CommandExit(status: 2)
+}
+
+/// Loads a plan for a command that needs a valid one: diagnostics go to stderr; an unreadable
+/// file is a usage error (2), an invalid plan exits 1.
+func loadValidPlan(_ path: String, for command: String, console: Console) throws -> (plan: Plan, loaded: LoadedPlan) {
+    let loaded: LoadedPlan
+    do {
+        loaded = try PlanLoader.load(path: path)
+    } catch {
+        console.err("capplan: \(error)\n")
+        throw CommandExit.usage
+    }
+    console.err(loaded.printer.render(loaded.diagnostics))
+    guard let plan = loaded.plan else {
+        console.err("\(path): invalid; fix the errors above, then run capplan \(command) again\n")
+        throw CommandExit.invalidPlan
+    }
+    return (plan, loaded)
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -29,18 +29,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let loaded: LoadedPlan
-        do {
-            loaded = try PlanLoader.load(path: plan)
-        } catch {
-            console.err("capplan: \(error)\n")
-            throw CommandExit.usage
-        }
-        console.err(loaded.printer.render(loaded.diagnostics))
-        guard let validPlan = loaded.plan else {
-            console.err("\(plan): invalid; fix the errors above, then run capplan plan again\n")
-            throw CommandExit.invalidPlan
-        }
+        let (validPlan, _) = try loadValidPlan(plan, for: "plan", console: console)
         let steps: [Step]
         do {
             steps = try Planner.steps(for: validPlan)

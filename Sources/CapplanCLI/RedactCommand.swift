@@ -77,15 +77,7 @@ struct RedactCommand: ParsableCommand {
 
     private func loadRedaction(_ console: Console) throws -> Redaction {
         do {
-            if let plan {
-                let loaded = try PlanLoader.load(path: plan)
-                console.err(loaded.printer.render(loaded.diagnostics))
-                guard let redaction = loaded.plan?.redaction else {
-                    console.err("\(plan): invalid; fix the errors above\n")
-                    throw CommandExit.invalidPlan
-                }
-                return redaction
-            }
+            if let plan { return try loadValidPlan(plan, for: "redact", console: console).plan.redaction }
             let (redaction, loaded) = try PlanLoader.loadRules(path: rules ?? "")
             console.err(loaded.printer.render(loaded.diagnostics))
             guard let redaction else {
