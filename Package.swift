@@ -52,7 +52,8 @@ let package = Package(
 
         .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
         // Packet crafting shared by the test targets; not part of any product.
-        .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets"], path: "Tests/CapplanTestSupport", swiftSettings: strict),
+        .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets", "CapplanExecute"], path: "Tests/CapplanTestSupport",
+                swiftSettings: strict),
         .testTarget(name: "CapplanAnalyseTests", dependencies: ["CapplanAnalyse", "CapplanReport", "CapplanPackets", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],

@@ -300,7 +300,7 @@ public final class LocalApply {
 
     private func gitCommit(of path: String) -> String? {
         let directory = (path as NSString).deletingLastPathComponent
-        guard let (status, output) = try? Processes.run(["git", "-C", directory.isEmpty ? "." : directory, "log", "-n", "1", "--format=%H", "--",
+        guard let (status, output, _) = try? Processes.run(["git", "-C", directory.isEmpty ? "." : directory, "log", "-n", "1", "--format=%H", "--",
                                                          (path as NSString).lastPathComponent]),
               status == 0 else { return nil }
         let commit = output.trimmingCharacters(in: .whitespacesAndNewlines)

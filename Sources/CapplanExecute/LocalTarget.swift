@@ -40,7 +40,7 @@ public struct LocalTarget: Sendable {
                 guard case .name(let namespace) = pod.match else { throw Failure(description: "a local pod is a network namespace name") }
                 let argv = ["ip", "netns", "exec", namespace, "cat", "/sys/class/net/eth0/iflink"]
                 journal.note("run: \(argv.joined(separator: " "))")
-                let (status, output) = try Processes.run(argv)
+                let (status, output, _) = try Processes.run(argv)
                 guard status == 0, let index = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                     throw Failure(description: "cannot read eth0's iflink in network namespace \(namespace): is it a pod of the lab (ip netns list)?")
                 }
@@ -54,7 +54,7 @@ public struct LocalTarget: Sendable {
 
     /// Interface index → name in the capture namespace (`ip -o link`).
     func links() throws -> [Int: String] {
-        let (status, output) = try Processes.run(ip(["-o", "link"]))
+        let (status, output, _) = try Processes.run(ip(["-o", "link"]))
         guard status == 0 else { throw Failure(description: "ip -o link failed\(netns.map { " in network namespace \($0): does it exist?" } ?? "")") }
         var result: [Int: String] = [:]
         for line in output.split(separator: "\n") {
@@ -71,7 +71,7 @@ public struct LocalTarget: Sendable {
         var map = IdentityMap()
         for pod in pods {
             guard case .name(let namespace) = pod.match,
-                  let (status, output) = try? Processes.run(["ip", "-n", namespace, "-o", "addr", "show"]), status == 0 else { continue }
+                  let (status, output, _) = try? Processes.run(["ip", "-n", namespace, "-o", "addr", "show"]), status == 0 else { continue }
             for line in output.split(separator: "\n") where !line.contains(" lo ") {
                 let words = line.split(separator: " ")
                 guard let at = words.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), at + 1 < words.count,

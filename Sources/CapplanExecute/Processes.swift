@@ -5,25 +5,29 @@ import Glibc
 
 /// Starting and stopping the commands a plan runs, always as argv arrays.
 public enum Processes {
-    /// Runs `argv` to completion and returns its status and standard output (at most 1 MiB).
-    /// The output is read on another thread, so a chatty command cannot block on a full pipe.
-    public static func run(_ argv: [String], timeout: TimeInterval = 10) throws -> (status: Int32, output: String) {
+    /// Runs `argv` to completion and returns its status and output (at most 1 MiB), with its
+    /// standard error too when `standardError` is true. The output is read on another thread,
+    /// so a chatty command cannot block on a full pipe. Past `timeout` it is killed: `timedOut`.
+    public static func run(_ argv: [String], timeout: TimeInterval = 10, standardError: Bool = false)
+        throws -> (status: Int32, output: String, timedOut: Bool) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = argv
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = standardError ? pipe : FileHandle.nullDevice
         try process.run()
         let collected = Collected()
         Thread { collected.set(pipe.fileHandleForReading.readDataToEndOfFile()) }.start()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let timedOut = process.isRunning
+        if timedOut { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: collected.wait().prefix(1 << 20), as: UTF8.self))
+        return (process.terminationStatus, String(decoding: collected.wait().prefix(1 << 20), as: UTF8.self), timedOut)
     }
 
+    /// Output gathered on another thread.
     final class Collected: @unchecked Sendable {
         private let done = DispatchSemaphore(value: 0)
         private var data = Data()

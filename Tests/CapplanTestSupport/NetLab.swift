@@ -1,3 +1,4 @@
+import CapplanExecute
 import Foundation
 
 /// Real traffic between network namespaces, captured by real tcpdump: the test
@@ -109,43 +110,17 @@ public enum NetLab {
 
     @discardableResult
     public static func run(_ argv: [String], timeout: TimeInterval = 15, check: Bool = true, keepStandardError: Bool = true) throws(LabError) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = keepStandardError ? output : FileHandle.nullDevice
-        do { try process.run() } catch { throw LabError(description: "cannot run \(argv): \(error)") }
-        // Drain the pipe while waiting, so a large output cannot block the process.
-        let collected = Collected()
-        let reader = Thread { collected.set(output.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            process.terminate()
-            throw LabError(description: "\(argv.joined(separator: " ")) ran past \(timeout) s")
+        let result: (status: Int32, output: String, timedOut: Bool)
+        do {
+            result = try Processes.run(argv, timeout: timeout, standardError: keepStandardError)
+        } catch {
+            throw LabError(description: "cannot run \(argv): \(error)")
         }
-        process.waitUntilExit()
-        let text = String(decoding: collected.wait(), as: UTF8.self)
-        if check, process.terminationStatus != 0 {
-            throw LabError(description: "\(argv.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        if result.timedOut { throw LabError(description: "\(argv.joined(separator: " ")) ran past \(timeout) s") }
+        if check, result.status != 0 {
+            throw LabError(description: "\(argv.joined(separator: " ")) exited \(result.status): \(result.output)")
         }
-        return text
-    }
-
-    /// Output gathered on another thread.
-    final class Collected: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private var data = Data()
-        func set(_ value: Data) {
-            data = value
-            done.signal()
-        }
-        func wait() -> Data {
-            done.wait()
-            return data
-        }
+        return result.output
     }
 
     /// A process that runs while the traffic flows: started, awaited until it prints `ready`, stopped with SIGINT.
