@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo lab-up lab-down test deps build fuzz bench bench-redact bench-apply schema clean
+.PHONY: demo k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-apply schema clean
 
 SWIFT ?= swift
 
@@ -9,6 +9,12 @@ demo: build
 	.build/debug/capplan validate plans/*.yaml examples/local/*.yaml
 	scripts/lab/local-lab up
 	.build/debug/capplan apply examples/local/idle-reset.yaml; status=$$?; scripts/lab/local-lab down; exit $$status
+
+## k8s-up / k8s-down: the Kubernetes lab (a real single-node cluster; builds Kubernetes once per machine)
+k8s-up:
+	scripts/k8s-lab/lab up
+k8s-down:
+	scripts/k8s-lab/lab down
 
 ## lab-up / lab-down: the local lab the examples/local plans run against
 lab-up:
