@@ -166,10 +166,7 @@ public struct ConnectionAnalyzer {
             totals.resets += 1
             if resets.count < recordLimit { resets.append(reset) }
         }
-        if closedNow {
-            flows[slot].closedAt = time
-            closing.append((time, slot, key))
-        }
+        if closedNow { closing.append((time, slot, key)) }
     }
 
     private mutating func open(_ key: FlowKey, _ packet: DecodedPacket, source: Endpoint, destination: Endpoint,
@@ -207,9 +204,6 @@ public struct ConnectionAnalyzer {
         guard icmp.hasQuotedPacket else { return }
         let source = Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort)
         let destination = Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort)
-        if icmp.hasQuotedPorts, let slot = index.find(FlowKey(source: source, destination: destination, proto: icmp.quotedProtocol)) {
-            flows[slot].icmpErrors += 1
-        }
         guard !isCopy(of: "icmp \(packet.source) \(icmp.type) \(icmp.code) \(source) \(destination) \(icmp.quotedProtocol)", at: time) else { return }
         let event = ICMPErrorEvent(
             packet: number, time: Double(time - start) / 1e9, reporter: packet.source, type: icmp.type, code: icmp.code,

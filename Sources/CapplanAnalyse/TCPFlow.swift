@@ -104,9 +104,6 @@ struct Flow {
     var synAckTime: Int64 = -1
     var handshakeAckTime: Int64 = -1
     var resets = 0
-    var closedAt: Int64 = -1
-    var icmpErrors = 0
-    var copiesDropped = 0
     /// History letters already recorded, one bit per letter, for each side.
     var originatorLetters: UInt32 = 0
     var responderLetters: UInt32 = 0

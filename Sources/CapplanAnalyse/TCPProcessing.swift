@@ -30,7 +30,6 @@ extension Flow {
             ^ UInt64(length) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
         if fromOriginator ? orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
                           : resp.recent.contains(signature, time: time, interface: packet.interfaceIndex) {
-            copiesDropped += 1
             return .copy
         }
 
