@@ -170,7 +170,8 @@ public final class LocalApply {
             guard let redacted = redactor.redact(packet) else { return }
             writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
             written += 1
-            number(&analyzer, decoder, redacted, written)
+            analyzer.add(decoder.decode(redacted.bytes), number: written, timestamp: redacted.timestamp,
+                         originalLength: redacted.originalLength, raw: redacted.bytes)
             if stopAt == nil, let stop = plan.stop, let event = seen.newEvent(stop, in: analyzer, identities: identities) {
                 stopAt = Date().addingTimeInterval(stop.grace.seconds)
                 stopReason = "stop condition: \(event), then \(stop.grace) of grace"
@@ -199,7 +200,7 @@ public final class LocalApply {
         let record = RunRecord(
             plan: .init(path: planPath, name: plan.name, sha256: Redactor.sha256(Array(planSource.utf8)).map { String(format: "%02x", $0) }.joined(),
                         gitCommit: gitCommit(of: planPath)),
-            target: "local", netns: target.netns, interfaces: try target.resolveInterfaces(plan.interfaces, pods: plan.pods, journal: journal),
+            target: "local", netns: target.netns, interfaces: interfaces,
             filter: plan.capture.filter, start: start.formatted(.iso8601), end: end.formatted(.iso8601),
             durationSeconds: end.timeIntervalSince(start), stopReason: stopReason,
             packets: .init(captured: captured, written: written, bytes: bytes, kernel: capture.statistics()),
@@ -222,12 +223,6 @@ public final class LocalApply {
             out("\nRun directory: \(directory)\n")
         }
         return exit
-    }
-
-    @inline(__always)
-    private func number(_ analyzer: inout ConnectionAnalyzer, _ decoder: PacketDecoder, _ packet: RedactedPacket, _ number: Int) {
-        analyzer.add(decoder.decode(packet.bytes), number: number, timestamp: packet.timestamp,
-                     originalLength: packet.originalLength, raw: packet.bytes)
     }
 
     // MARK: reproduce

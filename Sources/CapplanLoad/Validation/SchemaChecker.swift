@@ -113,7 +113,7 @@ struct SchemaChecker {
         switch type {
         case .integer(let range):
             guard let number = Int64(text), plain else {
-                let hint = text.contains(where: \.isLetter) && ByteSize.parse(text).map({ _ in true }).get(or: false)
+                let hint = text.contains(where: \.isLetter) && ByteSize.parse(text).failure == nil
                     ? " (sizes go in maxBytes)" : ""
                 return .failure(ValueError("expected \(type.phrase), got \(plain ? "\"\(text)\"" : "a quoted string")\(hint)"))
             }
@@ -232,5 +232,4 @@ struct SchemaChecker {
 
 extension Result where Failure == ValueError {
     var failure: ValueError? { if case .failure(let error) = self { error } else { nil } }
-    func get(or fallback: Success) -> Success { (try? get()) ?? fallback }
 }
