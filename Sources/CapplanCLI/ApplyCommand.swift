@@ -40,11 +40,11 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let (validPlan, loaded) = try loadValidPlan(plan, for: "apply", console: console)
-        var options = LocalApply.Options()
+        var options = ApplyOptions()
         options.quiet = quiet
         options.json = json
         options.terminal = isatty(2) == 1
-        let apply = LocalApply(plan: validPlan, planPath: plan, planSource: loaded.source, options: options,
+        let apply = Apply(plan: validPlan, planPath: plan, planSource: loaded.source, options: options,
                                out: { console.out($0) }, err: { console.err($0) })
         let exit = apply.run()
         if exit != .passed { throw CommandExit(status: exit.rawValue) }
@@ -54,22 +54,59 @@ struct ApplyCommand: ParsableCommand {
 struct CleanupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Undo what a killed run left behind, from its run directory's journal.",
+        abstract: "Undo what a killed run left behind: from its run directory's journal, or on a cluster by capplan's labels.",
         discussion: """
         A run that was killed outright (SIGKILL, power loss) could not undo its steps. Its \
         journal.json lists every change it made, written before the change: cleanup undoes the \
-        ones not marked done, in reverse, and marks them. Running it twice is harmless.
+        ones not marked done, in reverse (stops processes, deletes helper pods and the namespace \
+        it created, uncordons exactly the nodes it cordoned), and marks them. Running it twice is harmless.
+
+        Without the run directory, --cluster finds the leftovers on the cluster itself: pods \
+        labelled app.kubernetes.io/managed-by=capplan, and nodes carrying the annotation \
+        capplan.dev/cordoned-by (only those of one run with --run).
 
         Examples:
           capplan cleanup runs/lb-rst/2026-11-26T15-04-05Z
+          capplan cleanup --cluster
+          capplan cleanup --cluster --run 3f9c0a1e --context staging
         """
     )
 
     @Argument(help: ArgumentHelp("The run directory.", valueName: "run-dir"))
-    var directory: String
+    var directory: String?
+
+    @Flag(help: "Find leftovers on the cluster by capplan's labels instead of a journal.")
+    var cluster = false
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("With --cluster: only this run's leftovers (its run id, in run.json and the pods' capplan.dev/run label).", valueName: "id"))
+    var runID: String?
+
+    @Option(help: ArgumentHelp("With --cluster: the kubeconfig context.", valueName: "name"))
+    var context: String?
+
+    @Option(help: ArgumentHelp("With --cluster: the kubeconfig file.", valueName: "path"))
+    var kubeconfig: String?
+
+    func validate() throws {
+        if cluster == (directory != nil) {
+            throw ValidationError("give a run directory, or --cluster (not both)")
+        }
+    }
 
     func run() throws {
         let console = Console.current
+        if cluster {
+            let kubectl = Kubectl(argv: ["kubectl"] + (kubeconfig.map { ["--kubeconfig", $0] } ?? []) + (context.map { ["--context", $0] } ?? []))
+            do {
+                let actions = try ClusterCleanup.run(kubectl, runID: runID, say: { console.out($0 + "\n") })
+                console.out(actions == 0 ? "nothing of capplan's is left on the cluster\n" : "\(actions) leftover(s) removed\n")
+            } catch {
+                console.err("capplan: \(error)\n")
+                throw CommandExit(status: 4)
+            }
+            return
+        }
+        guard let directory else { throw CommandExit.usage }
         let entries: [Journal.Entry]
         do {
             entries = try Journal.load(directory: directory)
@@ -80,11 +117,7 @@ struct CleanupCommand: ParsableCommand {
         var undone = entries
         var actions = 0
         for index in entries.indices.reversed() where !entries[index].undone {
-            switch entries[index].undo {
-            case .stopProcess(let pid, let startTicks, let command):
-                let stopped = Processes.stop(pid: pid, startTicks: startTicks)
-                console.out("\(entries[index].step): \(stopped ? "stopped" : "already gone:") \(command.joined(separator: " ")) (pid \(pid))\n")
-            }
+            console.out("\(entries[index].step): \(Undoer.perform(entries[index].undo))\n")
             undone[index].undone = true
             actions += 1
         }

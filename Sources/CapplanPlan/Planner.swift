@@ -48,7 +48,7 @@ public enum Planner {
 
     private static func kubernetesSetup(_ plan: Plan, access: KubernetesAccess, snapshot: TargetSnapshot?) throws(PlanningError) -> [Step.Operation] {
         let cordoning = plan.target.isolation == .cordonOthers
-        var operations: [Step.Operation] = [.preflight(permissions: permissions(plan, access: access))]
+        var operations: [Step.Operation] = [.preflight(permissions: permissions(plan, access: access).map(\.description))]
         var matched: [TargetSnapshot.Pod] = []
         if !plan.pods.isEmpty {
             let namespaces = Array(Set(plan.pods.compactMap(\.namespace))).sorted()
@@ -105,7 +105,7 @@ public enum Planner {
     }
 
     /// Pods of the snapshot that the plan selects; a pod named but missing is an error.
-    static func match(_ selections: [PodSelection], in snapshot: TargetSnapshot) throws(PlanningError) -> [TargetSnapshot.Pod] {
+    public static func match(_ selections: [PodSelection], in snapshot: TargetSnapshot) throws(PlanningError) -> [TargetSnapshot.Pod] {
         var result: [TargetSnapshot.Pod] = []
         for selection in selections {
             let inNamespace = snapshot.pods.filter { $0.namespace == selection.namespace }
@@ -124,17 +124,18 @@ public enum Planner {
         return result
     }
 
-    /// What `kubectl auth can-i` must allow, as "verb resource [in namespace]".
-    static func permissions(_ plan: Plan, access: KubernetesAccess) -> [String] {
-        var needed = ["get,list nodes"]
-        let namespaces = Set(plan.pods.compactMap(\.namespace)).union(execNamespaces(plan, access: access))
-        for namespace in namespaces.sorted() { needed.append("get,list pods in \(namespace)") }
-        needed.append("create,delete,get pods in \(access.helperNamespace)")
-        needed.append("create pods/exec in \(access.helperNamespace)")
-        for namespace in Set(plan.pods.compactMap(\.namespace)).union(execNamespaces(plan, access: access)).sorted() {
-            needed.append("create pods/exec in \(namespace)")
+    /// What `kubectl auth can-i` must allow for this plan, and nothing more.
+    public static func permissions(_ plan: Plan, access: KubernetesAccess) -> [Permission] {
+        var needed = [Permission(["get", "list"], "nodes")]
+        let podNamespaces = Set(plan.pods.compactMap(\.namespace))
+        let execIn = podNamespaces.union(execNamespaces(plan, access: access))
+        for namespace in execIn.sorted() { needed.append(Permission(["get", "list"], "pods", in: namespace)) }
+        needed.append(Permission(["create", "delete", "get"], "pods", in: access.helperNamespace))
+        needed.append(Permission(["create"], "pods/exec", in: access.helperNamespace))
+        for namespace in execIn.sorted() where namespace != access.helperNamespace {
+            needed.append(Permission(["create"], "pods/exec", in: namespace))
         }
-        if plan.target.isolation == .cordonOthers { needed.append("patch nodes") }
+        if plan.target.isolation == .cordonOthers { needed.append(Permission(["patch"], "nodes")) }
         return needed
     }
 

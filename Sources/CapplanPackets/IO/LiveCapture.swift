@@ -8,12 +8,19 @@ import Glibc
 /// old (immediate mode would wake capplan for every packet: eight times tcpdump's CPU per
 /// packet under iperf3, measured here) and is non-blocking; one poll loop serves them all,
 /// so a stop request is seen within `pollInterval`.
-public final class LiveCapture {
+public final class LiveCapture: PacketSource {
     public struct Statistics: Sendable, Equatable, Codable {
         public var interface: String
         public var received: UInt32
         public var droppedByKernel: UInt32
         public var droppedByInterface: UInt32
+
+        public init(interface: String, received: UInt32, droppedByKernel: UInt32, droppedByInterface: UInt32) {
+            self.interface = interface
+            self.received = received
+            self.droppedByKernel = droppedByKernel
+            self.droppedByInterface = droppedByInterface
+        }
     }
 
     public let interfaces: [String]
@@ -26,18 +33,14 @@ public final class LiveCapture {
     static let bufferTimeoutMilliseconds: Int32 = 20
 
     private var handles: [OpaquePointer] = []
-    private var queues: [[OwnedPacket]]
+    private var merger: PacketMerger
+    /// Live interfaces do not end by themselves.
+    public let endedEarly: String? = nil
 
     /// A pcap_t pointer carried across the namespace thread.
     private struct Handle: @unchecked Sendable {
         let pointer: OpaquePointer
         init(_ pointer: OpaquePointer) { self.pointer = pointer }
-    }
-
-    struct OwnedPacket {
-        var timestamp: Timestamp
-        var originalLength: Int
-        var bytes: [UInt8]
     }
 
     /// Opens every interface; with `namespace`, inside that network namespace (the handles then
@@ -46,7 +49,7 @@ public final class LiveCapture {
         guard !interfaces.isEmpty else { throw PcapError("pcap_create", "no interface to capture on") }
         self.interfaces = interfaces
         self.snaplen = snaplen
-        queues = Array(repeating: [], count: interfaces.count)
+        merger = PacketMerger(count: interfaces.count)
         let openAll = { () throws -> [Handle] in
             var opened: [OpaquePointer] = []
             do {
@@ -119,10 +122,11 @@ public final class LiveCapture {
             for index in handles.indices where ready > 0 && descriptors[index].revents != 0 {
                 try drain(index, body)
             }
-            deliver(olderThan: Self.now() - mergeWindow, body)
+            let limit = Self.now() - mergeWindow
+            merger.deliver(while: { $0.timestamp.nanoseconds <= limit }, body)
         }
         for index in handles.indices { try drain(index, body) }
-        deliver(olderThan: .max, body)
+        merger.deliver(while: { _ in true }, body)
     }
 
     /// Reads everything the handle has now. A single interface needs no merge: packets go straight out.
@@ -141,27 +145,10 @@ public final class LiveCapture {
             if handles.count == 1 {
                 body(RawPacket(timestamp: timestamp, originalLength: Int(header.pointee.len), bytes: UnsafeRawBufferPointer(start: data, count: captured)))
             } else {
-                queues[index].append(OwnedPacket(timestamp: timestamp, originalLength: Int(header.pointee.len),
-                                                 bytes: Array(UnsafeBufferPointer(start: data, count: captured))))
+                merger.append(.init(timestamp: timestamp, originalLength: Int(header.pointee.len),
+                                    bytes: Array(UnsafeBufferPointer(start: data, count: captured)), arrival: 0), to: index)
             }
         }
-    }
-
-    /// Passes on queued packets in timestamp order, up to `limit`.
-    private func deliver(olderThan limit: Int64, _ body: (RawPacket) -> Void) {
-        var heads = Array(repeating: 0, count: queues.count)
-        while true {
-            var best = -1
-            for index in queues.indices where heads[index] < queues[index].count {
-                let candidate = queues[index][heads[index]].timestamp
-                if candidate.nanoseconds <= limit, best < 0 || candidate < queues[best][heads[best]].timestamp { best = index }
-            }
-            guard best >= 0 else { break }
-            let packet = queues[best][heads[best]]
-            packet.bytes.withUnsafeBytes { body(RawPacket(timestamp: packet.timestamp, originalLength: packet.originalLength, bytes: $0)) }
-            heads[best] += 1
-        }
-        for index in queues.indices where heads[index] > 0 { queues[index].removeFirst(heads[index]) }
     }
 
     /// Kernel counters per interface (pcap_stats).

@@ -8,6 +8,22 @@ public final class Journal: @unchecked Sendable {
         public enum Undo: Codable, Sendable, Equatable {
             /// Stop a process this run started (checked by its start time, so a reused pid is never hit).
             case stopProcess(pid: Int32, startTicks: UInt64, command: [String])
+            /// Delete a pod this run created (kubectl is the argv prefix with the run's kubeconfig and context).
+            case deletePod(kubectl: [String], namespace: String, name: String)
+            /// Uncordon a node this run cordoned, if it still carries this run's mark.
+            case uncordon(kubectl: [String], node: String, run: String)
+            /// Delete a namespace this run created for its helper pods.
+            case deleteNamespace(kubectl: [String], name: String)
+
+            /// In words, for steps.log and `capplan cleanup`.
+            public var description: String {
+                switch self {
+                case .stopProcess(let pid, _, let command): "stop \(command.joined(separator: " ")) (pid \(pid))"
+                case .deletePod(_, let namespace, let name): "delete pod \(namespace)/\(name)"
+                case .uncordon(_, let node, _): "uncordon node \(node)"
+                case .deleteNamespace(_, let name): "delete namespace \(name)"
+                }
+            }
         }
         public var step: String
         public var undo: Undo

@@ -6,12 +6,6 @@ import Foundation
 /// The local target's facts, found the runbook's way: a "pod" is a network namespace, its
 /// host-side interface the one whose index is the namespace's eth0 iflink.
 public struct LocalTarget: Sendable {
-    public struct ResolvedInterface: Sendable, Codable, Equatable {
-        public var name: String
-        /// How it was found, for run.json and steps.log.
-        public var method: String
-    }
-
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
     }

@@ -6,13 +6,17 @@ import CapplanRedact
 public struct RunRecord: Codable, Sendable {
     public var version = 1
     public var plan: PlanIdentity
+    /// "local" or "kubernetes".
     public var target: String
     public var netns: String?
-    public var interfaces: [LocalTarget.ResolvedInterface]
+    public var kubernetes: KubernetesRecord?
+    public var interfaces: [ResolvedInterface]
     public var filter: String
     public var start: String
     public var end: String
     public var durationSeconds: Double
+    /// From the start of the capture to the first packet, if any came.
+    public var firstPacketSeconds: Double?
     public var stopReason: String
     public var packets: PacketCounts
     public var redaction: RedactionSummary
@@ -32,6 +36,7 @@ public struct RunRecord: Codable, Sendable {
         public var captured: Int
         public var written: Int
         public var bytes: Int64
+        /// Per interface: libpcap's counters (local) or tcpdump's final counts (Kubernetes).
         public var kernel: [LiveCapture.Statistics]
     }
 
@@ -45,9 +50,30 @@ public struct RunRecord: Codable, Sendable {
     public struct ReproduceRecord: Codable, Sendable {
         public var at: Double
         public var netns: String?
+        public var pod: String?
         public var command: [String]
         public var log: String
         /// Exit status, or nil when capplan stopped it at the end of the capture.
         public var exitStatus: Int32?
+        public var timedOut: Bool?
+    }
+
+    /// What a Kubernetes run found and changed.
+    public struct KubernetesRecord: Codable, Sendable {
+        public var context: String?
+        public var kubeconfig: String?
+        public var runID: String
+        public var nodes: [String]
+        public var cordoned: [String]
+        public var helperPods: [String]
+        public var helperSecondsToReady: Double?
+        public var pods: [PodRecord]
+    }
+
+    public struct PodRecord: Codable, Sendable {
+        public var namespace: String
+        public var name: String
+        public var ips: [String]
+        public var node: String?
     }
 }

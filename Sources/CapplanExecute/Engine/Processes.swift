@@ -28,18 +28,9 @@ public enum Processes {
         }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addclose(&actions, writeEnd)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        closeTheRest(&actions)
+        var attributes = spawnAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), defaults = sigset_t()
-        sigemptyset(&empty)
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
@@ -79,6 +70,89 @@ public enum Processes {
         let output = collected.wait(upTo: 1)
         let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return (exitStatus, String(decoding: output.prefix(1 << 20), as: UTF8.self), timedOut)
+    }
+
+    /// Spawn attributes for every child: default SIGINT, SIGTERM and SIGPIPE, an empty signal mask
+    /// (children of test threads and of capplan's signal handling would inherit blocked signals),
+    /// and a process group of its own, so that Ctrl-C in the terminal reaches capplan only: capplan
+    /// then stops each child in order (tcpdump streams flushed first, undo commands never cut short).
+    /// The caller destroys them.
+    static func spawnAttributes() -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        return attributes
+    }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// Glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), looked up at run time: Swift's
+    /// Glibc module does not export it.
+    private static let closeFrom: CloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
+
+    /// Nothing of capplan's beyond stdin, stdout and stderr reaches a child: not its capture
+    /// handles or files, and not the descriptor by which whoever started capplan notices that it
+    /// exited (Foundation's Process waits for it to close; a child holding it would hide the exit).
+    static func closeTheRest(_ actions: inout posix_spawn_file_actions_t) {
+        if let closeFrom {
+            _ = closeFrom(&actions, 3)
+        } else if let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            for descriptor in names.compactMap(Int32.init) where descriptor > 2 && fcntl(descriptor, F_GETFD) >= 0 {
+                posix_spawn_file_actions_addclose(&actions, descriptor)
+            }
+        }
+    }
+
+    /// What a finished command printed, each stream on its own.
+    public struct Captured: Sendable {
+        public var status: Int32
+        public var output: String
+        public var errors: String
+        public var timedOut: Bool
+    }
+
+    /// Runs `argv` to completion, keeping stdout and stderr apart (at most 16 MiB of each);
+    /// past `timeout` it is killed and `timedOut` is true.
+    public static func capture(_ argv: [String], timeout: TimeInterval = 30) throws -> Captured {
+        let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .pipe)
+        let output = Collected(), errors = Collected()
+        for (descriptor, collected) in [(child.standardOutput, output), (child.standardError, errors)] {
+            Thread {
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                var total = 0
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    total += count
+                    if total <= 16 << 20 { collected.append(Data(buffer[0..<count])) }
+                }
+                close(descriptor)
+                collected.finish()
+            }.start()
+        }
+        var status = child.wait(upTo: timeout)
+        let timedOut = status == nil
+        if timedOut {
+            child.signal(SIGKILL)
+            status = child.wait(upTo: 5)
+        }
+        // A daemon the command left behind may hold the pipes open: its reader closes them when it ends.
+        let stdout = output.wait(upTo: 1), stderr = errors.wait(upTo: 1)
+        return Captured(status: status ?? -1, output: String(decoding: stdout, as: UTF8.self),
+                        errors: String(decoding: stderr, as: UTF8.self), timedOut: timedOut)
     }
 
     public struct SpawnError: Error, CustomStringConvertible {

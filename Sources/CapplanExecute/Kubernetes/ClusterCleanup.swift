@@ -1,0 +1,24 @@
+import Foundation
+
+/// `capplan cleanup --cluster`: what killed runs left on a cluster, found by capplan's labels
+/// and marks rather than by a journal: helper pods (label app.kubernetes.io/managed-by=capplan)
+/// and nodes cordoned by a run (annotation capplan.dev/cordoned-by). Optionally one run only.
+public enum ClusterCleanup {
+    public static func run(_ kubectl: Kubectl, runID: String?, say: (String) -> Void) throws(KubernetesError) -> Int {
+        var actions = 0
+        let selector = HelperPod.managedBy + (runID.map { ",\(HelperPod.runLabel)=\($0)" } ?? "")
+        let pods = try kubectl.get(ClusterObjects.List<ClusterObjects.Pod>.self, ["pods", "--all-namespaces", "-l", selector],
+                                   what: "list capplan's helper pods").items
+        for pod in pods {
+            say(kubectl.deletePod(namespace: pod.namespace, name: pod.name))
+            actions += 1
+        }
+        let nodes = try kubectl.get(ClusterObjects.List<ClusterObjects.Node>.self, ["nodes"], what: "list nodes").items
+        for node in nodes {
+            guard let mark = node.metadata.annotations?[Kubectl.cordonMark], runID == nil || mark == runID else { continue }
+            say(kubectl.uncordon(node: node.name, run: mark))
+            actions += 1
+        }
+        return actions
+    }
+}

@@ -1,0 +1,114 @@
+import CapplanLoad
+import Foundation
+
+/// Why something on the cluster could not be done, in words a user can act on.
+public struct KubernetesError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The transport to the cluster: kubectl, always with an argv array, so every kubeconfig,
+/// context and auth plugin the user already has works as it does for them.
+public struct Kubectl: Sendable {
+    /// `kubectl [--kubeconfig FILE] [--context NAME]`: every call starts with it.
+    public let argv: [String]
+    /// How long a single call may take.
+    public var timeout: TimeInterval = 60
+
+    public init(argv: [String]) { self.argv = argv }
+
+    public init(_ access: KubernetesAccess) {
+        argv = ["kubectl"] + (access.kubeconfig.map { ["--kubeconfig", $0] } ?? []) + (access.context.map { ["--context", $0] } ?? [])
+    }
+
+    /// Runs `kubectl ARGS...` to completion.
+    public func run(_ arguments: [String], timeout: TimeInterval? = nil) throws(KubernetesError) -> Processes.Captured {
+        do {
+            return try Processes.capture(argv + arguments, timeout: timeout ?? self.timeout)
+        } catch {
+            throw KubernetesError("cannot run kubectl (\(error)); install kubectl v1.20 or later and put it on PATH")
+        }
+    }
+
+    /// Runs and requires success; the error carries kubectl's own message.
+    @discardableResult
+    public func check(_ arguments: [String], timeout: TimeInterval? = nil, what: String) throws(KubernetesError) -> String {
+        let result = try run(arguments, timeout: timeout)
+        if result.timedOut { throw KubernetesError("\(what): kubectl did not answer within \(Int(timeout ?? self.timeout)) s") }
+        guard result.status == 0 else { throw KubernetesError("\(what): \(Self.message(result.errors))") }
+        return result.output
+    }
+
+    /// `kubectl get ... -o json`, decoded.
+    public func get<T: Decodable>(_ type: T.Type, _ arguments: [String], what: String) throws(KubernetesError) -> T {
+        let output = try check(["get"] + arguments + ["-o", "json"], what: what)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(output.utf8))
+        } catch {
+            throw KubernetesError("\(what): kubectl's answer was not what capplan reads (\(error))")
+        }
+    }
+
+    /// The argv that runs `command` in a pod's container, with nothing interpreted on the way.
+    public func exec(namespace: String, pod: String, container: String?, _ command: [String]) -> [String] {
+        argv + ["exec", "-n", namespace, pod] + (container.map { ["-c", $0] } ?? []) + ["--"] + command
+    }
+
+    /// kubectl's error text without its `error: ` prefix, on one line.
+    static func message(_ errors: String) -> String {
+        let lines = errors.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let text = lines.joined(separator: "; ")
+        return text.hasPrefix("error: ") ? String(text.dropFirst(7)) : (text.isEmpty ? "kubectl failed without a message" : text)
+    }
+
+    // MARK: undo actions (also used by `capplan cleanup`)
+
+    /// Deletes a pod and waits until it is gone.
+    public func deletePod(namespace: String, name: String) -> String {
+        guard let result = try? run(["delete", "pod", "-n", namespace, name, "--ignore-not-found", "--wait=true",
+                                     "--grace-period=1", "--timeout=90s"], timeout: 100) else { return "cannot run kubectl to delete pod \(namespace)/\(name)" }
+        if result.status != 0 { return "deleting pod \(namespace)/\(name) failed: \(Self.message(result.errors))" }
+        return result.output.contains("deleted") ? "deleted pod \(namespace)/\(name)" : "pod \(namespace)/\(name) was already gone"
+    }
+
+    /// The annotation that marks a node this run cordoned, so that only those are uncordoned.
+    public static let cordonMark = "capplan.dev/cordoned-by"
+
+    /// Uncordons a node if it still carries `run`'s cordon mark (a node cordoned by anyone else stays cordoned).
+    public func uncordon(node: String, run: String) -> String {
+        guard let result = try? self.run(["get", "node", node, "-o", "jsonpath={.metadata.annotations.capplan\\.dev/cordoned-by}"]) else {
+            return "cannot run kubectl to uncordon \(node)"
+        }
+        if result.status != 0 { return "cannot read node \(node): \(Self.message(result.errors))" }
+        guard result.output.trimmingCharacters(in: .whitespacesAndNewlines) == run else {
+            return "node \(node) no longer carries this run's cordon mark: left as it is"
+        }
+        let patch = #"{"spec":{"unschedulable":null},"metadata":{"annotations":{"capplan.dev/cordoned-by":null}}}"#
+        guard let patched = try? self.run(["patch", "node", node, "--type=merge", "-p", patch]), patched.status == 0 else {
+            return "uncordoning \(node) failed: run kubectl uncordon \(node)"
+        }
+        return "uncordoned node \(node)"
+    }
+
+    /// Cordons a node and marks it with `run`, in one patch.
+    public func cordon(node: String, run: String) throws(KubernetesError) {
+        let patch = #"{"spec":{"unschedulable":true},"metadata":{"annotations":{"capplan.dev/cordoned-by":"\#(run)"}}}"#
+        try check(["patch", "node", node, "--type=merge", "-p", patch], what: "cordon node \(node)")
+    }
+
+    /// Deletes a namespace capplan created for its helpers (only while it carries capplan's label).
+    public func deleteNamespace(_ name: String, run: String?) -> String {
+        guard let owner = try? self.run(["get", "namespace", name, "--ignore-not-found", "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}"]) else {
+            return "cannot run kubectl to delete namespace \(name)"
+        }
+        if owner.status == 0 && owner.output.isEmpty && owner.errors.isEmpty { return "namespace \(name) was already gone" }
+        guard owner.output.trimmingCharacters(in: .whitespacesAndNewlines) == HelperPod.manager else {
+            return "namespace \(name) is not capplan's (no \(HelperPod.managedBy) label): left as it is"
+        }
+        guard let result = try? self.run(["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=120s"], timeout: 130) else {
+            return "cannot run kubectl to delete namespace \(name)"
+        }
+        if result.status != 0 { return "deleting namespace \(name) failed: \(Self.message(result.errors))" }
+        return "deleted namespace \(name)"
+    }
+}
