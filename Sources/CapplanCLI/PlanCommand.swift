@@ -1,4 +1,5 @@
 import ArgumentParser
+import CapplanExecute
 import CapplanLoad
 import CapplanPlan
 import Foundation
@@ -12,11 +13,14 @@ struct PlanCommand: ParsableCommand {
         isolate, deploy the helper pod, resolve interfaces, capture, reproduce, stop, \
         collect, redact, analyse, report). Steps marked + change something outside the \
         run directory; each has an undo that runs at the end, on failure and on Ctrl-C. \
-        Facts that need the cluster (pod IPs, nodes, veth names) show as "resolved at \
-        apply time".
+        For a Kubernetes plan capplan reads the cluster first, with get, list, auth can-i and \
+        a cat in each pod only: the nodes, the pods' IPs and nodes, eth0's peer index, the \
+        nodes it would cordon and the helper pod manifest it would create. With --offline, or \
+        when the cluster does not answer, facts that need it show as "resolved at apply time".
 
         Examples:
           capplan plan plans/lb-rst.yaml
+          capplan plan --offline plans/lb-rst.yaml
           capplan plan --format json plans/lb-rst.yaml | jq '.steps[].operation'
         """
     )
@@ -27,12 +31,23 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Flag(help: "Do not read the cluster; show what apply would resolve as such.")
+    var offline = false
+
     func run() throws {
         let console = Console.current
         let (validPlan, _) = try loadValidPlan(plan, for: "plan", console: console)
+        var live: ClusterSnapshot?
+        if !offline, let access = validPlan.target.kubernetes {
+            do {
+                live = try ClusterSnapshot.read(plan: validPlan, access: access)
+            } catch {
+                console.err("capplan: \(error); showing the steps without the cluster (--offline says so on purpose)\n")
+            }
+        }
         let steps: [Step]
         do {
-            steps = try Planner.steps(for: validPlan)
+            steps = try Planner.steps(for: validPlan, snapshot: live?.snapshot)
         } catch {
             console.err("capplan: \(error)\n")
             throw CommandExit.invalidPlan
@@ -40,15 +55,22 @@ struct PlanCommand: ParsableCommand {
         switch format {
         case .text:
             console.out(StepPrinter.render(steps, plan: validPlan, path: plan))
+            if let live {
+                console.out("\nThe cluster now (read-only):\n" + live.facts.map { "  \($0)\n" }.joined())
+                for manifest in live.manifests {
+                    console.out("\nHelper pod apply would create (RUNID is the run's id):\n" + manifest)
+                }
+            }
         case .json:
             struct Document: Encodable {
                 var version = 1
                 var plan: String
                 var steps: [Step]
+                var cluster: [String]?
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(Document(plan: plan, steps: steps))
+            let data = try encoder.encode(Document(plan: plan, steps: steps, cluster: live?.facts))
             console.out(String(decoding: data, as: UTF8.self) + "\n")
         }
     }

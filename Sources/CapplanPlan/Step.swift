@@ -47,7 +47,7 @@ public struct Step: Sendable, Codable, Equatable {
                           undo: "uncordon exactly the nodes this step cordoned; a node cordoned before stays cordoned")
         case .deployHelper(let nodes, let namespace, _, _, let deadline):
             let on = nodes.value.map { $0.joined(separator: ", ") } ?? "each capture node"
-            return Change(what: "creates a capture helper pod in \(namespace) on \(on); the cluster deletes it by itself after \(deadline)",
+            return Change(what: "creates a capture helper pod in \(namespace) on \(on); its deadline (activeDeadlineSeconds) stops it after \(deadline) even if capplan is killed",
                           undo: "delete the helper pod and wait until it is gone")
         case .reproduce(let step):
             if case .exec(let pod, _, _) = step.action {

@@ -18,7 +18,7 @@ struct KubernetesLabTests {
             try NetLab.run([lab, "up"], timeout: 3600)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", Repository.path("examples/lab/myapp.yaml")], timeout: 60)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "-n", "myapp", "wait", "--for=condition=Ready",
-                            "pod/myapppod", "pod/client", "--timeout=180s"], timeout: 200)
+                            "pod/myapppod", "pod/client", "pod/slim", "--timeout=180s"], timeout: 200)
             return .success(())
         } catch {
             return .failure(error)
@@ -82,6 +82,274 @@ struct KubernetesLabTests {
             let refused = try Self.captureScenario("refused", on: veth)
             #expect(try Tshark.count(refused, filter: "tcp.flags.reset == 1 && tcp.srcport == 8443") == 1)
         }
+    }
+
+    // MARK: capplan apply on the lab (issue 7)
+
+    /// A copy of an examples/lab plan whose runs go to a fresh directory, with `change` applied.
+    static func labPlan(_ name: String, change: (String) -> String = { $0 }) throws -> (path: String, runs: String) {
+        let runs = Crafter.directory + "/k8s-runs-\(UUID().uuidString)"
+        let text = change(try String(contentsOfFile: Repository.path("examples/lab/\(name).yaml"), encoding: .utf8))
+            + "output:\n  dir: \(runs)/{name}\n"
+        let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, runs)
+    }
+
+    /// What a run must leave as it found it: capplan's pods anywhere, and which nodes are cordoned.
+    static func clusterState() throws -> String {
+        let pods = try kubectl("get", "pods", "--all-namespaces", "-l", "app.kubernetes.io/managed-by=capplan", "-o", "name")
+        let nodes = try kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.unschedulable}{\"\\n\"}{end}")
+        return "pods: [\(pods.trimmingCharacters(in: .whitespacesAndNewlines))]\n" + nodes
+    }
+
+    /// kubectl processes a run started that still run (streams, reproduce commands).
+    static func strayKubectl() throws -> [String] {
+        try NetLab.run(["ps", "-eo", "stat=,args="]).split(separator: "\n").map(String.init)
+            .filter { !$0.hasPrefix("Z") && $0.contains("kubectl") && $0.contains(" exec ") }
+    }
+
+    static func runDirectory(_ runs: String, timeout: TimeInterval = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            for plan in (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? [] { return runs + "/" + plan }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw NetLab.LabError(description: "no run directory under \(runs)")
+    }
+
+    static func waitForLog(_ directory: String, _ marker: String, timeout: TimeInterval = 90) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let log = try? String(contentsOfFile: directory + "/steps.log", encoding: .utf8), log.contains(marker) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    static func json(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+
+    /// The issue's three scenarios, each as a plan: who cut the connection, and the plan's verdict.
+    @Test(arguments: ["lb-rst", "lb-reset", "refused"])
+    func applyNamesWhoCutTheConnection(_ name: String) throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, runs) = try Self.labPlan(name)
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let directory = try Self.runDirectory(runs)
+        #expect(try Self.clusterState() == before, "the cluster is as before the run")
+        #expect(try Self.strayKubectl().isEmpty)
+        let podIP = try Self.kubectl("-n", "myapp", "get", "pod", "myapppod", "-o", "jsonpath={.status.podIP}")
+        let pcap = directory + "/capture.pcap"
+        let summary = try Self.json(directory + "/summary.json")
+        let resets = try #require(summary["resets"] as? [[String: Any]])
+        switch name {
+        case "lb-rst":
+            #expect(try Tshark.fields(pcap, filter: "tcp.flags.reset == 1", ["ip.src", "ip.dst", "tcp.dstport"]).map { $0.joined(separator: " ") }
+                    == ["\(podIP) 203.0.113.12 443"])
+            let reset = try #require(resets.first)
+            #expect((reset["senderLabel"] as? [String: String]) == ["kind": "pod", "name": "myapp/myapppod"])
+            let idle = try #require((reset["event"] as? [String: Any])?["idleSeconds"] as? Double)
+            #expect(idle > 2.8 && idle < 3.5, "the pod idles 3 s before its reset: \(idle)")
+        case "lb-reset":
+            #expect(try Tshark.fields(pcap, filter: "tcp.flags.reset == 1", ["ip.src", "tcp.srcport", "ip.dst"]).map { $0.joined(separator: " ") }
+                    == ["203.0.113.12 443 \(podIP)"])
+            #expect(resets.count == 1 && resets.first?["senderLabel"] == nil, "the endpoint, not a pod, sent it")
+            let idle = try #require((resets.first?["event"] as? [String: Any])?["idleSeconds"] as? Double)
+            #expect(idle > 1.8 && idle < 2.5, "the far side resets after 2 s idle: \(idle)")
+        default:
+            #expect(try Tshark.count(pcap, filter: "tcp.flags.reset == 1 && tcp.srcport == 8443 && ip.dst == \(podIP)") == 1)
+            #expect((summary["refused"] as? [Any])?.count == 1)
+        }
+        let run = try Self.json(directory + "/run.json")
+        let interfaces = try #require(run["interfaces"] as? [[String: Any]])
+        #expect(interfaces.count == 1 && (interfaces.first?["method"] as? String)?.contains("iflink") == true)
+        let results = try #require((run["verdict"] as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(!results.isEmpty && results.allSatisfy { $0["held"] as? Bool == true }, "\(results)")
+    }
+
+    /// cordon-others cordons exactly the schedulable others, and the undo leaves a node that was
+    /// cordoned before as it was.
+    @Test func cordonOthersRestoresExactlyWhatItCordoned() throws {
+        try Self.up.get()
+        _ = try Self.kubectl("cordon", "lab-node-2")
+        defer { _ = try? Self.kubectl("uncordon", "lab-node-2") }
+        let before = try Self.clusterState()
+        let (path, runs) = try Self.labPlan("lb-rst")
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let run = try Self.json(try Self.runDirectory(runs) + "/run.json")
+        #expect((run["kubernetes"] as? [String: Any])?["cordoned"] as? [String] == ["lab-node-1"])
+        #expect(try Self.clusterState() == before)
+        #expect(before.contains("lab-node-2=true"))
+    }
+
+    /// SIGINT or SIGTERM at each step: exit 130, no helper pod, the same nodes cordoned, nothing
+    /// left running, and a readable pcap once the capture had started.
+    @Test(arguments: [("preflight: permissions", "INT"), ("cordoned lab-node-1", "TERM"), ("created helper pod", "INT"),
+                      ("helpers Ready", "TERM"), ("capture: start", "INT"), ("reproduce 2 at", "TERM"), ("capture: first packet", "INT")]
+          as [(String, String)])
+    func interruptAtEachStepLeavesTheClusterAsItWas(_ marker: String, _ signal: String) throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        let directory = try Self.runDirectory(runs)
+        #expect(Self.waitForLog(directory, marker), "the run reached \(marker)")
+        kill(process.processIdentifier, signal == "INT" ? SIGINT : SIGTERM)
+        #expect(waitForExit(process, timeout: 120))
+        #expect(process.terminationStatus == 130)
+        #expect(try Self.clusterState() == before, "after SIG\(signal) at \(marker)")
+        #expect(try Self.strayKubectl().isEmpty)
+        let log = try String(contentsOfFile: directory + "/steps.log", encoding: .utf8)
+        #expect(log.contains("done: exit 130"))
+        if log.contains("capture: start") {
+            #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil, "a readable pcap")
+        }
+    }
+
+    /// SIGKILL leaves the helper pod (with its deadline) and the cordons: `capplan cleanup RUN_DIR`
+    /// removes them, and so does `capplan cleanup --cluster` by labels; the deadline stops a helper by itself.
+    @Test func aKilledRunIsCleanedUpAndItsHelperHasADeadline() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        var directories: [String] = []
+        for _ in 0..<2 {
+            let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
+            let process = try startBinary(["apply", path, "--quiet"])
+            let directory = try Self.runDirectory(runs)
+            #expect(Self.waitForLog(directory, "capture: start"))
+            kill(process.processIdentifier, SIGKILL)
+            _ = waitForExit(process, timeout: 10)
+            directories.append(directory)
+            let left = try Self.clusterState()
+            #expect(left.contains("pod/capplan-") && left.contains("lab-node-1=true"), "\(left)")
+            let deadline = try Self.kubectl("get", "pods", "-n", "capplan-system", "-l", "app.kubernetes.io/managed-by=capplan",
+                                            "-o", "jsonpath={.items[*].spec.activeDeadlineSeconds}")
+            #expect(deadline.split(separator: " ").allSatisfy { $0 == "360" }, "60 s of capture + 300 s of margin: \(deadline)")
+        }
+        // The first by its journal, the second by labels.
+        let byJournal = try runBinary(["cleanup", directories[0]])
+        #expect(byJournal.status == 0 && byJournal.stdout.contains("deleted pod capplan-system/capplan-"), "\(byJournal.stdout)")
+        let byLabels = try runBinary(["cleanup", "--cluster", "--kubeconfig", Self.kubeconfig])
+        #expect(byLabels.status == 0 && byLabels.stdout.contains("deleted pod"), "\(byLabels.stdout)\(byLabels.stderr)")
+        _ = try runBinary(["cleanup", directories[1]])  // its stream processes; its pod is gone already
+        #expect(try Self.clusterState() == before)
+        #expect(try Self.strayKubectl().isEmpty)
+
+        // The deadline: the same manifest with 3 s is stopped by the kubelet on its own.
+        var manifest = try String(contentsOfFile: directories[0] + "/helper-\(ProcessInfo.processInfo.hostName).json", encoding: .utf8)
+        manifest = manifest.replacingOccurrences(of: "\"activeDeadlineSeconds\" : 360", with: "\"activeDeadlineSeconds\" : 3")
+            .replacingOccurrences(of: "\"name\" : \"capplan-", with: "\"name\" : \"deadline-capplan-")
+            .replacingOccurrences(of: "\"app.kubernetes.io/managed-by\" : \"capplan\"", with: "\"app.kubernetes.io/managed-by\" : \"capplan-tests\"")
+        _ = try? Self.kubectl("create", "namespace", "capplan-deadline")
+        defer { _ = try? Self.kubectl("delete", "namespace", "capplan-deadline") }
+        let file = Crafter.directory + "/deadline-\(UUID().uuidString).json"
+        try manifest.replacingOccurrences(of: "\"namespace\" : \"capplan-system\"", with: "\"namespace\" : \"capplan-deadline\"")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try Self.kubectl("create", "-f", file)
+        var reason = ""
+        for _ in 0..<120 where reason != "DeadlineExceeded" {
+            Thread.sleep(forTimeInterval: 0.5)
+            reason = (try? Self.kubectl("get", "pods", "-n", "capplan-deadline", "-o", "jsonpath={.items[0].status.reason}")) ?? ""
+        }
+        #expect(reason == "DeadlineExceeded")
+    }
+
+    /// A service account without pods/exec is stopped before anything is created, told what is missing.
+    @Test func anAccountWithoutExecIsStoppedInPreflight() throws {
+        try Self.up.get()
+        let rbac = """
+            apiVersion: v1
+            kind: ServiceAccount
+            metadata: {name: capplan-noexec, namespace: default}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata: {name: capplan-noexec}
+            rules:
+              - {apiGroups: [""], resources: [nodes], verbs: [get, list, patch]}
+              - {apiGroups: [""], resources: [pods], verbs: [get, list, create, delete]}
+              - {apiGroups: [""], resources: [namespaces], verbs: [get, list, create, delete]}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRoleBinding
+            metadata: {name: capplan-noexec}
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: capplan-noexec}
+            subjects: [{kind: ServiceAccount, name: capplan-noexec, namespace: default}]
+            """
+        let file = Crafter.directory + "/noexec-\(UUID().uuidString).yaml"
+        try rbac.write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try Self.kubectl("apply", "-f", file)
+        var secret = ""
+        for _ in 0..<40 where secret.isEmpty {
+            secret = (try? Self.kubectl("get", "sa", "capplan-noexec", "-o", "jsonpath={.secrets[0].name}")) ?? ""
+            if secret.isEmpty { Thread.sleep(forTimeInterval: 0.25) }
+        }
+        let encoded = try Self.kubectl("get", "secret", secret, "-o", "jsonpath={.data.token}")
+        let token = String(decoding: try #require(Data(base64Encoded: encoded)), as: UTF8.self)
+        let config = Crafter.directory + "/noexec-\(UUID().uuidString).kubeconfig"
+        for arguments in [["set-cluster", "lab", "--server=https://127.0.0.1:6443", "--certificate-authority=/var/tmp/capplan-k8s-lab/pki/ca.crt", "--embed-certs"],
+                          ["set-credentials", "noexec", "--token=\(token)"], ["set-context", "lab", "--cluster=lab", "--user=noexec"], ["use-context", "lab"]] {
+            _ = try NetLab.run(["kubectl", "--kubeconfig", config, "config"] + arguments)
+        }
+        let before = try Self.clusterState()
+        let namespacesBefore = try Self.kubectl("get", "namespaces", "-o", "name")
+        let (path, _) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "/var/tmp/capplan-k8s-lab/pki/admin.kubeconfig", with: config) }
+        let result = try runBinary(["apply", path])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("- create pods/exec in myapp"), "\(result.stderr)")
+        #expect(result.stderr.contains("- create pods/exec in capplan-system"))
+        #expect(result.stderr.contains("resources: [\"pods/exec\"]"), "a ready RBAC rule")
+        #expect(!result.stderr.contains("- get,list nodes"), "only what is missing")
+        #expect(try Self.clusterState() == before)
+        #expect(try Self.kubectl("get", "namespaces", "-o", "name") == namespacesBefore, "nothing was created")
+    }
+
+    /// Arguments are passed to the pod verbatim; names and filters with shell syntax never validate.
+    @Test func shellMetacharactersAreNeverInterpreted() throws {
+        try Self.up.get()
+        let literal = "$(touch /tmp/pwned) ; `touch /tmp/pwned2` | cat > /tmp/x & echo *"
+        let (path, runs) = try Self.labPlan("refused") { text in
+            text.replacingOccurrences(of: "command: [labapp, connect, 203.0.113.12, \"8443\"]",
+                                      with: "command: [echo, '\(literal)']")
+                .replacingOccurrences(of: "  duration: 30s", with: "  duration: 4s")
+                .replacingOccurrences(of: "stop: {when: refused, grace: 1s}\n", with: "")
+                .components(separatedBy: "expect:")[0]
+        }
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let output = try String(contentsOfFile: try Self.runDirectory(runs) + "/reproduce-1.log", encoding: .utf8)
+        #expect(output == literal + "\n")
+        #expect((try? Self.kubectl("-n", "myapp", "exec", "myapppod", "--", "ls", "/tmp/pwned")) == nil, "nothing was run by a shell")
+
+        for (from, to) in [("  - selector: app=myapp", "  - name: \"myapppod;reboot\""), ("filter: tcp port 8443", "filter: \"tcp port 8443; reboot\""),
+                           ("  - selector: app=myapp", "  - selector: \"app=$(reboot)\"")] {
+            let (broken, _) = try Self.labPlan("refused") { $0.replacingOccurrences(of: from, with: to) }
+            let validation = try runBinary(["validate", broken])
+            #expect(validation.status == 1, "\(to)")
+            #expect(validation.stderr.contains(broken + ":"), "file:line:col for \(to)")
+        }
+    }
+
+    /// A pod whose image has no cat (distroless): its interface comes from the node's route.
+    @Test func aDistrolessPodIsFoundThroughTheNodesRoute() throws {
+        try Self.up.get()
+        let (path, runs) = try Self.labPlan("refused") { text in
+            text.replacingOccurrences(of: "  - selector: app=myapp", with: "  - name: slim")
+                .replacingOccurrences(of: "exec: {pod: myapp/myapppod, command: [labapp,", with: "exec: {pod: myapp/slim, command: [/usr/bin/labapp,")
+        }
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let run = try Self.json(try Self.runDirectory(runs) + "/run.json")
+        let interface = try #require((run["interfaces"] as? [[String: Any]])?.first)
+        #expect((interface["method"] as? String)?.contains("the node's route") == true, "\(interface)")
+        #expect(interface["name"] as? String == "cni0")
+        let slimIP = try Self.kubectl("-n", "myapp", "get", "pod", "slim", "-o", "jsonpath={.status.podIP}")
+        #expect(interface["extraFilter"] as? String == "host \(slimIP)")
     }
 
     /// Last in the suite: down leaves no process, mount, namespace, link or rule of the lab.

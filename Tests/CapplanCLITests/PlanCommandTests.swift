@@ -5,14 +5,14 @@ struct PlanCommandTests {
     /// The terraform-like text of every shipped plan, pinned as golden files.
     @Test(arguments: ["lb-rst", "ingress-any", "dns-failures", "db-refused"])
     func planOutputMatchesGolden(_ name: String) throws {
-        let result = runCLI("plan", "plans/\(name).yaml".absoluteInRepository)
+        let result = runCLI("plan", "--offline", "plans/\(name).yaml".absoluteInRepository)
         #expect(result.status == 0, "\(result.stderr)")
         let relative = result.stdout.replacingOccurrences(of: Repository.root.path + "/", with: "")
         try expectGolden(relative, "Tests/CapplanCLITests/Golden/plan-\(name).txt")
     }
 
     @Test func jsonStepsDecode() throws {
-        let result = runCLI("plan", "--format", "json", "plans/lb-rst.yaml".absoluteInRepository)
+        let result = runCLI("plan", "--offline", "--format", "json", "plans/lb-rst.yaml".absoluteInRepository)
         #expect(result.status == 0)
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let steps = try #require(document["steps"] as? [[String: Any]])

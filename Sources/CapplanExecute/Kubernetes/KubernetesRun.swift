@@ -263,12 +263,14 @@ struct KubernetesRun {
             let links = try nodeLinks(helper)
             switch plan.interfaces {
             case .any:
-                result.append(ResolvedInterface(name: "any", method: "any: every interface of the node", node: helper.node))
+                result.append(ResolvedInterface(name: "any", method: "any: every interface of the node, without capplan's own stream",
+                                                node: helper.node, extraFilter: Self.ownStreamExclusion(for: "any")))
             case .named(let names):
                 for name in names where name != "any" && !links.values.contains(name) {
                     throw KubernetesError("interface \(name) does not exist on node \(helper.node); it has \(links.values.sorted().joined(separator: ", "))")
                 }
-                result += names.map { ResolvedInterface(name: $0, method: "named in the plan", node: helper.node) }
+                result += names.map { ResolvedInterface(name: $0, method: "named in the plan, without capplan's own stream",
+                                                        node: helper.node, extraFilter: Self.ownStreamExclusion(for: $0)) }
             case .pods:
                 for pod in pods where pod.node == helper.node {
                     let found = try podInterface(pod, helper: helper, links: links)
@@ -280,6 +282,14 @@ struct KubernetesRun {
         }
         guard !result.isEmpty else { throw KubernetesError("no interface to capture on: no pod of the plan runs on the capture node") }
         return result
+    }
+
+    /// The capture leaves the node through the kubelet (port 10250) and the container runtime's
+    /// streaming server (loopback): captured again, every packet would make more packets. A node
+    /// interface (not a pod's veth) therefore never sees that traffic.
+    static func ownStreamExclusion(for interface: String) -> String {
+        let loopback = "tcp and ((src host 127.0.0.1 and dst host 127.0.0.1) or (src host ::1 and dst host ::1))"
+        return interface == "any" || interface == "lo" ? "not (tcp port 10250 or (\(loopback)))" : "not tcp port 10250"
     }
 
     /// The runbook's way (eth0's iflink read in the pod, then the node's link with that index), and
