@@ -1,14 +1,26 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-apply schema clean
+.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-apply bench-k8s schema clean
 
 SWIFT ?= swift
 
-## demo: install what is needed, build, and run the runbook's failure end to end on the local lab
-##       (network namespaces: root needed): capplan apply prints the summary and the verdict
+## demo: install what is needed, build, bring the Kubernetes lab up if it is not (root needed; the
+##       first time builds Kubernetes: minutes) and run examples/lab/lb-rst.yaml end to end:
+##       capplan apply prints the summary (who reset the connection) and the verdict
 demo: build
+	scripts/demo
+
+## demo-local: the same failure on the local lab of network namespaces, without Kubernetes
+demo-local: build
 	.build/debug/capplan validate plans/*.yaml examples/local/*.yaml
 	scripts/lab/local-lab up
 	.build/debug/capplan apply examples/local/idle-reset.yaml; status=$$?; scripts/lab/local-lab down; exit $$status
+
+## install: capplan and its kubectl plugin name (kubectl capplan ...) into PREFIX/bin
+PREFIX ?= /usr/local
+install: deps
+	$(SWIFT) build -c release --product capplan
+	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/capplan" $(PREFIX)/bin/capplan
+	ln -sf capplan $(PREFIX)/bin/kubectl-capplan
 
 ## k8s-up / k8s-down: the Kubernetes lab (a real single-node cluster; builds Kubernetes once per machine)
 k8s-up:
@@ -35,6 +47,11 @@ build: deps
 ## fuzz: a long run of the loader fuzz test (N=200000 SEED=...)
 fuzz: deps
 	scripts/fuzz-loader $(N) $(SEED)
+
+## bench-k8s: apply on the Kubernetes lab: helper Ready -> first packet, and the packet rate
+##            through kubectl exec against kubectl exec tcpdump -w - > file (ROUNDS=3 COUNT=200000)
+bench-k8s: deps
+	scripts/bench-k8s $(or $(ROUNDS),3) $(or $(COUNT),200000)
 
 ## bench: capplan report against a C libpcap loop and tshark on 1.2M packets, interleaved
 bench: deps

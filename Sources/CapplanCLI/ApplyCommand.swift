@@ -8,20 +8,33 @@ struct ApplyCommand: ParsableCommand {
         commandName: "apply",
         abstract: "Run a plan: capture, reproduce, redact, analyse, report, clean up; exit by its verdict.",
         discussion: """
-        Runs the steps capplan plan shows. The capture runs until the plan's duration, its \
-        maxPackets or maxBytes, or its stop condition plus grace; reproduce commands start at \
-        their offsets. Packets are redacted before they reach disk, analysed in the same pass, and \
-        the run directory gets capture.pcap, summary.md, summary.json, run.json and steps.log. \
-        Everything the run started is stopped at the end, on failure and on interrupt; \
+        Runs the steps capplan plan shows, each change recorded with its undo before it is made.
+
+        On Kubernetes (target: kubernetes), through kubectl with the plan's kubeconfig and \
+        context (else kubectl's defaults): a read-only preflight (the cluster answers, kubectl \
+        auth can-i for every permission the plan needs, nodes Ready, pods Running; a refusal \
+        lists what is missing and the RBAC rules to grant it, see deploy/rbac.yaml); the pods \
+        to IPs and nodes; isolate: cordon-others cordons exactly the other schedulable nodes; a \
+        helper pod per capture node (hostNetwork, NET_ADMIN and NET_RAW, a deadline, capplan's \
+        labels); each pod's host-side veth from eth0's iflink, or the node's route when the \
+        image has no cat; tcpdump -U -w - in the helpers streamed over kubectl exec. Locally \
+        (target: local), libpcap on this machine, in a network namespace if the plan says so.
+
+        The capture runs until the plan's duration, maxPackets or maxBytes, or its stop \
+        condition plus grace; reproduce commands start at their offsets (kubectl exec in a pod, \
+        or on this machine). Packets are redacted before they reach disk and analysed in the \
+        same pass; the run directory gets capture.pcap, summary.md, summary.json, run.json and \
+        steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
+        processes stopped, helper pods deleted (and waited for), nodes uncordoned. \
         journal.json lets capplan cleanup finish the job after a run was killed outright.
 
         Ctrl-C (or SIGTERM) once: stop capturing and finish the report. Twice: clean up at once.
-        For now apply runs local plans (target: local); Kubernetes targets come next.
 
         Examples:
-          sudo capplan apply examples/local/idle-reset.yaml
-          capplan apply examples/local/refused.yaml --quiet; echo $?
-          scripts/lab/local-lab up      (the namespaces the examples/local plans use)
+          capplan apply plans/lb-rst.yaml
+          kubectl capplan apply plans/lb-rst.yaml          (installed as a kubectl plugin)
+          make demo        (the Kubernetes lab and examples/lab/lb-rst.yaml, end to end)
+          sudo capplan apply examples/local/idle-reset.yaml   (scripts/lab/local-lab up first)
 
         Exit status: 0 the expectations held (or there were none), 1 the plan is invalid, 2 bad \
         usage, 3 an expectation did not hold, 4 the run failed, 130 interrupted.

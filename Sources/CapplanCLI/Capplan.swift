@@ -12,11 +12,14 @@ public struct Capplan: ParsableCommand {
         discussion: """
         A capture plan is a YAML file you keep in git: the node and pods to watch, the \
         interfaces, a BPF filter, how long, what to redact, and what the run should find. \
-        capplan validates it, shows the steps it implies, and (soon) runs them.
+        capplan validates it, shows the steps it implies, runs them, and says who cut which \
+        connection, when and why.
 
         Start with:
           capplan validate plans/lb-rst.yaml    check a plan; errors point at file:line:col
           capplan plan plans/lb-rst.yaml        show every step and its undo; changes nothing
+          capplan apply plans/lb-rst.yaml       run it: capture, redact, analyse, report, undo
+          capplan cleanup --cluster             remove what a killed run left on a cluster
           capplan schema > capplan-v1.json      JSON Schema for editors (yaml-language-server)
 
         Exit status: 0 success, 1 the plan is invalid, 2 bad usage or unreadable file.

@@ -25,12 +25,7 @@ struct ApplyTests {
     /// A copy of an example plan whose runs go to a fresh temporary directory, with `change` applied to its text.
     static func plan(_ name: String, change: (String) -> String = { $0 }) throws -> (path: String, runs: String) {
         try lab.get()
-        let runs = Crafter.directory + "/runs-\(UUID().uuidString)"
-        let text = change(try String(contentsOfFile: Repository.path("examples/local/\(name).yaml"), encoding: .utf8))
-            + "output:\n  dir: \(runs)/{name}\n"
-        let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return (path, runs)
+        return try planCopy("examples/local/\(name).yaml", change: change)
     }
 
     static func runDirectory(_ runs: String) throws -> String {

@@ -88,17 +88,12 @@ struct KubernetesLabTests {
 
     /// A copy of an examples/lab plan whose runs go to a fresh directory, with `change` applied.
     static func labPlan(_ name: String, change: (String) -> String = { $0 }) throws -> (path: String, runs: String) {
-        let runs = Crafter.directory + "/k8s-runs-\(UUID().uuidString)"
-        let text = change(try String(contentsOfFile: Repository.path("examples/lab/\(name).yaml"), encoding: .utf8))
-            + "output:\n  dir: \(runs)/{name}\n"
-        let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return (path, runs)
+        try planCopy("examples/lab/\(name).yaml", change: change)
     }
 
-    /// What a run must leave as it found it: capplan's pods anywhere, and which nodes are cordoned.
+    /// What a run must leave as it found it: capplan's pods and namespaces, and which nodes are cordoned.
     static func clusterState() throws -> String {
-        let pods = try kubectl("get", "pods", "--all-namespaces", "-l", "app.kubernetes.io/managed-by=capplan", "-o", "name")
+        let pods = try kubectl("get", "pods,namespaces", "--all-namespaces", "-l", "app.kubernetes.io/managed-by=capplan", "-o", "name")
         let nodes = try kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.unschedulable}{\"\\n\"}{end}")
         return "pods: [\(pods.trimmingCharacters(in: .whitespacesAndNewlines))]\n" + nodes
     }

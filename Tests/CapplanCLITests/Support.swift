@@ -1,4 +1,5 @@
 import CapplanCLI
+import CapplanTestSupport
 import Foundation
 import Testing
 
@@ -67,4 +68,15 @@ func expectGolden(_ actual: String, _ relativePath: String, sourceLocation: Sour
     let expected = try String(contentsOfFile: path, encoding: .utf8)
     #expect(actual == expected, "\(relativePath) differs; if the change is intended, rerun with CAPPLAN_RECORD=1",
             sourceLocation: sourceLocation)
+}
+
+/// A copy of a shipped plan (path relative to the repository) whose runs go to a fresh temporary
+/// directory, with `change` applied to its text.
+func planCopy(_ relative: String, change: (String) -> String = { $0 }) throws -> (path: String, runs: String) {
+    let name = ((relative as NSString).lastPathComponent as NSString).deletingPathExtension
+    let runs = Crafter.directory + "/runs-\(UUID().uuidString)"
+    let text = change(try String(contentsOfFile: Repository.path(relative), encoding: .utf8)) + "output:\n  dir: \(runs)/{name}\n"
+    let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return (path, runs)
 }

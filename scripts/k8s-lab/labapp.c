@@ -4,6 +4,7 @@
  *   labapp request HOST PORT SECONDS reset   one request, idle SECONDS, then reset (SO_LINGER 0)
  *   labapp request HOST PORT SECONDS wait    one request, then wait up to SECONDS for a close or reset
  *   labapp connect HOST PORT                 one connection attempt
+ *   labapp udp HOST PORT COUNT RATE          COUNT datagrams of 64 bytes, RATE per second (0: as fast as it can)
  * HOST is a dotted IPv4 address. Exit 0 when the scenario ran as written. */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -60,6 +61,28 @@ int main(int argc, char **argv) {
         if (fd >= 0) close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: labapp idle | request HOST PORT SECONDS reset|wait | connect HOST PORT\n");
+    if (argc >= 6 && strcmp(argv[1], "udp") == 0) {  /* bounded traffic for benchmarks: COUNT packets, then exit */
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[3]))};
+        if (inet_pton(AF_INET, argv[2], &to.sin_addr) != 1) { fprintf(stderr, "labapp: %s is not an IPv4 address\n", argv[2]); return 2; }
+        long count = atol(argv[4]), rate = atol(argv[5]), sent = 0;
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        char payload[64] = {0};
+        struct timeval start, now;
+        gettimeofday(&start, NULL);
+        for (long i = 0; i < count && !stopping; i++) {
+            if (sendto(fd, payload, sizeof payload, 0, (struct sockaddr *)&to, sizeof to) == sizeof payload) sent++;
+            if (rate > 0) {
+                gettimeofday(&now, NULL);
+                long due = (long)((i + 1) * 1000000.0 / rate);
+                long elapsed = (now.tv_sec - start.tv_sec) * 1000000L + (now.tv_usec - start.tv_usec);
+                if (due > elapsed) usleep((useconds_t)(due - elapsed));
+            }
+        }
+        gettimeofday(&now, NULL);
+        printf("labapp: sent %ld datagrams in %.3f s\n", sent, (now.tv_sec - start.tv_sec) + (now.tv_usec - start.tv_usec) / 1e6);
+        close(fd);
+        return 0;
+    }
+    fprintf(stderr, "usage: labapp idle | request HOST PORT SECONDS reset|wait | connect HOST PORT | udp HOST PORT COUNT RATE\n");
     return 2;
 }

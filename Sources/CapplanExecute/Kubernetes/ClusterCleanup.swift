@@ -1,8 +1,9 @@
 import Foundation
 
 /// `capplan cleanup --cluster`: what killed runs left on a cluster, found by capplan's labels
-/// and marks rather than by a journal: helper pods (label app.kubernetes.io/managed-by=capplan)
-/// and nodes cordoned by a run (annotation capplan.dev/cordoned-by). Optionally one run only.
+/// and marks rather than by a journal: helper pods (label app.kubernetes.io/managed-by=capplan),
+/// nodes cordoned by a run (annotation capplan.dev/cordoned-by), and helper namespaces capplan
+/// created once they hold no helper. Optionally one run's pods and cordons only.
 public enum ClusterCleanup {
     public static func run(_ kubectl: Kubectl, runID: String?, say: (String) -> Void) throws(KubernetesError) -> Int {
         var actions = 0
@@ -18,6 +19,13 @@ public enum ClusterCleanup {
             guard let mark = node.metadata.annotations?[Kubectl.cordonMark], runID == nil || mark == runID else { continue }
             say(kubectl.uncordon(node: node.name, run: mark))
             actions += 1
+        }
+        let namespaces = try kubectl.get(ClusterObjects.List<ClusterObjects.Namespace>.self, ["namespaces", "-l", HelperPod.managedBy],
+                                         what: "list capplan's namespaces").items
+        for namespace in namespaces {
+            let result = kubectl.deleteNamespace(namespace.metadata.name, run: runID)
+            if result.hasPrefix("deleted") { actions += 1 }
+            say(result)
         }
         return actions
     }

@@ -105,6 +105,11 @@ public struct Kubectl: Sendable {
         guard owner.output.trimmingCharacters(in: .whitespacesAndNewlines) == HelperPod.manager else {
             return "namespace \(name) is not capplan's (no \(HelperPod.managedBy) label): left as it is"
         }
+        // Another run may have found it and put its helper there: then it stays.
+        if let others = try? self.run(["get", "pods", "-n", name, "-l", HelperPod.managedBy, "-o", "name"]),
+           others.status == 0, !others.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            return "namespace \(name) still holds other runs' helper pods: left as it is"
+        }
         guard let result = try? self.run(["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=120s"], timeout: 130) else {
             return "cannot run kubectl to delete namespace \(name)"
         }

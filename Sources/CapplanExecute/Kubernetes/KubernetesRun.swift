@@ -38,8 +38,10 @@ struct KubernetesRun {
 
     func run() throws -> ApplyExit {
         let journal = session.journal
+        let applyStart = Date()
         session.say("run \(runID): checking access to the cluster")
         let cluster = try Preflight(kubectl: kubectl, plan: plan, access: access).check(note: { journal.note("preflight: \($0)") })
+        let preflightDone = Date()
         for note in cluster.notes {
             journal.note("preflight: \(note)")
             session.say(note)
@@ -86,8 +88,8 @@ struct KubernetesRun {
         }
         session.say("helper pod\(helpers.count == 1 ? "" : "s") \(helpers.map(\.name).joined(separator: ", ")) created; waiting until Ready")
         try waitUntilReady(helpers)
-        let readySeconds = Date().timeIntervalSince(deployStart)
-        journal.note("helpers Ready after \(String(format: "%.1f", readySeconds)) s")
+        let readyAt = Date()
+        journal.note("helpers Ready after \(String(format: "%.1f", readyAt.timeIntervalSince(deployStart))) s")
 
         let interfaces = try resolveInterfaces(pods: pods, helpers: helpers)
         for interface in interfaces { journal.note("interface \(interface.node ?? "")/\(interface.name): \(interface.method)") }
@@ -135,8 +137,12 @@ struct KubernetesRun {
             reproduce: { step in try reproduceArgv(step) },
             record: { record in
                 record.kubernetes = .init(context: access.context, kubeconfig: access.kubeconfig, runID: runID, nodes: nodes, cordoned: cordoned,
-                                          helperPods: helpers.map { "\($0.namespace)/\($0.name)" }, helperSecondsToReady: readySeconds,
-                                          pods: pods.map { .init(namespace: $0.namespace, name: $0.name, ips: $0.ips, node: $0.node) })
+                                          helperPods: helpers.map { "\($0.namespace)/\($0.name)" },
+                                          pods: pods.map { .init(namespace: $0.namespace, name: $0.name, ips: $0.ips, node: $0.node) },
+                                          timeline: .init(preflightDone: preflightDone.timeIntervalSince(applyStart),
+                                                          helpersReady: readyAt.timeIntervalSince(applyStart),
+                                                          captureStarted: session.captureStart?.timeIntervalSince(applyStart),
+                                                          firstPacket: session.firstPacketAt?.timeIntervalSince(applyStart)))
             })
         return try session.run(target)
     }

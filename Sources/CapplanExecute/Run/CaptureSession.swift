@@ -71,6 +71,9 @@ final class CaptureSession {
     let interrupts: Interrupts
     let out: @Sendable (String) -> Void
     let err: @Sendable (String) -> Void
+    /// When the capture started and its first packet came, for run.json's timeline.
+    private(set) var captureStart: Date?
+    private(set) var firstPacketAt: Date?
 
     init(plan: Plan, planPath: String, planSource: String, options: ApplyOptions, directory: String, journal: Journal,
          undo: UndoStack, interrupts: Interrupts, out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
@@ -120,6 +123,7 @@ final class CaptureSession {
         let identities = target.identities
 
         let start = Date()
+        captureStart = start
         let deadline = start.addingTimeInterval(plan.capture.duration.seconds)
         var stopAt: Date?
         var stopReason = "duration \(plan.capture.duration) reached"
@@ -181,6 +185,7 @@ final class CaptureSession {
             return false
         }) { packet in
             if firstPacket == nil {
+                firstPacketAt = Date()
                 firstPacket = Date().timeIntervalSince(start)
                 journal.note("capture: first packet after \(String(format: "%.3f", firstPacket ?? 0)) s")
             }

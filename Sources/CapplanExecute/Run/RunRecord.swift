@@ -66,8 +66,16 @@ public struct RunRecord: Codable, Sendable {
         public var nodes: [String]
         public var cordoned: [String]
         public var helperPods: [String]
-        public var helperSecondsToReady: Double?
         public var pods: [PodRecord]
+        public var timeline: Timeline
+    }
+
+    /// Seconds from the start of apply to each milestone of a Kubernetes run.
+    public struct Timeline: Codable, Sendable {
+        public var preflightDone: Double?
+        public var helpersReady: Double?
+        public var captureStarted: Double?
+        public var firstPacket: Double?
     }
 
     public struct PodRecord: Codable, Sendable {
