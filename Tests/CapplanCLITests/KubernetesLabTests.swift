@@ -152,7 +152,7 @@ struct KubernetesLabTests {
         case "lb-reset":
             #expect(try Tshark.fields(pcap, filter: "tcp.flags.reset == 1", ["ip.src", "tcp.srcport", "ip.dst"]).map { $0.joined(separator: " ") }
                     == ["203.0.113.12 443 \(podIP)"])
-            #expect(resets.count == 1 && resets.first?["senderLabel"] == nil, "the endpoint, not a pod, sent it")
+            #expect(resets.count == 1 && (resets.first?["senderLabel"] as? [String: String])?["kind"] == "external", "the endpoint, not a pod, sent it")
             let idle = try #require((resets.first?["event"] as? [String: Any])?["idleSeconds"] as? Double)
             #expect(idle > 1.8 && idle < 2.5, "the far side resets after 2 s idle: \(idle)")
         default:

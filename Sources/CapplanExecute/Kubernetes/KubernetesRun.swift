@@ -368,9 +368,18 @@ struct KubernetesRun {
         }
     }
 
-    /// Addresses → who they are in the cluster: pods, nodes, services, load balancers.
+    /// Addresses → who they are in the cluster: pods, nodes, services, load balancers; a node's pod
+    /// range says "pod network" for pods capplan could not list; everything else is external.
     func identities(_ cluster: Preflight.Cluster) -> IdentityMap {
         var map = IdentityMap()
+        for everything in ["0.0.0.0/0", "::/0"] {
+            if case .success(let block) = CIDR.parse(everything) { map.add(block, Identity(name: "", kind: .external)) }
+        }
+        for node in cluster.nodes {
+            if let range = node.spec?.podCIDR, case .success(let block) = CIDR.parse(range) {
+                map.add(block, Identity(name: "pod network of node \(node.name)", kind: .other))
+            }
+        }
         func add(_ text: String?, _ identity: Identity) {
             guard let text, let address = IPAddress(text) else { return }
             map.add(CIDR(address: address, prefixLength: address.bitCount), identity)
