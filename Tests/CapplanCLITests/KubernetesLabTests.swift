@@ -304,6 +304,33 @@ struct KubernetesLabTests {
         #expect(try Self.kubectl("get", "namespaces", "-o", "name") == namespacesBefore, "nothing was created")
     }
 
+    /// A helper image that cannot be pulled, and a helper namespace whose PodSecurity level rejects
+    /// the helper: each a clear error, and the cluster as before.
+    @Test func helperProblemsAreClearErrorsAndUndone() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (badImage, _) = try Self.labPlan("refused") {
+            $0.replacingOccurrences(of: "image: registry.local/tools:lab", with: "image: registry.local/no-such-image:lab")
+        }
+        let pull = try runBinary(["apply", badImage, "--quiet"])
+        #expect(pull.status == 4)
+        #expect(pull.stderr.contains("cannot start: ErrImagePull") || pull.stderr.contains("cannot start: ImagePullBackOff"), "\(pull.stderr)")
+        #expect(pull.stderr.contains("capture.image"))
+        #expect(try Self.clusterState() == before)
+
+        _ = try? Self.kubectl("create", "namespace", "capplan-baseline")
+        defer { _ = try? Self.kubectl("delete", "namespace", "capplan-baseline") }
+        _ = try Self.kubectl("label", "namespace", "capplan-baseline", "pod-security.kubernetes.io/enforce=baseline", "--overwrite")
+        let (restricted, _) = try Self.labPlan("refused") {
+            $0.replacingOccurrences(of: "    namespace: myapp\n", with: "    namespace: myapp\n    helperNamespace: capplan-baseline\n")
+        }
+        let admission = try runBinary(["apply", restricted, "--quiet"])
+        #expect(admission.status == 4)
+        #expect(admission.stderr.contains("enforces PodSecurity \"baseline\""), "\(admission.stderr)")
+        #expect(try Self.kubectl("get", "pods", "-n", "capplan-baseline", "-o", "name").isEmpty)
+        #expect(try Self.clusterState() == before)
+    }
+
     /// Arguments are passed to the pod verbatim; names and filters with shell syntax never validate.
     @Test func shellMetacharactersAreNeverInterpreted() throws {
         try Self.up.get()
