@@ -130,7 +130,7 @@ public enum Planner {
         let podNamespaces = Set(plan.pods.compactMap(\.namespace))
         let execIn = podNamespaces.union(execNamespaces(plan, access: access))
         for namespace in execIn.sorted() { needed.append(Permission(["get", "list"], "pods", in: namespace)) }
-        needed.append(Permission(["create", "delete", "get"], "pods", in: access.helperNamespace))
+        needed.append(Permission(["create", "delete", "get", "list"], "pods", in: access.helperNamespace))
         needed.append(Permission(["create"], "pods/exec", in: access.helperNamespace))
         for namespace in execIn.sorted() where namespace != access.helperNamespace {
             needed.append(Permission(["create"], "pods/exec", in: namespace))

@@ -126,6 +126,25 @@ struct KubernetesLabTests {
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
+    /// `capplan plan` against the lab: the concrete node, pod IP, eth0's peer index, the nodes it
+    /// would cordon and the helper manifest, read-only.
+    @Test func planAgainstTheClusterShowsItsFactsAndChangesNothing() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let result = try runBinary(["plan", "examples/lab/lb-rst.yaml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let podIP = try Self.kubectl("-n", "myapp", "get", "pod", "myapppod", "-o", "jsonpath={.status.podIP}")
+        let index = try Self.kubectl("-n", "myapp", "exec", "myapppod", "--", "cat", "/sys/class/net/eth0/iflink")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let node = ProcessInfo.processInfo.hostName
+        #expect(result.stdout.contains("pod myapp/myapppod: \(podIP) on \(node); eth0's peer is interface \(index) on its node"), "\(result.stdout)")
+        #expect(result.stdout.contains("\(node) (where the pods run)"))
+        #expect(result.stdout.contains("changes: marks lab-node-1, lab-node-2 unschedulable"))
+        #expect(result.stdout.contains("\"nodeName\" : \"\(node)\""))
+        #expect(result.stdout.contains("\"activeDeadlineSeconds\" : 362"))
+        #expect(try Self.clusterState() == before)
+    }
+
     /// The three scenarios, each as a plan: who cut the connection, and the plan's verdict.
     @Test(arguments: ["lb-rst", "lb-reset", "refused"])
     func applyNamesWhoCutTheConnection(_ name: String) throws {

@@ -104,7 +104,14 @@ struct PlannerTests {
         }
         #expect(permissions.contains("patch nodes"))
         #expect(permissions.contains("create pods/exec in myapp"))
-        #expect(permissions.contains("create,delete,get pods in capplan-system"))
+        #expect(permissions.contains("create,delete,get,list pods in capplan-system"))
+        #expect(!permissions.contains { $0.contains("namespaces") }, "creating the helper namespace is asked only when it is missing")
+    }
+
+    @Test func permissionsBecomeCanIQuestions() {
+        #expect(Permission(["create"], "pods/exec", in: "myapp").canI("create") == ["auth", "can-i", "create", "pods", "--subresource=exec", "-n", "myapp"])
+        #expect(Permission(["get", "list"], "nodes").canI("list") == ["auth", "can-i", "list", "nodes"])
+        #expect(Permission(["get", "list"], "pods", in: "a").description == "get,list pods in a")
     }
 
     @Test func argvIsShownUnambiguously() throws {

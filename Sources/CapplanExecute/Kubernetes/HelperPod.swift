@@ -31,6 +31,17 @@ public struct HelperPod: Sendable, Equatable {
         self.plan = plan.name
     }
 
+    /// The helper namespace, when capplan creates it: labelled as capplan's (so that only capplan's
+    /// own is ever deleted) and admitting the helper under PodSecurity.
+    public static func namespaceManifest(_ name: String) -> String {
+        let namespace: [String: Any] = [
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": ["name": name, "labels": ["app.kubernetes.io/managed-by": manager, "pod-security.kubernetes.io/enforce": "privileged"]],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: namespace, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
     /// The manifest kubectl creates, as JSON (sorted keys, so that it reads the same every time).
     public var manifest: String {
         let security: [String: Any] = privileged ? ["privileged": true] : ["capabilities": ["add": ["NET_ADMIN", "NET_RAW"]]]

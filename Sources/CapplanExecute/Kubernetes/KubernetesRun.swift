@@ -69,9 +69,9 @@ struct KubernetesRun {
 
         if cluster.helperNamespace == nil {
             try session.undo.push("create namespace \(access.helperNamespace)", .deleteNamespace(kubectl: kubectl.argv, name: access.helperNamespace))
-            try kubectl.check(["create", "namespace", access.helperNamespace], what: "create namespace \(access.helperNamespace)")
-            try kubectl.check(["label", "namespace", access.helperNamespace, HelperPod.managedBy,
-                               "pod-security.kubernetes.io/enforce=privileged"], what: "label namespace \(access.helperNamespace)")
+            let file = session.directory + "/namespace-\(access.helperNamespace).json"
+            try HelperPod.namespaceManifest(access.helperNamespace).write(toFile: file, atomically: true, encoding: .utf8)
+            try kubectl.check(["create", "-f", file], what: "create namespace \(access.helperNamespace)")
             journal.note("created namespace \(access.helperNamespace)")
         }
         let deadline = Int((plan.capture.duration.seconds + (plan.stop?.grace.seconds ?? 0) + Planner.helperDeadlineMargin.seconds).rounded(.up))
@@ -214,6 +214,7 @@ struct KubernetesRun {
     /// Waits until every helper is Ready; what keeps one from starting becomes the error.
     func waitUntilReady(_ helpers: [HelperPod]) throws {
         let deadline = Date().addingTimeInterval(Self.helperReadyTimeout)
+        var nextProgress = Date().addingTimeInterval(5)
         while true {
             try checkInterrupt()
             let pods = try kubectl.get(ClusterObjects.List<ClusterObjects.Pod>.self,
@@ -226,9 +227,14 @@ struct KubernetesRun {
                 }
                 if pod.ready { continue }
                 if let problem = Self.startProblem(pod, helper: helper) { throw KubernetesError(problem) }
-                waiting.append("\(helper.name): \(pod.status?.phase ?? "Pending")")
+                let reason = pod.status?.containerStatuses?.first?.state?.waiting?.reason
+                waiting.append("\(helper.name): \(pod.status?.phase ?? "Pending")\(reason.map { " (\($0))" } ?? "")")
             }
             if waiting.isEmpty { return }
+            if Date() >= nextProgress {
+                session.say("still waiting for the helper: \(waiting.joined(separator: "; "))")
+                nextProgress = Date().addingTimeInterval(5)
+            }
             if Date() >= deadline {
                 throw KubernetesError("the helper pods were not Ready within \(Int(Self.helperReadyTimeout)) s (\(waiting.joined(separator: "; "))); kubectl describe pod -n \(access.helperNamespace) shows why")
             }

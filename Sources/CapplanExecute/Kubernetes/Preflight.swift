@@ -68,9 +68,9 @@ struct Preflight {
                     pod-security.kubernetes.io/enforce=privileged --overwrite, or set target.kubernetes.helperNamespace to one that allows it
                     """)
             }
-        } else if !allowed(["auth", "can-i", "create", "namespaces"]) {
+        } else if !allowed(["auth", "can-i", "create", "namespaces"]) || !allowed(["auth", "can-i", "delete", "namespaces"]) {
             throw KubernetesError("""
-                namespace \(access.helperNamespace) (target.kubernetes.helperNamespace) does not exist and this account may not create it. \
+                namespace \(access.helperNamespace) (target.kubernetes.helperNamespace) does not exist and this account may not create and delete it. \
                 Create it once (kubectl apply -f deploy/rbac.yaml does), or name an existing one
                 """)
         }
