@@ -122,6 +122,8 @@ struct KubernetesRun {
             logs[name].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
         })
         let kubectl = self.kubectl
+        let interrupts = session.interrupts
+        source.abandon = { interrupts.received >= 2 }
         source.onStop = {
             // tcpdump hands packets over in 1 s batches: let the last batch out, then SIGINT makes it
             // write everything it has and exit, which ends each stream.

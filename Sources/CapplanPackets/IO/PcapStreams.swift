@@ -20,6 +20,8 @@ public final class PcapStreams: PacketSource {
     public var onStop: () -> Void = {}
     /// How long to wait, after `onStop`, for every stream to end.
     public var collectTimeout: TimeInterval = 15
+    /// True when even the collection should be given up (a second Ctrl-C).
+    public var abandon: () -> Bool = { false }
     public private(set) var endedEarly: String?
 
     private let streams: [Stream]
@@ -162,7 +164,7 @@ public final class PcapStreams: PacketSource {
         if endedEarly == nil {
             onStop()
             let deadline = Date().addingTimeInterval(collectTimeout)
-            while !collect(), Date() < deadline {
+            while !collect(), Date() < deadline, !abandon() {
                 merger.deliver(while: { $0.arrival <= Self.monotonic() - mergeWindow }, body)
                 Thread.sleep(forTimeInterval: pollInterval)
             }
