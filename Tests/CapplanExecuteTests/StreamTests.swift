@@ -1,0 +1,80 @@
+import CapplanExecute
+import CapplanPackets
+import CapplanTestSupport
+import Foundation
+import Testing
+
+/// The Kubernetes capture's plumbing without a cluster: real pcap files streamed through real
+/// pipes by real processes (`cat`, as `kubectl exec ... tcpdump -w -` streams them), read by
+/// PcapStreams; and the children capplan starts.
+struct StreamTests {
+    /// Two captures whose packets interleave in time: one stream per file.
+    static func interleavedFiles() throws -> (String, String, count: Int) {
+        var first = Crafter(), second = Crafter()
+        for index in 0..<50 {
+            let a = Crafter.TCP(from: (ip: "198.51.100.1", port: 40000), to: (ip: "203.0.113.12", port: 443), flags: ACK, seq: UInt32(index))
+            let b = Crafter.TCP(from: (ip: "198.51.100.2", port: 40001), to: (ip: "203.0.113.12", port: 443), flags: ACK, seq: UInt32(index))
+            first.tcp(a, after: 0.010)
+            second.clock = first.clock + 5_000_000  // 5 ms later than its twin in the first file
+            second.tcp(b, after: 0)
+        }
+        return (try first.write(), try second.write(), 100)
+    }
+
+    @Test func streamsAreMergedInTimestampOrderAndReadToTheirEnd() throws {
+        let (one, two, count) = try Self.interleavedFiles()
+        let children = try [one, two].map { try ChildProcess(["cat", $0], standardOutput: .pipe) }
+        let streams = try PcapStreams(streams: children.enumerated().map { ("stream\($0.offset)", $0.element.standardOutput) }, headerTimeout: 10)
+        streams.mergeWindow = 50_000_000
+        var times: [Int64] = []
+        try streams.run(shouldStop: { false }) { packet in times.append(packet.timestamp.nanoseconds) }
+        #expect(times.count == count)
+        #expect(times == times.sorted(), "in timestamp order across both streams")
+        #expect(streams.endedEarly?.contains("stream0") == true, "both streams ended by themselves, and that is said")
+        #expect(streams.counts.map(\.packets) == [50, 50])
+        for child in children { #expect(child.wait(upTo: 5) == 0) }
+    }
+
+    @Test func aStreamThatIsNotPcapIsAClearError() throws {
+        let child = try ChildProcess(["echo", "error: unable to upgrade connection: pod does not exist"], standardOutput: .pipe)
+        #expect {
+            _ = try PcapStreams(streams: [("node-1/veth0", child.standardOutput)], headerTimeout: 10, describeFailure: { _ in "tcpdump: no such device" })
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("node-1/veth0") && text.contains("ended before its pcap header") && text.contains("tcpdump: no such device")
+        }
+        child.wait(upTo: 5)
+    }
+
+    @Test func aStreamWithoutAHeaderTimesOut() throws {
+        let child = try ChildProcess(["sleep", "30"], standardOutput: .pipe)
+        defer { child.stop() }
+        #expect {
+            _ = try PcapStreams(streams: [("node-1/eth0", child.standardOutput)], headerTimeout: 0.3)
+        } throws: { "\($0)".contains("node-1/eth0") && "\($0)".contains("no pcap header within") }
+    }
+
+    @Test func childrenGetNothingOfCapplansButTheirOwnDescriptorsAndAreStopped() throws {
+        let held = open("/dev/null", O_RDONLY)  // not close-on-exec: it must still not reach the child
+        defer { close(held) }
+        let log = Crafter.directory + "/fds-\(UUID().uuidString).log"
+        let listing = try ChildProcess(["ls", "/proc/self/fd"], standardOutput: .file(log))
+        #expect(listing.wait(upTo: 5) == 0)
+        let descriptors = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap { Int($0) }
+        #expect(descriptors.allSatisfy { $0 <= 3 }, "0, 1, 2 and ls's own directory only: \(descriptors)")
+
+        let sleeper = try ChildProcess(["sleep", "30"])
+        #expect(sleeper.isRunning)
+        sleeper.stop(grace: 2)
+        #expect(sleeper.exitStatus == 128 + SIGTERM)
+        #expect(Processes.startTicks(of: sleeper.pid) == nil, "reaped")
+        #expect(try ChildProcess(["sh", "-c", "exit 3"]).wait(upTo: 5) == 3)
+    }
+
+    @Test func capturedOutputKeepsStreamsApart() throws {
+        let result = try Processes.capture(["sh", "-c", "echo out; echo err >&2; exit 2"])
+        #expect(result.status == 2 && result.output == "out\n" && result.errors == "err\n" && !result.timedOut)
+        let slow = try Processes.capture(["sleep", "10"], timeout: 0.3)
+        #expect(slow.timedOut)
+    }
+}
