@@ -376,6 +376,24 @@ struct KubernetesLabTests {
         }
     }
 
+    /// interfaces: any on the pod's node (as plans/ingress-any.yaml does): Linux cooked capture of every
+    /// interface, the refusal seen once although it crosses the veth, the bridge and the uplink.
+    @Test func anyCapturesEveryInterfaceOfTheNode() throws {
+        try Self.up.get()
+        let (path, runs) = try Self.labPlan("refused") { $0.replacingOccurrences(of: "interfaces: pods", with: "interfaces: any") }
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let directory = try Self.runDirectory(runs)
+        let run = try Self.json(directory + "/run.json")
+        let interface = try #require((run["interfaces"] as? [[String: Any]])?.first)
+        #expect(interface["name"] as? String == "any")
+        #expect((interface["extraFilter"] as? String)?.contains("10250") == true, "capplan's own stream is left out")
+        let resets = try Tshark.count(directory + "/capture.pcap", filter: "tcp.flags.reset == 1 && tcp.srcport == 8443")
+        #expect(resets >= 2, "the RST on more than one interface of the node: \(resets)")
+        let summary = try Self.json(directory + "/summary.json")
+        #expect((summary["refused"] as? [Any])?.count == 1, "counted once")
+    }
+
     /// A pod whose image has no cat (distroless): its interface comes from the node's route.
     @Test func aDistrolessPodIsFoundThroughTheNodesRoute() throws {
         try Self.up.get()
