@@ -5,71 +5,12 @@ import Glibc
 
 /// Starting and stopping the commands a plan runs, always as argv arrays.
 public enum Processes {
-    /// Runs `argv` to completion and returns its status and output (at most 1 MiB), with its
-    /// standard error too when `standardError` is true. Spawned with posix_spawn and reaped with
-    /// waitpid here, not through Foundation's Process: a command that leaves daemons behind (a
-    /// lab's `up`) must still count as finished when it exits. The child gets default SIGINT and
-    /// SIGTERM handling and an empty signal mask, whatever thread started it. The output is read
-    /// on another thread; past `timeout` the command is killed and `timedOut` is true.
+    /// Runs `argv` to completion and returns its status and output, with its standard error
+    /// appended when `standardError` is true; past `timeout` the command is killed and `timedOut` is true.
     public static func run(_ argv: [String], timeout: TimeInterval = 10, standardError: Bool = false)
         throws -> (status: Int32, output: String, timedOut: Bool) {
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { throw SpawnError(message: "pipe: \(String(cString: strerror(errno)))") }
-        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addclose(&actions, readEnd)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        if standardError {
-            posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addclose(&actions, writeEnd)
-        closeTheRest(&actions)
-        var attributes = spawnAttributes()
-        defer { posix_spawnattr_destroy(&attributes) }
-        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv.first ?? "", &actions, &attributes, &cArguments, environ)
-        close(writeEnd)
-        guard spawned == 0 else {
-            close(readEnd)
-            throw SpawnError(message: "cannot run \(argv.first ?? ""): \(String(cString: strerror(spawned)))")
-        }
-        let collected = Collected()
-        Thread {
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                collected.append(Data(buffer[0..<count]))
-            }
-            close(readEnd)
-            collected.finish()
-        }.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        var timedOut = false
-        while true {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid || (reaped < 0 && errno != EINTR) { break }
-            if Date() > deadline {
-                timedOut = true
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
-                break
-            }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        // A daemon the command left running may hold the pipe open: give the rest a moment, not forever.
-        let output = collected.wait(upTo: 1)
-        let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return (exitStatus, String(decoding: output.prefix(1 << 20), as: UTF8.self), timedOut)
+        let result = try capture(argv, timeout: timeout)
+        return (result.status, result.output + (standardError ? result.errors : ""), result.timedOut)
     }
 
     /// Spawn attributes for every child: default SIGINT, SIGTERM and SIGPIPE, an empty signal mask
@@ -124,7 +65,10 @@ public enum Processes {
     }
 
     /// Runs `argv` to completion, keeping stdout and stderr apart (at most 16 MiB of each);
-    /// past `timeout` it is killed and `timedOut` is true.
+    /// past `timeout` it is killed and `timedOut` is true. Spawned as a `ChildProcess` and reaped
+    /// with waitpid, not through Foundation's Process: a command that leaves daemons behind (a
+    /// lab's `up`) must still count as finished when it exits, and the output those daemons keep
+    /// open is read for at most a second more.
     public static func capture(_ argv: [String], timeout: TimeInterval = 30) throws -> Captured {
         let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .pipe)
         let output = Collected(), errors = Collected()
