@@ -409,6 +409,22 @@ struct KubernetesLabTests {
         #expect(interface["name"] as? String == "cni0")
         let slimIP = try Self.kubectl("-n", "myapp", "get", "pod", "slim", "-o", "jsonpath={.status.podIP}")
         #expect(interface["extraFilter"] as? String == "host \(slimIP)")
+
+        // Two such pods on the same bridge: two streams on it, each filtered to its pod.
+        _ = try Self.kubectl("-n", "myapp", "run", "slim-2", "--image=registry.local/app-only:lab", "--image-pull-policy=Never",
+                             "--labels=app=slim", "--restart=Never", "--command", "--", "/usr/bin/labapp", "idle")
+        defer { _ = try? Self.kubectl("-n", "myapp", "delete", "pod", "slim-2", "--grace-period=1") }
+        _ = try Self.kubectl("-n", "myapp", "wait", "--for=condition=Ready", "pod/slim-2", "--timeout=60s")
+        let (both, bothRuns) = try Self.labPlan("refused") { text in
+            text.replacingOccurrences(of: "  - selector: app=myapp", with: "  - selector: app=slim")
+                .replacingOccurrences(of: "exec: {pod: myapp/myapppod, command: [labapp,", with: "exec: {pod: myapp/slim-2, command: [/usr/bin/labapp,")
+        }
+        let twoPods = try runBinary(["apply", both, "--quiet"])
+        #expect(twoPods.status == 0, "\(twoPods.stderr)")
+        let twoRun = try Self.json(try Self.runDirectory(bothRuns) + "/run.json")
+        let filters = ((twoRun["interfaces"] as? [[String: Any]]) ?? []).compactMap { $0["extraFilter"] as? String }
+        let slim2IP = try Self.kubectl("-n", "myapp", "get", "pod", "slim-2", "-o", "jsonpath={.status.podIP}")
+        #expect(Set(filters) == ["host \(slimIP)", "host \(slim2IP)"], "\(filters)")
     }
 
     /// Last in the suite: down leaves no process, mount, namespace, link or rule of the lab.

@@ -109,15 +109,16 @@ struct KubernetesRun {
             let filter = [plan.capture.filter, interface.extraFilter ?? ""].filter { !$0.isEmpty }.map { "(\($0))" }.joined(separator: " and ")
             let command = ["tcpdump", "-i", interface.name, "-U", "-w", "-", "-s", String(plan.capture.snaplen)] + (filter.isEmpty ? [] : [filter])
             let argv = kubectl.exec(namespace: helper.namespace, pod: helper.name, container: "capture", command)
-            let log = session.directory + "/tcpdump-\(helper.node)-\(interface.name).log"
+            // A shared bridge is captured once per pod (each with its own host filter): names stay unique.
+            let name = "\(helper.node)/\(interface.name)" + (interface.extraFilter != nil ? interface.pod.map { " for \($0)" } ?? "" : "")
+            let log = session.directory + "/tcpdump-\(streams.count + 1)-\(helper.node)-\(interface.name).log"
             let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .file(log))
-            let index = try session.undo.push("capture \(helper.node)/\(interface.name)",
-                                              .stopProcess(pid: child.pid, startTicks: child.startTicks, command: argv))
+            let index = try session.undo.push("capture \(name)", .stopProcess(pid: child.pid, startTicks: child.startTicks, command: argv))
             children.append((child, log, index))
-            streams.append(("\(helper.node)/\(interface.name)", child.standardOutput))
-            journal.note("stream \(helper.node)/\(interface.name): \(argv.joined(separator: " "))")
+            streams.append((name, child.standardOutput))
+            journal.note("stream \(name): \(argv.joined(separator: " "))")
         }
-        let logs = Dictionary(uniqueKeysWithValues: zip(streams.map(\.name), children.map(\.log)))
+        let logs = Dictionary(zip(streams.map(\.name), children.map(\.log)), uniquingKeysWith: { first, _ in first })
         let source = try PcapStreams(streams: streams, headerTimeout: 30, describeFailure: { name in
             logs[name].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
         })
