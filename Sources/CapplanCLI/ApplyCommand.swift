@@ -134,9 +134,7 @@ struct CleanupCommand: ParsableCommand {
             undone[index].undone = true
             actions += 1
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(undone).write(to: URL(fileURLWithPath: directory + "/journal.json"), options: .atomic)
+        try Journal.save(undone, directory: directory)
         console.out(actions == 0 ? "\(directory): nothing left to undo\n" : "\(directory): \(actions) step(s) undone\n")
     }
 }

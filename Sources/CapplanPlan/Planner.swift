@@ -15,6 +15,11 @@ public enum Planner {
     /// How long the helper pod may outlive the planned capture before the cluster removes it.
     public static let helperDeadlineMargin = PlanDuration.seconds(300)
 
+    /// The helper pod's activeDeadlineSeconds: the longest the capture can last, plus the margin.
+    public static func helperDeadline(_ plan: Plan) -> PlanDuration {
+        PlanDuration(milliseconds: plan.capture.duration.milliseconds + (plan.stop?.grace.milliseconds ?? 0) + helperDeadlineMargin.milliseconds)
+    }
+
     public static func steps(for plan: Plan, snapshot: TargetSnapshot? = nil) throws(PlanningError) -> [Step] {
         var operations: [Step.Operation] = []
         switch plan.target.kind {
@@ -81,10 +86,8 @@ public enum Planner {
             }
             operations.append(.cordon(others, keep: nodes))
         }
-        let deadline = PlanDuration(milliseconds: plan.capture.duration.milliseconds
-            + (plan.stop?.grace.milliseconds ?? 0) + helperDeadlineMargin.milliseconds)
         operations.append(.deployHelper(nodes: nodes, namespace: access.helperNamespace, image: plan.capture.helperImage,
-                                        privileged: plan.capture.privileged, deadline: deadline))
+                                        privileged: plan.capture.privileged, deadline: helperDeadline(plan)))
         let found: Resolved<[String]>
         if case .pods = plan.interfaces, snapshot != nil {
             let known = matched.compactMap(\.hostInterface)

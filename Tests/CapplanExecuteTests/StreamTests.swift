@@ -68,12 +68,12 @@ struct StreamTests {
         sleeper.stop(grace: 2)
         #expect(sleeper.exitStatus == 128 + SIGTERM)
         #expect(Processes.startTicks(of: sleeper.pid) == nil, "reaped")
-        #expect(try ChildProcess(["sh", "-c", "exit 3"]).wait(upTo: 5) == 3)
+        #expect(try ChildProcess(["ls", "/nonexistent-capplan"]).wait(upTo: 5) == 2, "ls's status for a missing argument")
     }
 
     @Test func capturedOutputKeepsStreamsApart() throws {
-        let result = try Processes.capture(["sh", "-c", "echo out; echo err >&2; exit 2"])
-        #expect(result.status == 2 && result.output == "out\n" && result.errors == "err\n" && !result.timedOut)
+        let result = try Processes.capture(["ls", "-d", "/", "/nonexistent-capplan"])
+        #expect(result.status == 2 && result.output == "/\n" && result.errors.contains("/nonexistent-capplan") && !result.timedOut)
         let slow = try Processes.capture(["sleep", "10"], timeout: 0.3)
         #expect(slow.timedOut)
     }

@@ -76,7 +76,10 @@ public final class Journal: @unchecked Sendable {
         return entries.enumerated().filter { !$0.element.undone }.reversed().map { ($0.offset, $0.element) }
     }
 
-    private func save() throws {
+    private func save() throws { try Self.save(entries, directory: directory) }
+
+    /// Writes journal.json whole (also `capplan cleanup`, marking what it undid).
+    public static func save(_ entries: [Entry], directory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(entries).write(to: URL(fileURLWithPath: directory + "/journal.json"), options: .atomic)

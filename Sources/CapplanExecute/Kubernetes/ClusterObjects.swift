@@ -1,3 +1,5 @@
+import CapplanPlan
+
 /// The parts of Kubernetes API objects capplan reads (kubectl get -o json), nothing more.
 /// Every field is optional: clusters and versions leave different ones out.
 public enum ClusterObjects {
@@ -99,6 +101,10 @@ public enum ClusterObjects {
             return all.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         }
         public var ready: Bool { status?.conditions?.first { $0.type == "Ready" }?.status == "True" }
+        /// As the planner matches plans against it.
+        public var snapshot: TargetSnapshot.Pod {
+            TargetSnapshot.Pod(namespace: namespace, name: name, labels: metadata.labels ?? [:], ip: ips.first, node: spec?.nodeName)
+        }
     }
 
     public struct Service: Decodable, Sendable {

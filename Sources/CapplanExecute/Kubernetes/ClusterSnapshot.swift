@@ -13,10 +13,7 @@ public struct ClusterSnapshot {
 
     public static func read(plan: Plan, access: KubernetesAccess) throws(KubernetesError) -> ClusterSnapshot {
         let kubectl = Kubectl(access)
-        let answer = try kubectl.run(["auth", "can-i", "get", "nodes"], timeout: 20)
-        guard ["yes", "no"].contains(answer.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw KubernetesError("the cluster does not answer: \(answer.timedOut ? "no answer within 20 s" : Kubectl.message(answer.errors))")
-        }
+        try kubectl.requireAnswer(access)
         let nodes = try kubectl.get(ClusterObjects.List<ClusterObjects.Node>.self, ["nodes"], what: "list nodes").items
         var pods: [ClusterObjects.Pod] = []
         for namespace in Set(plan.pods.compactMap(\.namespace)).sorted() {
@@ -24,7 +21,7 @@ public struct ClusterSnapshot {
         }
         var snapshot = TargetSnapshot(
             nodes: nodes.map { .init(name: $0.name, schedulable: $0.schedulable, ready: $0.ready) },
-            pods: pods.map { .init(namespace: $0.namespace, name: $0.name, labels: $0.metadata.labels ?? [:], ip: $0.ips.first, node: $0.spec?.nodeName) })
+            pods: pods.map(\.snapshot))
         var facts = nodes.map { "node \($0.name): \($0.ready ? "Ready" : "NotReady")\($0.schedulable ? "" : ", cordoned")" }
         let matched = (try? Planner.match(plan.pods, in: snapshot)) ?? []
         for pod in matched {

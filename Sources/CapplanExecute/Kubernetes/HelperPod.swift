@@ -38,8 +38,7 @@ public struct HelperPod: Sendable, Equatable {
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": ["name": name, "labels": ["app.kubernetes.io/managed-by": manager, "pod-security.kubernetes.io/enforce": "privileged"]],
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: namespace, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return json(namespace)
     }
 
     /// The manifest kubectl creates, as JSON (sorted keys, so that it reads the same every time).
@@ -74,7 +73,12 @@ public struct HelperPod: Sendable, Equatable {
                 ]],
             ],
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: pod, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Self.json(pod)
+    }
+
+    /// A manifest as kubectl reads it: JSON with sorted keys, so that it reads the same every time.
+    static func json(_ object: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

@@ -54,6 +54,22 @@ public struct Kubectl: Sendable {
         argv + ["exec", "-n", namespace, pod] + (container.map { ["-c", $0] } ?? []) + ["--"] + command
     }
 
+    /// The first call of every command that reads a cluster: one that does not answer is said so,
+    /// with kubectl's reason and the command to check it by hand.
+    public func requireAnswer(_ access: KubernetesAccess) throws(KubernetesError) {
+        let result = try run(["auth", "can-i", "get", "nodes"], timeout: 30)
+        let answer = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard answer == "yes" || answer == "no" else {
+            let context = access.context.map { "context \($0)" } ?? "kubectl's current context"
+            let config = access.kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"] ?? "~/.kube/config"
+            throw KubernetesError("""
+                the cluster does not answer (\(context), kubeconfig \(config)): \
+                \(result.timedOut ? "no answer within 30 s" : Self.message(result.errors)). \
+                Check with kubectl\(access.kubeconfig.map { " --kubeconfig \($0)" } ?? "")\(access.context.map { " --context \($0)" } ?? "") get nodes
+                """)
+        }
+    }
+
     /// kubectl's error text without its `error: ` prefix, on one line.
     static func message(_ errors: String) -> String {
         let lines = errors.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

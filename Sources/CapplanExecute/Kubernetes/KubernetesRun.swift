@@ -74,7 +74,7 @@ struct KubernetesRun {
             try kubectl.check(["create", "-f", file], what: "create namespace \(access.helperNamespace)")
             journal.note("created namespace \(access.helperNamespace)")
         }
-        let deadline = Int((plan.capture.duration.seconds + (plan.stop?.grace.seconds ?? 0) + Planner.helperDeadlineMargin.seconds).rounded(.up))
+        let deadline = Int(Planner.helperDeadline(plan).seconds.rounded(.up))
         let helpers = nodes.enumerated().map { index, node in
             HelperPod(run: runID, index: index + 1, plan: plan, namespace: access.helperNamespace, node: node, deadlineSeconds: deadline)
         }
@@ -96,10 +96,9 @@ struct KubernetesRun {
         try checkInterrupt()
 
         // One tcpdump per node and interface, each streamed over its own kubectl exec.
-        var streams: [(name: String, descriptor: Int32)] = []
-        var children: [(child: ChildProcess, log: String, journalIndex: Int)] = []
+        var streams: [(name: String, child: ChildProcess, log: String, journalIndex: Int)] = []
         defer {
-            for entry in children {
+            for entry in streams {
                 entry.child.stop(grace: 5)
                 session.undo.settled(entry.journalIndex)
             }
@@ -114,13 +113,12 @@ struct KubernetesRun {
             let log = session.directory + "/tcpdump-\(streams.count + 1)-\(helper.node)-\(interface.name).log"
             let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .file(log))
             let index = try session.undo.push("capture \(name)", .stopProcess(pid: child.pid, startTicks: child.startTicks, command: argv))
-            children.append((child, log, index))
-            streams.append((name, child.standardOutput))
+            streams.append((name, child, log, index))
             journal.note("stream \(name): \(argv.joined(separator: " "))")
         }
-        let logs = Dictionary(zip(streams.map(\.name), children.map(\.log)), uniquingKeysWith: { first, _ in first })
-        let source = try PcapStreams(streams: streams, headerTimeout: 30, describeFailure: { name in
-            logs[name].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+        let logs = streams.map { (name: $0.name, log: $0.log) }
+        let source = try PcapStreams(streams: streams.map { ($0.name, $0.child.standardOutput) }, headerTimeout: 30, describeFailure: { name in
+            logs.first { $0.name == name }.flatMap { try? String(contentsOfFile: $0.log, encoding: .utf8) } ?? ""
         })
         let kubectl = self.kubectl
         let interrupts = session.interrupts
@@ -136,7 +134,7 @@ struct KubernetesRun {
 
         let target = CaptureTarget(
             kind: "kubernetes", source: source, interfaces: interfaces, identities: identities(cluster),
-            statistics: { streams.map { Self.tcpdumpStatistics(name: $0.name, log: logs[$0.name] ?? "") } },
+            statistics: { logs.map { Self.tcpdumpStatistics(name: $0.name, log: $0.log) } },
             reproduce: { step in try reproduceArgv(step) },
             record: { record in
                 record.kubernetes = .init(context: access.context, kubeconfig: access.kubeconfig, runID: runID, nodes: nodes, cordoned: cordoned,
@@ -158,9 +156,7 @@ struct KubernetesRun {
 
     func resolvePods(_ cluster: Preflight.Cluster) throws -> [ResolvedPod] {
         guard !plan.pods.isEmpty else { return [] }
-        let snapshot = TargetSnapshot(nodes: [], pods: cluster.pods.map {
-            TargetSnapshot.Pod(namespace: $0.namespace, name: $0.name, labels: $0.metadata.labels ?? [:], ip: $0.ips.first, node: $0.spec?.nodeName)
-        })
+        let snapshot = TargetSnapshot(nodes: [], pods: cluster.pods.map(\.snapshot))
         let matched: [TargetSnapshot.Pod]
         do {
             matched = try Planner.match(plan.pods, in: snapshot)

@@ -23,7 +23,7 @@ struct Preflight {
     }
 
     func check(note: (String) -> Void) throws(KubernetesError) -> Cluster {
-        try clusterAnswers()
+        try kubectl.requireAnswer(access)
         let needed = Planner.permissions(plan, access: access)
         let refused = refusedPermissions(needed)
         guard refused.isEmpty else {
@@ -75,21 +75,6 @@ struct Preflight {
                 """)
         }
         return Cluster(nodes: nodes, pods: pods, services: services, helperNamespace: helperNamespace, notes: notes)
-    }
-
-    /// The first call: a cluster that does not answer is said so, with kubectl's reason.
-    private func clusterAnswers() throws(KubernetesError) {
-        let result = try kubectl.run(["auth", "can-i", "get", "nodes"], timeout: 30)
-        let answer = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard answer == "yes" || answer == "no" else {
-            let context = access.context.map { "context \($0)" } ?? "kubectl's current context"
-            let config = access.kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"] ?? "~/.kube/config"
-            throw KubernetesError("""
-                the cluster does not answer (\(context), kubeconfig \(config)): \
-                \(result.timedOut ? "no answer within 30 s" : Kubectl.message(result.errors)). \
-                Check with kubectl\(access.kubeconfig.map { " --kubeconfig \($0)" } ?? "")\(access.context.map { " --context \($0)" } ?? "") get nodes
-                """)
-        }
     }
 
     /// Every verb of every permission the account lacks, asked in parallel.

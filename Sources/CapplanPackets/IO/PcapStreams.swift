@@ -165,7 +165,8 @@ public final class PcapStreams: PacketSource {
             onStop()
             let deadline = Date().addingTimeInterval(collectTimeout)
             while !collect(), Date() < deadline, !abandon() {
-                merger.deliver(while: { $0.arrival <= Self.monotonic() - mergeWindow }, body)
+                let limit = Self.monotonic() - mergeWindow
+                merger.deliver(while: { $0.arrival <= limit }, body)
                 Thread.sleep(forTimeInterval: pollInterval)
             }
         }
