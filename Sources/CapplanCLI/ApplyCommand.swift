@@ -1,6 +1,7 @@
 import ArgumentParser
 import CapplanExecute
 import CapplanLoad
+import CapplanPlan
 import Foundation
 
 struct ApplyCommand: ParsableCommand {
@@ -32,6 +33,8 @@ struct ApplyCommand: ParsableCommand {
 
         Examples:
           capplan apply plans/lb-rst.yaml
+          capplan plan --format json plans/lb-rst.yaml > planned.json
+          capplan apply --planned planned.json plans/lb-rst.yaml   (stops if the cluster changed since)
           kubectl capplan apply plans/lb-rst.yaml          (installed as a kubectl plugin)
           make demo        (the Kubernetes lab and examples/lab/lb-rst.yaml, end to end)
           sudo capplan apply examples/local/idle-reset.yaml   (scripts/lab/local-lab up first)
@@ -50,6 +53,14 @@ struct ApplyCommand: ParsableCommand {
     @Flag(help: "Print run.json on stdout instead of the summary.")
     var json = false
 
+    @Option(help: ArgumentHelp("Steps saved by capplan plan --format json: apply stops before changing anything if the target now gives other steps.",
+                               valueName: "file"))
+    var planned: String?
+
+    @Option(help: ArgumentHelp("How long undoing everything at the end may take in all; what is left is said and stays in journal.json for capplan cleanup.",
+                               valueName: "seconds"))
+    var cleanupTimeout: Double = 150
+
     func run() throws {
         let console = Console.current
         let (validPlan, loaded) = try loadValidPlan(plan, for: "apply", console: console)
@@ -57,6 +68,15 @@ struct ApplyCommand: ParsableCommand {
         options.quiet = quiet
         options.json = json
         options.terminal = isatty(2) == 1
+        options.cleanupDeadline = cleanupTimeout
+        if let planned {
+            do {
+                options.plannedSteps = try JSONDecoder().decode(PlanDocument.self, from: Data(contentsOf: URL(fileURLWithPath: planned))).steps
+            } catch {
+                console.err("capplan: \(planned) is not the output of capplan plan --format json: \(error.localizedDescription)\n")
+                throw CommandExit.usage
+            }
+        }
         let apply = Apply(plan: validPlan, planPath: plan, planSource: loaded.source, options: options,
                                out: { console.out($0) }, err: { console.err($0) })
         let exit = apply.run()
@@ -120,21 +140,27 @@ struct CleanupCommand: ParsableCommand {
             return
         }
         guard let directory else { throw CommandExit.usage }
-        let entries: [Journal.Entry]
+        var journal: Journal.File
         do {
-            entries = try Journal.load(directory: directory)
+            journal = try Journal.load(directory: directory)
         } catch {
             console.err("capplan: \(directory) has no readable journal.json: \(error.localizedDescription)\n")
             throw CommandExit.usage
         }
-        var undone = entries
-        var actions = 0
-        for index in entries.indices.reversed() where !entries[index].undone {
-            console.out("\(entries[index].step): \(Undoer.perform(entries[index].undo))\n")
-            undone[index].undone = true
-            actions += 1
+        var actions = 0, failed = 0
+        for index in journal.entries.indices.reversed() where !journal.entries[index].undone {
+            let entry = journal.entries[index]
+            let outcome = Undoer.perform(entry.undo, kubectl: journal.kubectl)
+            console.out("step \(entry.step) (\(entry.what)): \(outcome)\n")
+            journal.entries[index].undone = outcome.succeeded
+            journal.entries[index].result = outcome.description
+            if outcome.succeeded { actions += 1 } else { failed += 1 }
         }
-        try Journal.save(undone, directory: directory)
+        try Journal.save(journal, directory: directory)
+        if failed > 0 {
+            console.err("capplan: \(failed) undo(s) failed (above); they stay in \(directory)/journal.json: fix the cause and run capplan cleanup again\n")
+            throw CommandExit(status: 4)
+        }
         console.out(actions == 0 ? "\(directory): nothing left to undo\n" : "\(directory): \(actions) step(s) undone\n")
     }
 }

@@ -37,14 +37,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let (validPlan, _) = try loadValidPlan(plan, for: "plan", console: console)
-        var live: ClusterSnapshot?
-        if !offline, let access = validPlan.target.kubernetes {
-            do {
-                live = try ClusterSnapshot.read(plan: validPlan, access: access)
-            } catch {
-                console.err("capplan: \(error); showing the steps without the cluster (--offline says so on purpose)\n")
-            }
-        }
+        let live = offline ? nil : readTarget(validPlan, console: console)
         let steps: [Step]
         do {
             steps = try Planner.steps(for: validPlan, snapshot: live?.snapshot)
@@ -55,23 +48,36 @@ struct PlanCommand: ParsableCommand {
         switch format {
         case .text:
             console.out(StepPrinter.render(steps, plan: validPlan, path: plan))
-            if let live {
-                console.out("\nThe cluster now (read-only):\n" + live.facts.map { "  \($0)\n" }.joined())
-                for manifest in live.manifests {
-                    console.out("\nHelper pod apply would create (RUNID is the run's id):\n" + manifest)
-                }
+            if let facts = live?.facts, !facts.isEmpty {
+                console.out("\nThe cluster now (read-only):\n" + facts.map { "  \($0)\n" }.joined())
+            }
+            for step in steps {
+                guard live != nil, case .deployHelper(let helper) = step.operation else { continue }
+                console.out("\nHelper pod apply would create (\(Planner.planRunID) is the run's id):\n" + helper.manifest)
             }
         case .json:
-            struct Document: Encodable {
-                var version = 1
-                var plan: String
-                var steps: [Step]
-                var cluster: [String]?
-            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(Document(plan: plan, steps: steps, cluster: live?.facts))
+            let data = try encoder.encode(PlanDocument(plan: plan, steps: steps, cluster: live?.facts))
             console.out(String(decoding: data, as: UTF8.self) + "\n")
+        }
+    }
+
+    /// The target as apply reads it (read-only); nil, said so, when it cannot be read.
+    private func readTarget(_ plan: Plan, console: Console) -> (snapshot: TargetSnapshot, facts: [String])? {
+        do {
+            switch plan.target.kind {
+            case .kubernetes(let access):
+                let kubectl = Kubectl(access)
+                try kubectl.requireAnswer(access)
+                let cluster = try ClusterSnapshot.read(plan: plan, kubectl: kubectl, access: access)
+                return (cluster.snapshot, cluster.nodeFacts + cluster.notes)
+            case .local(let netns):
+                return (try LocalSnapshot(netns: netns).read(plan), [])
+            }
+        } catch {
+            console.err("capplan: \(error); showing the steps without the target (--offline says so on purpose)\n")
+            return nil
         }
     }
 }

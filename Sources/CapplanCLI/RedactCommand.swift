@@ -94,26 +94,21 @@ struct RedactCommand: ParsableCommand {
     /// Streams in → redact → out; the output appears under its name only once complete.
     static func redactFile(input: String, output: String, rules: RedactionRules) throws -> (RedactionStats, String, Bool) {
         let reader = try PcapReader(path: input)
-        let redactor = try Redactor(rules: rules, linkType: reader.linkType, snaplen: reader.snaplen)
         let partial = output + ".partial"
-        let writer = try PcapWriter(path: partial, linkType: reader.linkType, snaplen: reader.snaplen)
+        let writer = try RedactingWriter(path: partial, rules: rules, linkType: reader.linkType, snaplen: reader.snaplen)
         var completed = false
         defer {
             writer.close()
             if !completed { unlink(partial) }
         }
-        while let packet = try reader.next() {
-            if let redacted = redactor.redact(packet) {
-                writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
-            }
-        }
+        while let packet = try reader.next() { _ = writer.write(packet) }
         try writer.flush()
         writer.close()
         guard rename(partial, output) == 0 else {
             throw RedactionError("cannot move \(partial) to \(output): \(String(cString: strerror(errno)))")
         }
         completed = true
-        return (redactor.stats, redactor.keyFingerprint, redactor.keyIsRandom)
+        return (writer.redactor.stats, writer.redactor.keyFingerprint, writer.redactor.keyIsRandom)
     }
 }
 

@@ -8,115 +8,91 @@ public struct PlanningError: Error, Sendable, Equatable, CustomStringConvertible
     public init(message: String) { self.message = message }
 }
 
-/// Plan: a pure function from a validated plan and (optionally) a snapshot of the
-/// target to the ordered steps `apply` runs. Without a snapshot, facts that need
-/// the target are `.atApply`; nothing here talks to anything.
+/// Plan: a pure function from a validated plan and a snapshot of the target to the ordered
+/// steps that `plan` prints and `apply` performs, exactly. Every decision is made here, once:
+/// nodes, the cordon set, the helper namespace, each capture stream and its whole filter, the
+/// argv of each reproduce command and their order. Without a snapshot (`plan --offline`),
+/// facts that need the target are `.atApply`; nothing here talks to anything.
 public enum Planner {
     /// How long the helper pod may outlive the planned capture before the cluster removes it.
     public static let helperDeadlineMargin = PlanDuration.seconds(300)
+    /// The annotation that marks a node a run cordoned, so that only those are uncordoned.
+    public static let cordonMark = "capplan.dev/cordoned-by"
+    /// The run id `plan` shows in names that `apply` makes with its own run id.
+    public static let planRunID = "RUNID"
 
     /// The helper pod's activeDeadlineSeconds: the longest the capture can last, plus the margin.
     public static func helperDeadline(_ plan: Plan) -> PlanDuration {
         PlanDuration(milliseconds: plan.capture.duration.milliseconds + (plan.stop?.grace.milliseconds ?? 0) + helperDeadlineMargin.milliseconds)
     }
 
-    public static func steps(for plan: Plan, snapshot: TargetSnapshot? = nil) throws(PlanningError) -> [Step] {
-        var operations: [Step.Operation] = []
+    public static func steps(for plan: Plan, snapshot: TargetSnapshot? = nil, runID: String = planRunID) throws(PlanningError) -> [Step] {
+        var operations: [Step.Operation]
         switch plan.target.kind {
         case .kubernetes(let access):
-            operations += try kubernetesSetup(plan, access: access, snapshot: snapshot)
-        case .local:
-            operations += localSetup(plan)
+            operations = try KubernetesPlanner(plan: plan, access: access, snapshot: snapshot, runID: runID).setup()
+        case .local(let netns):
+            operations = try localSetup(plan, netns: netns, snapshot: snapshot)
         }
         operations.append(.capture(filter: plan.capture.filter, duration: plan.capture.duration,
                                    maxPackets: plan.capture.maxPackets, maxBytes: plan.capture.maxBytes,
                                    snaplen: plan.capture.snaplen, streamed: plan.target.isKubernetes))
-        operations += plan.reproduce.sorted { $0.at < $1.at }.map(Step.Operation.reproduce)
+        // Sorted here, once: apply starts them in this order.
+        for step in plan.reproduce.sorted(by: { $0.at < $1.at }) {
+            operations.append(.reproduce(step, argv: try reproduceArgv(step, plan: plan)))
+        }
         if let stop = plan.stop { operations.append(.stopWhen(stop)) }
-        operations.append(.collect)
-        operations.append(.redact(plan.redaction))
-        operations.append(.analyse(expectations: plan.expectations))
-        operations.append(.report(directory: plan.outputDirectory))
+        operations += [.collect, .redact(plan.redaction), .analyse(expectations: plan.expectations), .report(directory: plan.outputDirectory)]
         return operations.enumerated().map { Step(number: $0.offset + 1, operation: $0.element) }
     }
 
-    private static func localSetup(_ plan: Plan) -> [Step.Operation] {
+    /// `kubectl [--kubeconfig FILE] [--context NAME]`: every call to the plan's cluster starts with it.
+    public static func kubectl(_ access: KubernetesAccess) -> [String] {
+        ["kubectl"] + (access.kubeconfig.map { ["--kubeconfig", $0] } ?? []) + (access.context.map { ["--context", $0] } ?? [])
+    }
+
+    /// The exact argv of a reproduce command: kubectl exec in a pod, or a command on this machine.
+    static func reproduceArgv(_ step: ReproduceStep, plan: Plan) throws(PlanningError) -> [String] {
+        switch step.action {
+        case .exec(let pod, let container, let command):
+            guard let access = plan.target.kubernetes else {
+                throw PlanningError(message: "reproduce: exec runs in a Kubernetes pod; a local plan uses local: commands")
+            }
+            return kubectl(access) + ["exec", "-n", pod.namespace ?? access.namespace, pod.name]
+                + (container.map { ["-c", $0] } ?? []) + ["--"] + command
+        case .local(let netns, let command):
+            return (netns.map { ["ip", "netns", "exec", $0] } ?? []) + command
+        }
+    }
+
+    /// The local target: a pod is a network namespace, its interface the host-side peer of its eth0.
+    static func localSetup(_ plan: Plan, netns: String?, snapshot: TargetSnapshot?) throws(PlanningError) -> [Step.Operation] {
         var operations: [Step.Operation] = []
-        let namespaces = plan.pods.compactMap { pod -> String? in
-            if case .name(let name) = pod.match { return name }
-            return nil
+        var namespaces: [String] = []
+        for pod in plan.pods {
+            guard case .name(let name) = pod.match else {
+                throw PlanningError(message: "pod \(pod): on the local target a pod is a network namespace, named (not selected)")
+            }
+            namespaces.append(name)
         }
         if !namespaces.isEmpty { operations.append(.resolveNamespaces(namespaces)) }
-        operations.append(.resolveInterfaces(plan.interfaces, found: namedInterfaces(plan.interfaces), local: true))
+        let streams: Resolved<[CaptureStream]>
+        if let snapshot {
+            streams = .known(try StreamPlanner(plan: plan).local(namespaces, snapshot: snapshot, netns: netns))
+        } else if case .pods = plan.interfaces {
+            streams = .atApply
+        } else {
+            streams = .known(StreamPlanner(plan: plan).unresolvedLocal())
+        }
+        operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: true))
         return operations
     }
 
-    private static func kubernetesSetup(_ plan: Plan, access: KubernetesAccess, snapshot: TargetSnapshot?) throws(PlanningError) -> [Step.Operation] {
-        let cordoning = plan.target.isolation == .cordonOthers
-        var operations: [Step.Operation] = [.preflight(permissions: permissions(plan, access: access).map(\.description))]
-        var matched: [TargetSnapshot.Pod] = []
-        if !plan.pods.isEmpty {
-            let namespaces = Array(Set(plan.pods.compactMap(\.namespace))).sorted()
-            operations.append(.resolvePods(plan.pods, namespaces: namespaces))
-            if let snapshot { matched = try match(plan.pods, in: snapshot) }
-        }
-
-        let nodes: Resolved<[String]>
-        if let pinned = plan.target.node {
-            if let snapshot, !snapshot.nodes.contains(where: { $0.name == pinned }) {
-                throw PlanningError(message: "node \(pinned) does not exist; nodes: \(snapshot.nodes.map(\.name).joined(separator: ", "))")
-            }
-            nodes = .known([pinned])
-        } else if snapshot != nil {
-            let podNodes = Array(Set(matched.compactMap(\.node))).sorted()
-            if podNodes.isEmpty {
-                throw PlanningError(message: "no pod of the plan is scheduled on a node yet; set target.node or wait for the pods")
-            }
-            nodes = .known(podNodes)
-        } else {
-            nodes = .atApply
-        }
-        operations.append(.chooseNodes(nodes, pinned: plan.target.node != nil))
-
-        if cordoning {
-            let others: Resolved<[String]> = switch (nodes, snapshot) {
-            case (.known(let keep), let snapshot?):
-                .known(snapshot.nodes.filter { $0.schedulable && !keep.contains($0.name) }.map(\.name))
-            default: .atApply
-            }
-            operations.append(.cordon(others, keep: nodes))
-        }
-        operations.append(.deployHelper(nodes: nodes, namespace: access.helperNamespace, image: plan.capture.helperImage,
-                                        privileged: plan.capture.privileged, deadline: helperDeadline(plan)))
-        let found: Resolved<[String]>
-        if case .pods = plan.interfaces, snapshot != nil {
-            let known = matched.compactMap(\.hostInterface)
-            found = known.count == matched.count ? .known(known) : .atApply
-        } else {
-            found = namedInterfaces(plan.interfaces)
-        }
-        operations.append(.resolveInterfaces(plan.interfaces, found: found, local: false))
-        return operations
-    }
-
-    private static func namedInterfaces(_ selection: InterfaceSelection) -> Resolved<[String]> {
-        switch selection {
-        case .any: .known(["any"])
-        case .named(let names): .known(names)
-        case .pods: .atApply
-        }
-    }
-
-    /// Pods of the snapshot that the plan selects; a pod named but missing is an error.
+    /// Pods of the snapshot that the plan selects, in the plan's order; a pod named but missing is an error.
     public static func match(_ selections: [PodSelection], in snapshot: TargetSnapshot) throws(PlanningError) -> [TargetSnapshot.Pod] {
         var result: [TargetSnapshot.Pod] = []
         for selection in selections {
-            let inNamespace = snapshot.pods.filter { $0.namespace == selection.namespace }
-            let found: [TargetSnapshot.Pod]
-            switch selection.match {
-            case .name(let name): found = inNamespace.filter { $0.name == name }
-            case .selector(let selector): found = inNamespace.filter { selector.matches($0.labels) }
-            }
+            let found = snapshot.pods.filter { $0.namespace == (selection.namespace ?? "") && selects(selection, $0) }
             if found.isEmpty {
                 throw PlanningError(message: "no pod matches \(selection) in namespace \(selection.namespace ?? "default")")
             }
@@ -127,12 +103,26 @@ public enum Planner {
         return result
     }
 
-    /// What `kubectl auth can-i` must allow for this plan, and nothing more.
-    public static func permissions(_ plan: Plan, access: KubernetesAccess) -> [Permission] {
+    static func selects(_ selection: PodSelection, _ pod: TargetSnapshot.Pod) -> Bool {
+        switch selection.match {
+        case .name(let name): name == pod.name
+        case .selector(let selector): selector.matches(pod.labels)
+        }
+    }
+
+    /// The container capplan execs into in a pod: the plan's, else the pod's first.
+    public static func container(of pod: TargetSnapshot.Pod, in selections: [PodSelection]) -> String? {
+        let selection = selections.first { ($0.namespace ?? "") == pod.namespace && selects($0, pod) }
+        return selection?.container ?? pod.containers.first
+    }
+
+    /// What `kubectl auth can-i` must allow for this plan, and nothing more: creating and deleting
+    /// the helper namespace only when the snapshot shows it missing.
+    public static func permissions(_ plan: Plan, access: KubernetesAccess, helperNamespaceMissing: Bool = false) -> [Permission] {
         var needed = [Permission(["get", "list"], "nodes")]
-        let podNamespaces = Set(plan.pods.compactMap(\.namespace))
-        let execIn = podNamespaces.union(execNamespaces(plan, access: access))
+        let execIn = Set(plan.pods.compactMap(\.namespace)).union(execNamespaces(plan, access: access))
         for namespace in execIn.sorted() { needed.append(Permission(["get", "list"], "pods", in: namespace)) }
+        if helperNamespaceMissing { needed.append(Permission(["create", "delete"], "namespaces")) }
         needed.append(Permission(["create", "delete", "get", "list"], "pods", in: access.helperNamespace))
         needed.append(Permission(["create"], "pods/exec", in: access.helperNamespace))
         for namespace in execIn.sorted() where namespace != access.helperNamespace {

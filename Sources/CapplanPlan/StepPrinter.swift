@@ -13,8 +13,8 @@ public enum StepPrinter {
             let mark = step.change == nil ? " " : "+"
             text += "\(mark) \(step.number). \(title(step.operation))\n"
             for line in details(step.operation) { text += "      \(line)\n" }
-            if let change = step.change {
-                text += "      changes: \(change.what)\n      undo:    \(change.undo)\n"
+            if let change = step.change, let undo = step.undo {
+                text += "      changes: \(change)\n      undo:    \(undo)\n"
             }
         }
         let changing = steps.filter { $0.change != nil }.count
@@ -40,11 +40,12 @@ public enum StepPrinter {
         case .resolvePods: "Resolve pods to IPs, containers and nodes (read-only)"
         case .resolveNamespaces: "Resolve network namespaces (read-only)"
         case .chooseNodes: "Choose the capture node"
+        case .createNamespace(let name): "Create the helper namespace \(name)"
         case .cordon: "Cordon the other nodes"
-        case .deployHelper: "Deploy the capture helper pod"
+        case .deployHelper(let helper): "Deploy the capture helper pod\(helper.node.value.map { " on \($0)" } ?? "")"
         case .resolveInterfaces: "Resolve interfaces (read-only)"
         case .capture: "Capture"
-        case .reproduce(let step): "Reproduce at +\(step.at)"
+        case .reproduce(let step, _): "Reproduce at +\(step.at)"
         case .stopWhen: "Stop early on the fault"
         case .collect: "Collect every buffered packet and stop the capture"
         case .redact(let redaction): redaction.disabled ? "Redact: nothing (redact: none)" : "Redact"
@@ -57,33 +58,28 @@ public enum StepPrinter {
         switch operation {
         case .preflight(let permissions):
             return ["the cluster answers; kubectl auth can-i for:"] + permissions.map { "  \($0)" }
-        case .resolvePods(let pods, _):
-            return pods.map { pod in
-                switch pod.match {
-                case .name: "pod \(pod) (by name)"
-                case .selector(let selector): "pods matching \(selector) in \(pod.namespace ?? "default")"
-                }
+        case .resolvePods(let pods, let found):
+            guard let found = found.value else { return pods.map(selectionLine) }
+            return found.map { pod in
+                "pod \(pod.full): \(pod.ips.joined(separator: ", ")) on \(pod.node ?? "no node")"
+                    + (pod.peerIndex.map { "; eth0's peer is interface \($0) on its node" } ?? "; eth0's iflink unreadable (no cat in the image)")
+                    + (pod.container.map { "; container \($0)" } ?? "")
             }
         case .resolveNamespaces(let names):
             return names.map { "network namespace \($0)" }
-        case .chooseNodes(let nodes, let pinned):
+        case .chooseNodes(let nodes, let pinned, let notes):
             guard let names = nodes.value else { return ["the node of the pods (\(later))"] }
-            return ["\(names.joined(separator: ", "))\(pinned ? " (pinned by target.node)" : " (where the pods run)")"]
-        case .cordon(_, let keep):
+            return ["\(names.joined(separator: ", "))\(pinned ? " (pinned by target.node)" : " (where the pods run)")"] + notes
+        case .createNamespace:
+            return ["it does not exist; removed again at the end unless another run's helper is in it"]
+        case .cordon(_, let keep, _):
             return ["keep schedulable: \(keep.value?.joined(separator: ", ") ?? "the capture node (\(later))")"]
-        case .deployHelper(_, _, let image, let privileged, _):
-            return ["image \(image)",
-                    privileged ? "privileged (the plan asks for it), hostNetwork" : "hostNetwork, capabilities NET_ADMIN and NET_RAW only",
-                    "labelled with capplan's run id, so `capplan cleanup` can find it"]
-        case .resolveInterfaces(let selection, let found, let local):
-            switch selection {
-            case .pods:
-                let how = local ? "each namespace's eth0 iflink -> the host interface with that index"
-                                : "each pod's eth0 iflink -> the node's interface with that index (fallback: the node's route to the pod IP)"
-                return [how, "interfaces: \(found.value?.joined(separator: ", ") ?? later)"]
-            case .any: return ["any: every interface of the \(local ? "machine" : "node") (Linux cooked v2)"]
-            case .named(let names): return ["named: \(names.joined(separator: ", "))"]
-            }
+        case .deployHelper(let helper):
+            return ["image \(helper.image)",
+                    helper.privileged ? "privileged (the plan asks for it), hostNetwork" : "hostNetwork, capabilities NET_ADMIN and NET_RAW only",
+                    "labelled \(HelperPod.runLabel)=\(helper.run), so `capplan cleanup` can find it"]
+        case .resolveInterfaces(let selection, let streams, let local):
+            return interfaceLines(selection, streams: streams, local: local)
         case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed):
             var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
                          "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")
@@ -91,15 +87,12 @@ public enum StepPrinter {
             lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
                                   : "libpcap live capture on this machine")
             return lines
-        case .reproduce(let step):
-            switch step.action {
-            case .exec(let pod, let container, let command):
-                return ["in pod \(pod)\(container.map { " container \($0)" } ?? ""): \(argv(command))"]
-                    + (step.timeout.map { ["timeout \($0)"] } ?? [])
-            case .local(let netns, let command):
-                return ["\(netns.map { "in network namespace \($0)" } ?? "on this machine"): \(argv(command))"]
-                    + (step.timeout.map { ["timeout \($0)"] } ?? [])
+        case .reproduce(let step, let command):
+            let place = switch step.action {
+            case .exec(let pod, let container, _): "in pod \(pod)\(container.map { " container \($0)" } ?? "")"
+            case .local(let netns, _): netns.map { "in network namespace \($0)" } ?? "on this machine"
             }
+            return ["\(place): \(argv(command))"] + (step.timeout.map { ["timeout \($0)"] } ?? [])
         case .stopWhen(let stop):
             return ["on the first \(stop.when.rawValue)\(stop.from.map { " from \($0)" } ?? ""), then \(stop.grace) more"]
         case .collect:
@@ -111,6 +104,42 @@ public enum StepPrinter {
             return expectations.map(expectationLine)
         case .report(let directory):
             return ["\(directory)/: capture.pcap, summary.md, summary.json, run.json, steps.log"]
+        }
+    }
+
+    static func selectionLine(_ pod: PodSelection) -> String {
+        switch pod.match {
+        case .name: "pod \(pod) (by name)"
+        case .selector(let selector): "pods matching \(selector) in \(pod.namespace ?? "default")"
+        }
+    }
+
+    static func interfaceLines(_ selection: InterfaceSelection, streams: Resolved<[CaptureStream]>, local: Bool) -> [String] {
+        guard let streams = streams.value else {
+            switch selection {
+            case .pods:
+                return [local ? "each namespace's eth0 iflink -> the host interface with that index"
+                              : "each pod's eth0 iflink -> the node's interface with that index (no cat in the image: the node's route to the pod IP)",
+                        "interfaces: \(later)"]
+            case .any: return ["any: every interface of the \(local ? "machine" : "node") (Linux cooked v2)"]
+            case .named(let names): return ["named: \(names.joined(separator: ", "))"]
+            }
+        }
+        return streams.map { stream in
+            let place = stream.node.map { "\($0): " } ?? ""
+            return place + streamSource(stream.source) + "; filter: \(stream.filter.isEmpty ? "(none: every packet)" : stream.filter)"
+        }
+    }
+
+    /// Where a stream reads, in words; names read through the helper are said to come at apply.
+    public static func streamSource(_ source: CaptureStream.Source) -> String {
+        switch source {
+        case .any: "any (every interface, Linux cooked v2)"
+        case .named(let name): name
+        case .podPeer(let pod, let index, let name):
+            "\(name ?? "the interface with index \(index) (its name \(later))") = \(pod)'s eth0 peer (iflink \(index))"
+        case .podRoute(let pod, let address):
+            "the interface of the node's route to \(address) (\(later)) = \(pod)'s"
         }
     }
 

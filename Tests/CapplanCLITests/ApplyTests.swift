@@ -40,12 +40,12 @@ struct ApplyTests {
         }
     }
 
+    /// Every example plan: apply performs exactly the steps plan shows, and ends in the plan's verdict.
     @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "syn-dropped", "icmp-unreachable"])
     func examplePlanEndsInItsVerdict(_ name: String) throws {
-        let (path, runs) = try Self.plan(name)
-        let result = try runBinary(["apply", path, "--quiet"])
+        let (path, _) = try Self.plan(name)
+        let (result, directory) = try expectApplyPerformsThePlan(path)
         #expect(result.status == 0, "\(result.stderr)")
-        let directory = try Self.runDirectory(runs)
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
         #expect(files.isSuperset(of: ["capture.pcap", "summary.md", "summary.json", "run.json", "steps.log", "journal.json"]))
         let run = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/run.json"))) as? [String: Any])
@@ -131,13 +131,20 @@ struct ApplyTests {
 }
 
 /// Starts the built binary from the package root without waiting for it.
-func startBinary(_ arguments: [String]) throws -> Process {
+/// `environment` replaces capplan's (nil: this process's); `errors` keeps its stderr in a file.
+func startBinary(_ arguments: [String], environment: [String: String]? = nil, errors: String? = nil) throws -> Process {
     let process = Process()
     process.executableURL = try builtExecutable()
     process.arguments = arguments
     process.currentDirectoryURL = Repository.root
+    process.environment = environment
     process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
+    if let errors {
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errors)
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     return process
 }

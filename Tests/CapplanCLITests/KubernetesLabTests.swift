@@ -145,15 +145,16 @@ struct KubernetesLabTests {
         #expect(try Self.clusterState() == before)
     }
 
-    /// The three scenarios, each as a plan: who cut the connection, and the plan's verdict.
+    /// The three scenarios, each as a plan: apply performs exactly the steps plan shows
+    /// (helper namespace, cordons, helper, streams and filters, reproduce order), who cut the
+    /// connection, and the plan's verdict.
     @Test(arguments: ["lb-rst", "lb-reset", "refused"])
     func applyNamesWhoCutTheConnection(_ name: String) throws {
         try Self.up.get()
         let before = try Self.clusterState()
-        let (path, runs) = try Self.labPlan(name)
-        let result = try runBinary(["apply", path, "--quiet"])
+        let (path, _) = try Self.labPlan(name)
+        let (result, directory) = try expectApplyPerformsThePlan(path)
         #expect(result.status == 0, "\(result.stderr)")
-        let directory = try Self.runDirectory(runs)
         #expect(try Self.clusterState() == before, "the cluster is as before the run")
         #expect(try Self.strayKubectl().isEmpty)
         let podIP = try Self.kubectl("-n", "myapp", "get", "pod", "myapppod", "-o", "jsonpath={.status.podIP}")
@@ -183,6 +184,26 @@ struct KubernetesLabTests {
         #expect(interfaces.count == 1 && (interfaces.first?["method"] as? String)?.contains("iflink") == true)
         let results = try #require((run["verdict"] as? [String: Any])?["results"] as? [[String: Any]])
         #expect(!results.isEmpty && results.allSatisfy { $0["held"] as? Bool == true }, "\(results)")
+    }
+
+    /// A plan saved before the cluster changed: apply names the difference and changes nothing.
+    @Test func aClusterThatChangedSinceThePlanIsNamed() throws {
+        try Self.up.get()
+        let (path, _) = try Self.labPlan("lb-rst")
+        let planned = try runBinary(["plan", "--format", "json", path])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let saved = Crafter.directory + "/planned-\(UUID().uuidString).json"
+        try planned.stdout.write(toFile: saved, atomically: true, encoding: .utf8)
+        #expect(try runBinary(["apply", "--planned", saved, path, "--quiet"]).status == 0, "unchanged: it runs")
+
+        _ = try Self.kubectl("cordon", "lab-node-2")
+        defer { _ = try? Self.kubectl("uncordon", "lab-node-2") }
+        let before = try Self.clusterState()
+        let result = try runBinary(["apply", "--planned", saved, path, "--quiet"])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("the target changed since the plan was saved: step"), "\(result.stderr)")
+        #expect(result.stderr.contains("Cordon the other nodes") && result.stderr.contains("lab-node-1, lab-node-2"), "\(result.stderr)")
+        #expect(try Self.clusterState() == before, "nothing was changed")
     }
 
     /// cordon-others cordons exactly the schedulable others, and the undo leaves a node that was

@@ -29,15 +29,16 @@ func runCLI(_ arguments: [String]) -> CLIResult {
 }
 
 /// Runs the built `capplan` executable, as a user would, from the package root.
-func runBinary(_ arguments: [String]) throws -> CLIResult {
-    try runProcess(try builtExecutable(), arguments)
+func runBinary(_ arguments: [String], environment: [String: String]? = nil) throws -> CLIResult {
+    try runProcess(try builtExecutable(), arguments, environment: environment)
 }
 
 /// Runs a program with an argv array from the package root and collects its output.
-func runProcess(_ executable: URL, _ arguments: [String]) throws -> CLIResult {
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> CLIResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    process.environment = environment
     process.currentDirectoryURL = Repository.root
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -79,4 +80,33 @@ func planCopy(_ relative: String, change: (String) -> String = { $0 }) throws ->
     let path = Crafter.directory + "/\(name)-\(UUID().uuidString).yaml"
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return (path, runs)
+}
+
+/// `capplan plan --format json` of a plan, then `capplan apply` of it: the steps apply performed
+/// (run.json's `steps`) are exactly the steps plan printed, each one done. Run-time values aside:
+/// the run id that apply made up stands where plan shows RUNID.
+func expectApplyPerformsThePlan(_ plan: String, apply: [String] = ["--quiet"], sourceLocation: SourceLocation = #_sourceLocation) throws -> (CLIResult, String) {
+    let planned = try runBinary(["plan", "--format", "json", plan])
+    #expect(planned.status == 0, "\(planned.stderr)", sourceLocation: sourceLocation)
+    let runs = try #require(try planRunsDirectory(plan))
+    let result = try runBinary(["apply", plan] + apply)
+    let directory = runs + "/" + (try #require(try FileManager.default.contentsOfDirectory(atPath: runs).first))
+    var runText = try String(contentsOfFile: directory + "/run.json", encoding: .utf8)
+    let run = try #require(try JSONSerialization.jsonObject(with: Data(runText.utf8)) as? [String: Any])
+    if let runID = (run["kubernetes"] as? [String: Any])?["runID"] as? String { runText = runText.replacingOccurrences(of: runID, with: "RUNID") }
+    let executed = try #require((try JSONSerialization.jsonObject(with: Data(runText.utf8)) as? [String: Any])?["steps"] as? [[String: Any]])
+    let steps = try #require((try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]])
+    #expect(executed.count == steps.count, sourceLocation: sourceLocation)
+    for (done, step) in zip(executed, steps) {
+        #expect((done["planned"] as? NSDictionary) == (step as NSDictionary), "step \(step["number"] ?? "?") as applied differs from the plan",
+                sourceLocation: sourceLocation)
+        #expect(done["outcome"] as? String == "done", "step \(step["number"] ?? "?"): \(done["outcome"] ?? "")", sourceLocation: sourceLocation)
+    }
+    return (result, directory)
+}
+
+/// The runs folder a plan copy (planCopy) writes to.
+func planRunsDirectory(_ plan: String) throws -> String? {
+    let text = try String(contentsOfFile: plan, encoding: .utf8)
+    return text.components(separatedBy: "  dir: ").last?.components(separatedBy: "/{name}").first
 }

@@ -84,13 +84,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var isRunning: Bool { exitStatus == nil }
 
-    /// Waits up to `seconds` for it to exit; its status, or nil if it still runs.
+    /// Waits up to `seconds` for it to exit, or until `cancelled` says so; its status, or nil if it still runs.
     @discardableResult
-    public func wait(upTo seconds: TimeInterval) -> Int32? {
+    public func wait(upTo seconds: TimeInterval, unless cancelled: (() -> Bool)? = nil) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             if let status = exitStatus { return status }
-            if Date() >= deadline { return nil }
+            if Date() >= deadline || cancelled?() == true { return nil }
             Thread.sleep(forTimeInterval: 0.01)
         }
     }

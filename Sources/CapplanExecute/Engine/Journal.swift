@@ -1,3 +1,4 @@
+public import CapplanPlan
 import Foundation
 
 /// What a run has changed and how to undo it, written before each change happens, so a run
@@ -5,47 +6,41 @@ import Foundation
 /// steps.log beside it says the same for people, one line per step and command.
 public final class Journal: @unchecked Sendable {
     public struct Entry: Codable, Sendable, Equatable {
-        public enum Undo: Codable, Sendable, Equatable {
-            /// Stop a process this run started (checked by its start time, so a reused pid is never hit).
-            case stopProcess(pid: Int32, startTicks: UInt64, command: [String])
-            /// Delete a pod this run created (kubectl is the argv prefix with the run's kubeconfig and context).
-            case deletePod(kubectl: [String], namespace: String, name: String)
-            /// Uncordon a node this run cordoned, if it still carries this run's mark.
-            case uncordon(kubectl: [String], node: String, run: String)
-            /// Delete a namespace this run created for its helper pods.
-            case deleteNamespace(kubectl: [String], name: String)
-
-            /// In words, for steps.log and `capplan cleanup`.
-            public var description: String {
-                switch self {
-                case .stopProcess(let pid, _, let command): "stop \(command.joined(separator: " ")) (pid \(pid))"
-                case .deletePod(_, let namespace, let name): "delete pod \(namespace)/\(name)"
-                case .uncordon(_, let node, _): "uncordon node \(node)"
-                case .deleteNamespace(_, let name): "delete namespace \(name)"
-                }
-            }
-        }
-        public var step: String
+        /// The plan's step that made the change.
+        public var step: Int
+        public var what: String
         public var undo: Undo
         public var undone: Bool
+        /// What the last attempt to undo it said (a failed one leaves `undone` false).
+        public var result: String?
+    }
+
+    /// journal.json: the kubectl prefix that reaches the run's cluster, and the entries.
+    public struct File: Codable, Sendable {
+        public var version = 2
+        public var kubectl: [String]?
+        public var entries: [Entry]
     }
 
     public let directory: String
-    private var entries: [Entry] = []
+    private var file: File
     private let log: FileHandle?
     private let lock = NSLock()
 
-    public init(directory: String) {
+    public init(directory: String, kubectl: [String]?) {
         self.directory = directory
+        file = File(kubectl: kubectl, entries: [])
         let path = directory + "/steps.log"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         log = FileHandle(forWritingAtPath: path)
     }
 
-    public static func load(directory: String) throws -> [Entry] {
+    public static func load(directory: String) throws -> File {
         let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/journal.json"))
-        return try JSONDecoder().decode([Entry].self, from: data)
+        return try JSONDecoder().decode(File.self, from: data)
     }
+
+    public var kubectl: [String]? { file.kubectl }
 
     /// A line in steps.log: time, then what happens.
     public func note(_ line: String) {
@@ -55,34 +50,35 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Records a change and its undo before the caller goes on (the file is rewritten whole).
-    public func record(_ step: String, undo: Entry.Undo) throws -> Int {
+    public func record(step: Int, what: String, undo: Undo) throws -> Int {
         lock.lock()
         defer { lock.unlock() }
-        entries.append(Entry(step: step, undo: undo, undone: false))
-        try save()
-        return entries.count - 1
+        file.entries.append(Entry(step: step, what: what, undo: undo, undone: false))
+        try Self.save(file, directory: directory)
+        return file.entries.count - 1
     }
 
-    public func markUndone(_ index: Int) throws {
+    /// Notes what undoing entry `index` did; it counts as undone unless it failed.
+    public func settle(_ index: Int, _ outcome: UndoOutcome?) {
         lock.lock()
         defer { lock.unlock() }
-        entries[index].undone = true
-        try save()
+        file.entries[index].undone = outcome?.succeeded ?? true
+        file.entries[index].result = outcome?.description
+        try? Self.save(file, directory: directory)
     }
 
-    public var pending: [(index: Int, entry: Entry)] {
+    /// Entries not undone yet.
+    public var pending: [Entry] {
         lock.lock()
         defer { lock.unlock() }
-        return entries.enumerated().filter { !$0.element.undone }.reversed().map { ($0.offset, $0.element) }
+        return file.entries.filter { !$0.undone }
     }
-
-    private func save() throws { try Self.save(entries, directory: directory) }
 
     /// Writes journal.json whole (also `capplan cleanup`, marking what it undid).
-    public static func save(_ entries: [Entry], directory: String) throws {
+    public static func save(_ file: File, directory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(entries).write(to: URL(fileURLWithPath: directory + "/journal.json"), options: .atomic)
+        try encoder.encode(file).write(to: URL(fileURLWithPath: directory + "/journal.json"), options: .atomic)
     }
 
     public func close() { try? log?.close() }

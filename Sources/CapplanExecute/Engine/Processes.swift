@@ -62,6 +62,8 @@ public enum Processes {
         public var output: String
         public var errors: String
         public var timedOut: Bool
+        /// Stopped because `cancelled` said so (Ctrl-C).
+        public var cancelled = false
     }
 
     /// Runs `argv` to completion, keeping stdout and stderr apart (at most 16 MiB of each);
@@ -69,7 +71,7 @@ public enum Processes {
     /// with waitpid, not through Foundation's Process: a command that leaves daemons behind (a
     /// lab's `up`) must still count as finished when it exits, and the output those daemons keep
     /// open is read for at most a second more.
-    public static func capture(_ argv: [String], timeout: TimeInterval = 30) throws -> Captured {
+    public static func capture(_ argv: [String], timeout: TimeInterval = 30, cancelled: (() -> Bool)? = nil) throws -> Captured {
         let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .pipe)
         let output = Collected(), errors = Collected()
         for (descriptor, collected) in [(child.standardOutput, output), (child.standardError, errors)] {
@@ -87,16 +89,17 @@ public enum Processes {
                 collected.finish()
             }.start()
         }
-        var status = child.wait(upTo: timeout)
-        let timedOut = status == nil
-        if timedOut {
-            child.signal(SIGKILL)
-            status = child.wait(upTo: 5)
+        var status = child.wait(upTo: timeout, unless: cancelled)
+        let wasCancelled = status == nil && cancelled?() == true
+        let timedOut = status == nil && !wasCancelled
+        if status == nil {
+            child.stop(grace: 1)
+            status = child.exitStatus
         }
         // A daemon the command left behind may hold the pipes open: its reader closes them when it ends.
         let stdout = output.wait(upTo: 1), stderr = errors.wait(upTo: 1)
         return Captured(status: status ?? -1, output: String(decoding: stdout, as: UTF8.self),
-                        errors: String(decoding: stderr, as: UTF8.self), timedOut: timedOut)
+                        errors: String(decoding: stderr, as: UTF8.self), timedOut: timedOut, cancelled: wasCancelled)
     }
 
     public struct SpawnError: Error, CustomStringConvertible {

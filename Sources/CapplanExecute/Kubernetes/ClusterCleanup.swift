@@ -1,3 +1,4 @@
+import CapplanPlan
 import Foundation
 
 /// `capplan cleanup --cluster`: what killed runs left on a cluster, found by capplan's labels
@@ -11,21 +12,23 @@ public enum ClusterCleanup {
         let pods = try kubectl.get(ClusterObjects.List<ClusterObjects.Pod>.self, ["pods", "--all-namespaces", "-l", selector],
                                    what: "list capplan's helper pods").items
         for pod in pods {
-            say(kubectl.deletePod(namespace: pod.namespace, name: pod.name))
-            actions += 1
+            let outcome = kubectl.deletePod(namespace: pod.namespace, name: pod.name)
+            say(outcome.description)
+            if outcome.changedSomething { actions += 1 }
         }
         let nodes = try kubectl.get(ClusterObjects.List<ClusterObjects.Node>.self, ["nodes"], what: "list nodes").items
         for node in nodes {
-            guard let mark = node.metadata.annotations?[Kubectl.cordonMark], runID == nil || mark == runID else { continue }
-            say(kubectl.uncordon(node: node.name, run: mark))
-            actions += 1
+            guard let mark = node.metadata.annotations?[Planner.cordonMark], runID == nil || mark == runID else { continue }
+            let outcome = kubectl.uncordon(node: node.name, run: mark)
+            say(outcome.description)
+            if outcome.changedSomething { actions += 1 }
         }
         let namespaces = try kubectl.get(ClusterObjects.List<ClusterObjects.Namespace>.self, ["namespaces", "-l", HelperPod.managedBy],
                                          what: "list capplan's namespaces").items
         for namespace in namespaces {
-            let result = kubectl.deleteNamespace(namespace.metadata.name, run: runID)
-            if result.hasPrefix("deleted") { actions += 1 }
-            say(result)
+            let outcome = kubectl.deleteNamespace(namespace.metadata.name)
+            if outcome.changedSomething { actions += 1 }
+            say(outcome.description)
         }
         return actions
     }

@@ -101,9 +101,11 @@ public enum ClusterObjects {
             return all.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         }
         public var ready: Bool { status?.conditions?.first { $0.type == "Ready" }?.status == "True" }
-        /// As the planner matches plans against it.
+        /// As the planner sees it (eth0's peer index is read separately, in the pod).
         public var snapshot: TargetSnapshot.Pod {
-            TargetSnapshot.Pod(namespace: namespace, name: name, labels: metadata.labels ?? [:], ip: ips.first, node: spec?.nodeName)
+            TargetSnapshot.Pod(namespace: namespace, name: name, labels: metadata.labels ?? [:], ips: ips, node: spec?.nodeName,
+                               phase: status?.phase, reason: status?.reason, containers: spec?.containers?.map(\.name) ?? [],
+                               hostNetwork: spec?.hostNetwork ?? false)
         }
     }
 

@@ -1,4 +1,5 @@
 import CapplanLoad
+import CapplanPlan
 import Foundation
 
 /// Why something on the cluster could not be done, in words a user can act on.
@@ -14,20 +15,23 @@ public struct Kubectl: Sendable {
     public let argv: [String]
     /// How long a single call may take.
     public var timeout: TimeInterval = 60
+    /// Asked while a call runs: true stops it (Ctrl-C during a run). Undo calls have none.
+    public var cancelled: (@Sendable () -> Bool)?
 
     public init(argv: [String]) { self.argv = argv }
 
-    public init(_ access: KubernetesAccess) {
-        argv = ["kubectl"] + (access.kubeconfig.map { ["--kubeconfig", $0] } ?? []) + (access.context.map { ["--context", $0] } ?? [])
-    }
+    public init(_ access: KubernetesAccess) { argv = Planner.kubectl(access) }
 
-    /// Runs `kubectl ARGS...` to completion.
+    /// Runs `kubectl ARGS...` to completion, or until `cancelled` says so.
     public func run(_ arguments: [String], timeout: TimeInterval? = nil) throws(KubernetesError) -> Processes.Captured {
+        let result: Processes.Captured
         do {
-            return try Processes.capture(argv + arguments, timeout: timeout ?? self.timeout)
+            result = try Processes.capture(argv + arguments, timeout: min(timeout ?? self.timeout, self.timeout), cancelled: cancelled)
         } catch {
             throw KubernetesError("cannot run kubectl (\(error)); install kubectl v1.20 or later and put it on PATH")
         }
+        if result.cancelled { throw KubernetesError("interrupted while kubectl \(arguments.prefix(2).joined(separator: " ")) ran") }
+        return result
     }
 
     /// Runs and requires success; the error carries kubectl's own message.
@@ -80,30 +84,31 @@ public struct Kubectl: Sendable {
     // MARK: undo actions (also used by `capplan cleanup`)
 
     /// Deletes a pod and waits until it is gone.
-    public func deletePod(namespace: String, name: String) -> String {
+    public func deletePod(namespace: String, name: String) -> UndoOutcome {
+        let wait = max(5, Int(timeout) - 10)
         guard let result = try? run(["delete", "pod", "-n", namespace, name, "--ignore-not-found", "--wait=true",
-                                     "--grace-period=1", "--timeout=90s"], timeout: 100) else { return "cannot run kubectl to delete pod \(namespace)/\(name)" }
-        if result.status != 0 { return "deleting pod \(namespace)/\(name) failed: \(Self.message(result.errors))" }
-        return result.output.contains("deleted") ? "deleted pod \(namespace)/\(name)" : "pod \(namespace)/\(name) was already gone"
+                                     "--grace-period=1", "--timeout=\(wait)s"], timeout: timeout) else {
+            return .failed("cannot run kubectl to delete pod \(namespace)/\(name)")
+        }
+        if result.timedOut { return .failed("pod \(namespace)/\(name) was not gone within \(Int(timeout)) s") }
+        if result.status != 0 { return .failed("deleting pod \(namespace)/\(name) failed: \(Self.message(result.errors))") }
+        return result.output.contains("deleted") ? .done("deleted pod \(namespace)/\(name)") : .nothingToDo("pod \(namespace)/\(name) was already gone")
     }
 
-    /// The annotation that marks a node this run cordoned, so that only those are uncordoned.
-    public static let cordonMark = "capplan.dev/cordoned-by"
-
     /// Uncordons a node if it still carries `run`'s cordon mark (a node cordoned by anyone else stays cordoned).
-    public func uncordon(node: String, run: String) -> String {
+    public func uncordon(node: String, run: String) -> UndoOutcome {
         guard let result = try? self.run(["get", "node", node, "-o", "jsonpath={.metadata.annotations.capplan\\.dev/cordoned-by}"]) else {
-            return "cannot run kubectl to uncordon \(node)"
+            return .failed("cannot run kubectl to uncordon \(node)")
         }
-        if result.status != 0 { return "cannot read node \(node): \(Self.message(result.errors))" }
+        if result.status != 0 { return .failed("cannot read node \(node): \(Self.message(result.errors))") }
         guard result.output.trimmingCharacters(in: .whitespacesAndNewlines) == run else {
-            return "node \(node) no longer carries this run's cordon mark: left as it is"
+            return .nothingToDo("node \(node) does not carry this run's cordon mark: left as it is")
         }
         let patch = #"{"spec":{"unschedulable":null},"metadata":{"annotations":{"capplan.dev/cordoned-by":null}}}"#
         guard let patched = try? self.run(["patch", "node", node, "--type=merge", "-p", patch]), patched.status == 0 else {
-            return "uncordoning \(node) failed: run kubectl uncordon \(node)"
+            return .failed("uncordoning \(node) failed: run kubectl uncordon \(node)")
         }
-        return "uncordoned node \(node)"
+        return .done("uncordoned node \(node)")
     }
 
     /// Cordons a node and marks it with `run`, in one patch.
@@ -112,24 +117,26 @@ public struct Kubectl: Sendable {
         try check(["patch", "node", node, "--type=merge", "-p", patch], what: "cordon node \(node)")
     }
 
-    /// Deletes a namespace capplan created for its helpers (only while it carries capplan's label).
-    public func deleteNamespace(_ name: String, run: String?) -> String {
+    /// Deletes a namespace capplan created for its helpers (only while it carries capplan's label
+    /// and holds no other run's helper).
+    public func deleteNamespace(_ name: String) -> UndoOutcome {
         guard let owner = try? self.run(["get", "namespace", name, "--ignore-not-found", "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}"]) else {
-            return "cannot run kubectl to delete namespace \(name)"
+            return .failed("cannot run kubectl to delete namespace \(name)")
         }
-        if owner.status == 0 && owner.output.isEmpty && owner.errors.isEmpty { return "namespace \(name) was already gone" }
+        if owner.status == 0 && owner.output.isEmpty && owner.errors.isEmpty { return .nothingToDo("namespace \(name) was already gone") }
         guard owner.output.trimmingCharacters(in: .whitespacesAndNewlines) == HelperPod.manager else {
-            return "namespace \(name) is not capplan's (no \(HelperPod.managedBy) label): left as it is"
+            return .nothingToDo("namespace \(name) is not capplan's (no \(HelperPod.managedBy) label): left as it is")
         }
         // Another run may have found it and put its helper there: then it stays.
         if let others = try? self.run(["get", "pods", "-n", name, "-l", HelperPod.managedBy, "-o", "name"]),
            others.status == 0, !others.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            return "namespace \(name) still holds other runs' helper pods: left as it is"
+            return .nothingToDo("namespace \(name) still holds other runs' helper pods: left as it is")
         }
-        guard let result = try? self.run(["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=120s"], timeout: 130) else {
-            return "cannot run kubectl to delete namespace \(name)"
+        let wait = max(5, Int(timeout) - 10)
+        guard let result = try? self.run(["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=\(wait)s"], timeout: timeout) else {
+            return .failed("cannot run kubectl to delete namespace \(name)")
         }
-        if result.status != 0 { return "deleting namespace \(name) failed: \(Self.message(result.errors))" }
-        return "deleted namespace \(name)"
+        if result.status != 0 { return .failed("deleting namespace \(name) failed: \(Self.message(result.errors))") }
+        return .done("deleted namespace \(name)")
     }
 }

@@ -1,5 +1,6 @@
 import CapplanLoad
 import CapplanPackets
+public import CapplanPlan
 import CapplanRedact
 
 /// run.json: what ran, where, when, with which plan (by content hash and git commit) and result.
@@ -23,6 +24,16 @@ public struct RunRecord: Codable, Sendable {
     public var reproduce: [ReproduceRecord]
     public var verdict: Verdict?
     public var exitCode: Int32
+    /// Every step the planner gave (encoded exactly as `capplan plan --format json` encodes it),
+    /// with what became of it and the facts only the run could know.
+    public var steps: [ExecutedStep]
+
+    public struct ExecutedStep: Codable, Sendable {
+        public var planned: Step
+        /// done, not reached, or failed: why.
+        public var outcome: String
+        public var facts: [String]?
+    }
 
     public struct PlanIdentity: Codable, Sendable {
         public var path: String

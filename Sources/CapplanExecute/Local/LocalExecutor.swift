@@ -1,0 +1,59 @@
+import CapplanLoad
+import CapplanPackets
+import CapplanPlan
+
+/// Performs the planner's steps on this machine: the snapshot (namespaces' iflinks and the
+/// capture namespace's interfaces) is read first, the planner names every interface, and
+/// libpcap opens exactly those, inside the namespace that plays the node if there is one.
+struct LocalExecutor {
+    let context: RunContext
+    let netns: String?
+
+    func run() throws -> ApplyExit {
+        let reader = LocalSnapshot(netns: netns)
+        context.journal.note("target: local\(netns.map { " in network namespace \($0)" } ?? "")")
+        let snapshot = try reader.read(context.plan)
+        let steps = try Planner.steps(for: context.plan, snapshot: snapshot)
+        try context.adopt(steps, comparable: steps)
+        var streams: [CaptureStream] = []
+        for step in context.steps {
+            try context.checkInterrupt()
+            switch step.operation {
+            case .resolveNamespaces(let names):
+                context.finished(step, facts: names.map { "network namespace \($0)" })
+            case .resolveInterfaces(_, let planned, _):
+                streams = planned.value ?? []
+                context.finished(step, facts: streams.map { "interface \(Self.interface($0).name): \(Self.interface($0).method)" })
+            case .capture:
+                return try capture(streams, identities: reader)
+            default:
+                throw LocalSnapshot.Failure(description: "step \(step.number) (\(step.operation)) has no meaning on the local target")
+            }
+        }
+        throw LocalSnapshot.Failure(description: "the plan has no capture step")
+    }
+
+    private func capture(_ streams: [CaptureStream], identities reader: LocalSnapshot) throws -> ApplyExit {
+        let interfaces = streams.map(Self.interface)
+        // One libpcap handle per interface, all with the one filter the planner gave them.
+        let capture = try LiveCapture(interfaces: interfaces.map(\.name), filter: streams.first?.filter ?? context.plan.capture.filter,
+                                      snaplen: context.plan.capture.snaplen, namespace: netns)
+        defer { capture.close() }
+        let netns = self.netns
+        let target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: reader.identities(of: context.plan.pods),
+                                   statistics: { capture.statistics() }, liveStatistics: true, record: { $0.netns = netns })
+        return try CaptureSession(context: context, target: target).run()
+    }
+
+    /// A planned stream on this machine, named and with how it was found.
+    static func interface(_ stream: CaptureStream) -> ResolvedInterface {
+        switch stream.source {
+        case .any: ResolvedInterface(name: "any", method: "any: every interface")
+        case .named(let name): ResolvedInterface(name: name, method: "named in the plan")
+        case .podPeer(let pod, let index, let name):
+            ResolvedInterface(name: name ?? "", method: "\(pod): eth0 iflink \(index) -> \(name ?? "?")", pod: pod)
+        case .podRoute(let pod, let address):
+            ResolvedInterface(name: "", method: "\(pod): route to \(address)", pod: pod)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import CapplanAnalyse
+import CapplanLoad
+import CapplanPackets
+import CapplanPlan
+import Foundation
+
+/// The local target read the runbook's way, for `plan` and `apply` alike: a "pod" is a network
+/// namespace, its host-side interface the one whose index is the namespace's eth0 iflink, found
+/// among the interfaces of the namespace that plays the node (or this machine's own).
+public struct LocalSnapshot: Sendable {
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The namespace that plays the node (capture happens there), nil for this machine's own.
+    public var netns: String?
+
+    public init(netns: String?) { self.netns = netns }
+
+    public func read(_ plan: Plan) throws -> TargetSnapshot {
+        let (status, output, _) = try Processes.run(["ip"] + (netns.map { ["-n", $0] } ?? []) + ["-o", "link"])
+        guard status == 0 else { throw Failure(description: "ip -o link failed\(netns.map { " in network namespace \($0): does it exist?" } ?? "")") }
+        let links = IPLink.parse(output)
+        var pods: [TargetSnapshot.Pod] = []
+        for selection in plan.pods {
+            guard case .name(let namespace) = selection.match else { continue }
+            let (status, output, _) = try Processes.run(["ip", "netns", "exec", namespace, "cat", "/sys/class/net/eth0/iflink"])
+            guard status == 0, let index = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+            pods.append(TargetSnapshot.Pod(namespace: "", name: namespace, ips: addresses(of: namespace).map(\.description),
+                                           peerIndex: index, peerName: links[index]))
+        }
+        return TargetSnapshot(pods: pods, links: Array(links.values).sorted())
+    }
+
+    /// The plan's pods' addresses, as the identity map's pods.
+    public func identities(of pods: [PodSelection]) -> IdentityMap {
+        var map = IdentityMap()
+        for pod in pods {
+            guard case .name(let namespace) = pod.match else { continue }
+            for address in addresses(of: namespace) {
+                map.add(CIDR(address: address, prefixLength: address.bitCount), Identity(name: namespace, kind: .pod))
+            }
+        }
+        return map
+    }
+
+    /// A namespace's addresses, without loopback and IPv6 link-local ones.
+    private func addresses(of namespace: String) -> [IPAddress] {
+        guard let (status, output, _) = try? Processes.run(["ip", "-n", namespace, "-o", "addr", "show"]), status == 0 else { return [] }
+        return output.split(separator: "\n").filter { !$0.contains(" lo ") }.compactMap { line in
+            let words = line.split(separator: " ")
+            guard let at = words.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), at + 1 < words.count,
+                  let address = IPAddress(String(words[at + 1].split(separator: "/")[0])),
+                  !(address.isIPv6 && address.high >> 54 == 0x3FA) else { return nil }
+            return address
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import CapplanAnalyse
+import CapplanLoad
+import CapplanPackets
+import CapplanPlan
+import CapplanRedact
+import CapplanReport
+import Foundation
+
+/// The end of the pass: the analysis summarised, the verdict, and the run directory's files
+/// (summary.md, summary.json, run.json), then what the user sees.
+struct RunReport {
+    let context: RunContext
+    let target: CaptureTarget
+    let rules: RedactionRules
+    let redactor: Redactor
+    let written: Int
+    let start: Date
+    let end: Date
+    let counts: CaptureSession.Counts
+    let stopReason: String
+    let reproduce: [RunRecord.ReproduceRecord]
+
+    func write(_ analyzer: ConnectionAnalyzer, markSteps: ((Step.Operation) -> Bool) -> Void) throws -> ApplyExit {
+        let plan = context.plan
+        let source = target.source
+        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: "capture.pcap", linkType: source.linkType)
+        let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities)
+        let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
+            : source.endedEarly != nil ? .failed
+            : (verdict?.passed == false ? .expectationsFailed : .passed)
+        markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
+        var record = runRecord(verdict: verdict, exit: exit)
+        target.record(&record)
+        let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
+            + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
+        try markdown.write(toFile: context.directory + "/summary.md", atomically: true, encoding: .utf8)
+        try SummaryJSON.render(summary).write(toFile: context.directory + "/summary.json", atomically: true, encoding: .utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let runJSON = String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
+        try runJSON.write(toFile: context.directory + "/run.json", atomically: true, encoding: .utf8)
+        context.journal.note("wrote capture.pcap, summary.md, summary.json, run.json")
+        if context.options.json {
+            context.out(runJSON)
+        } else if !context.options.quiet {
+            context.out(markdown)
+            context.out("\nRun directory: \(context.directory)\n")
+        }
+        if let early = source.endedEarly { context.err("capplan: \(early)\n") }
+        return exit
+    }
+
+    private func runRecord(verdict: Verdict?, exit: ApplyExit) -> RunRecord {
+        let plan = context.plan
+        let usesKey = rules.pseudonymizeAddresses || rules.macs == .pseudonymize
+        return RunRecord(
+            plan: .init(path: context.planPath, name: plan.name,
+                        sha256: Redactor.sha256(Array(context.planSource.utf8)).map { String(format: "%02x", $0) }.joined(),
+                        gitCommit: Self.gitCommit(of: context.planPath)),
+            target: target.kind.rawValue, netns: nil, interfaces: target.interfaces,
+            filter: plan.capture.filter, start: start.formatted(.iso8601), end: end.formatted(.iso8601),
+            durationSeconds: end.timeIntervalSince(start), firstPacketSeconds: counts.firstPacket, stopReason: stopReason,
+            packets: .init(captured: counts.captured, written: written, bytes: counts.bytes, kernel: target.statistics()),
+            redaction: .init(applied: !rules.changesNothing, keyFingerprint: usesKey ? redactor.keyFingerprint : nil,
+                             randomKey: redactor.keyIsRandom && rules.pseudonymizeAddresses, stats: redactor.stats),
+            reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps)
+    }
+
+    static func verdictMarkdown(_ verdict: Verdict?) -> String {
+        guard let verdict else { return "\n## Verdict\n\nThe plan states no expectations.\n" }
+        var text = "\n## Verdict: \(verdict.passed ? "PASS" : "FAIL")\n\n| expectation | observed | held |\n|---|---:|---|\n"
+        for result in verdict.results {
+            text += "| \(result.expectation) | \(result.observed) | \(result.held ? "yes" : "**no**") |\n"
+        }
+        return text
+    }
+
+    static func gitCommit(of path: String) -> String? {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard let (status, output, _) = try? Processes.run(["git", "-C", directory.isEmpty ? "." : directory, "log", "-n", "1", "--format=%H", "--",
+                                                         (path as NSString).lastPathComponent]),
+              status == 0 else { return nil }
+        let commit = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return commit.isEmpty ? nil : commit
+    }
+}

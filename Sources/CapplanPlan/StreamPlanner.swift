@@ -1,0 +1,83 @@
+import CapplanLoad
+
+/// Where each capture stream reads and with which whole filter: the plan's filter, plus what a
+/// stream needs on top (capplan's own traffic left out on node interfaces; one pod's addresses
+/// on an interface found by route, which may be a bridge that carries other pods too).
+struct StreamPlanner {
+    let plan: Plan
+
+    /// On a node: per pod its veth (by iflink) or its route; `any` and named interfaces per node.
+    func kubernetes(_ pods: [PodFact], nodes: [String]) throws(PlanningError) -> [CaptureStream] {
+        var streams: [CaptureStream] = []
+        for node in nodes {
+            switch plan.interfaces {
+            case .any:
+                streams.append(stream(node, .any, extra: Self.ownStreamExclusion(for: "any")))
+            case .named(let names):
+                streams += names.map { stream(node, $0 == "any" ? .any : .named($0), extra: Self.ownStreamExclusion(for: $0)) }
+            case .pods:
+                for pod in pods where pod.node == node {
+                    let found = try podStream(pod, node: node)
+                    if !streams.contains(found) { streams.append(found) }
+                }
+            }
+        }
+        guard !streams.isEmpty else { throw PlanningError(message: "no interface to capture on: no pod of the plan runs on the capture node") }
+        return streams
+    }
+
+    private func podStream(_ pod: PodFact, node: String) throws(PlanningError) -> CaptureStream {
+        if let index = pod.peerIndex {
+            return stream(node, .podPeer(pod: pod.full, index: index, name: nil), extra: nil)
+        }
+        guard let address = pod.ips.first else { throw PlanningError(message: "pod \(pod.full) has no IP") }
+        // A route may lead to a bridge that carries every pod on it: only this pod's addresses.
+        return stream(node, .podRoute(pod: pod.full, address: address), extra: pod.ips.map { "host \($0)" }.joined(separator: " or "))
+    }
+
+    /// On this machine: every name is known from the snapshot.
+    func local(_ namespaces: [String], snapshot: TargetSnapshot, netns: String?) throws(PlanningError) -> [CaptureStream] {
+        let inside = netns.map { " in network namespace \($0)" } ?? ""
+        switch plan.interfaces {
+        case .any:
+            return [stream(nil, .any, extra: nil)]
+        case .named(let names):
+            for name in names where name != "any" && !(snapshot.links ?? [name]).contains(name) {
+                throw PlanningError(message: "interface \(name) does not exist\(inside); known: \((snapshot.links ?? []).sorted().joined(separator: ", "))")
+            }
+            return names.map { stream(nil, $0 == "any" ? .any : .named($0), extra: nil) }
+        case .pods:
+            return try namespaces.map { namespace throws(PlanningError) in
+                guard let pod = snapshot.pods.first(where: { $0.name == namespace }), let index = pod.peerIndex else {
+                    throw PlanningError(message: "cannot read eth0's iflink in network namespace \(namespace): is it a pod of the lab (ip netns list)?")
+                }
+                guard let name = pod.peerName else {
+                    throw PlanningError(message: "no interface with index \(index) (eth0's peer of \(namespace))\(inside)")
+                }
+                return stream(nil, .podPeer(pod: namespace, index: index, name: name), extra: nil)
+            }
+        }
+    }
+
+    /// Without a snapshot: `any` and named interfaces need no reading.
+    func unresolvedLocal() -> [CaptureStream] {
+        switch plan.interfaces {
+        case .any: [stream(nil, .any, extra: nil)]
+        case .named(let names): names.map { stream(nil, $0 == "any" ? .any : .named($0), extra: nil) }
+        case .pods: []
+        }
+    }
+
+    private func stream(_ node: String?, _ source: CaptureStream.Source, extra: String?) -> CaptureStream {
+        let filter = extra.map { extra in plan.capture.filter.isEmpty ? extra : "(\(plan.capture.filter)) and (\(extra))" } ?? plan.capture.filter
+        return CaptureStream(node: node, source: source, extraFilter: extra, filter: filter)
+    }
+
+    /// The capture leaves the node through the kubelet (port 10250) and the container runtime's
+    /// streaming server (loopback): captured again, every packet would make more packets. A pod's
+    /// veth never sees that traffic; a node interface does.
+    static func ownStreamExclusion(for interface: String) -> String {
+        let loopback = "tcp and ((src host 127.0.0.1 and dst host 127.0.0.1) or (src host ::1 and dst host ::1))"
+        return interface == "any" || interface == "lo" ? "not (tcp port 10250 or (\(loopback)))" : "not tcp port 10250"
+    }
+}
