@@ -27,7 +27,7 @@ let package = Package(
         // Packet layer: BPF filters and byte patterns on libpcap/PCRE2 (later: pcap I/O, decoding).
         .target(name: "CapplanPackets", dependencies: ["CPcap", "CPCRE2"], swiftSettings: strict),
         // Redact: rules applied to every packet before anything reaches disk (Crypto-PAn on OpenSSL's AES).
-        .target(name: "CapplanRedact", dependencies: ["CapplanPackets", "CCrypto", "CPcap"], swiftSettings: strict),
+        .target(name: "CapplanRedact", dependencies: ["CapplanPackets", "CCrypto"], swiftSettings: strict),
         // Analyse: flows, Zeek connection states, Wireshark's TCP analysis, resets, ICMP and DNS failures.
         .target(name: "CapplanAnalyse", dependencies: ["CapplanPackets"], swiftSettings: strict),
         // Report: findings in plain words, summary.md and summary.json.

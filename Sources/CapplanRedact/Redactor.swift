@@ -1,5 +1,4 @@
 internal import CCrypto
-internal import CPcap
 public import CapplanPackets
 
 /// A packet after redaction: bytes valid until the next call, the new captured length,
@@ -21,22 +20,23 @@ public final class Redactor {
     public let keyIsRandom: Bool
 
     private let decoder: PacketDecoder
-    private let linkType: Int32
+    private let linkType: LinkType
     private let pan: CryptoPAn?
     private let macKey: CryptoPAn?
     private let patterns: [BytePattern]
     private let scratch: UnsafeMutableRawBufferPointer
-    private var dropProgram = bpf_program()
-    private var hasDropProgram = false
+    private let dropProgram: BPFProgram?
 
-    public init(rules: RedactionRules, linkType: Int32, snaplen: Int) throws(RedactionError) {
+    /// `linkType` is the DLT of the packets (a capture file's or a live handle's).
+    public init(rules: RedactionRules, linkType dlt: Int32, snaplen: Int) throws(RedactionError) {
         self.rules = rules
-        self.linkType = linkType
         do {
-            decoder = try PacketDecoder(linkType: linkType)
+            linkType = try LinkType(dlt: dlt)
+            dropProgram = try rules.dropFilter.map { filter throws(PcapError) in try BPFProgram(filter, linkType: dlt, snaplen: Int32(max(snaplen, 65_535))) }
         } catch {
-            throw RedactionError(error.message)
+            throw RedactionError(error.function == "decode" ? error.message : "the drop filter \"\(rules.dropFilter ?? "")\" does not compile: \(error.message)")
         }
+        decoder = PacketDecoder(link: linkType)
         let key = rules.key ?? Self.randomKey()
         keyIsRandom = rules.key == nil
         keyFingerprint = Self.fingerprint(key)
@@ -55,33 +55,16 @@ public final class Redactor {
         patterns = compiled
         stats.scrubMatches = Array(repeating: 0, count: compiled.count)
         scratch = .allocate(byteCount: max(snaplen, 65_536) + 64, alignment: 8)
-        if let filter = rules.dropFilter {
-            guard let dead = pcap_open_dead(linkType, Int32(max(snaplen, 65_535))) else { throw RedactionError("libpcap could not open a handle") }
-            defer { pcap_close(dead) }
-            if pcap_compile(dead, &dropProgram, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 {
-                throw RedactionError("the drop filter \"\(filter)\" does not compile: \(String(cString: pcap_geterr(dead)))")
-            }
-            hasDropProgram = true
-        }
     }
 
-    deinit {
-        scratch.deallocate()
-        if hasDropProgram { pcap_freecode(&dropProgram) }
-    }
+    deinit { scratch.deallocate() }
 
     /// The redacted packet, or nil when the drop filter leaves it out.
     public func redact(_ packet: RawPacket) -> RedactedPacket? {
         stats.packetsIn += 1
-        if hasDropProgram {
-            var header = pcap_pkthdr()
-            header.caplen = UInt32(packet.bytes.count)
-            header.len = UInt32(packet.originalLength)
-            let matched = packet.bytes.withMemoryRebound(to: UInt8.self) { pcap_offline_filter(&dropProgram, &header, $0.baseAddress) }
-            if matched != 0 {
-                stats.droppedByFilter += 1
-                return nil
-            }
+        if let dropProgram, dropProgram.matches(packet) {
+            stats.droppedByFilter += 1
+            return nil
         }
         let length = min(packet.bytes.count, scratch.count)
         if let source = packet.bytes.baseAddress, let destination = scratch.baseAddress {
@@ -231,13 +214,13 @@ public final class Redactor {
     private func rewriteLinkAddresses(_ buffer: inout PacketBuffer) {
         var fields: [(offset: Int, length: Int)] = []
         switch linkType {
-        case 1: fields = [(0, 6), (6, 6)]
-        case 113: if buffer.has(4, 2) { fields = [(6, min(Int(buffer.word(4)), 8))] }
-        case 276: if buffer.has(11, 1) { fields = [(12, min(Int(buffer.bytes[11]), 8))] }
+        case .ethernet: fields = [(0, 6), (6, 6)]
+        case .linuxSLL: if buffer.has(4, 2) { fields = [(6, min(Int(buffer.word(4)), 8))] }
+        case .linuxSLL2: if buffer.has(11, 1) { fields = [(12, min(Int(buffer.bytes[11]), 8))] }
         default: break
         }
         // ARP carries hardware addresses too.
-        if linkType == 1, buffer.has(12, 2), buffer.word(12) == 0x0806 { fields += [(22, 6), (32, 6)] }
+        if linkType == .ethernet, buffer.has(12, 2), buffer.word(12) == 0x0806 { fields += [(22, 6), (32, 6)] }
         var changed = false
         for field in fields where buffer.has(field.offset, field.length) {
             let original = (0..<field.length).map { buffer.bytes[field.offset + $0] }

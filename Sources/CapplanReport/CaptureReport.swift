@@ -37,17 +37,5 @@ public enum CaptureReport {
         SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
     }
 
-    static func linkName(_ linkType: Int32) -> String {
-        switch linkType {
-        case 0: "NULL (BSD loopback)"
-        case 1: "Ethernet"
-        case 12, 14, 101: "raw IP"
-        case 108: "OpenBSD loopback"
-        case 113: "Linux cooked v1"
-        case 228: "raw IPv4"
-        case 229: "raw IPv6"
-        case 276: "Linux cooked v2"
-        default: "DLT \(linkType)"
-        }
-    }
+    static func linkName(_ linkType: Int32) -> String { LinkType.name(of: linkType) }
 }

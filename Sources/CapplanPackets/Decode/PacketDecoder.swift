@@ -1,19 +1,12 @@
 /// Decodes packets of one link type, in place and without allocating.
 public struct PacketDecoder: Sendable {
-    /// DLT values (pcap/dlt.h) capplan decodes.
-    public enum Link: Int32, Sendable {
-        case null = 0, ethernet = 1, rawBSD = 12, rawOpenBSD = 14, rawLinktype = 101, loop = 108
-        case linuxSLL = 113, ipv4 = 228, ipv6 = 229, linuxSLL2 = 276
-    }
+    public let link: LinkType
 
-    public let link: Link
+    public init(link: LinkType) { self.link = link }
 
-    /// Throws when capplan cannot decode this link type; the message names the ones it can.
+    /// Throws when capplan cannot decode this link type (a DLT); the message names the ones it can.
     public init(linkType: Int32) throws(PcapError) {
-        guard let link = Link(rawValue: linkType) else {
-            throw PcapError("decode", "link type \(linkType) is not one capplan decodes (Ethernet, Linux cooked v1/v2, raw IP, loopback)")
-        }
-        self.link = link
+        link = try LinkType(dlt: linkType)
     }
 
     @inline(__always)

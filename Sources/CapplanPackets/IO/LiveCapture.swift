@@ -104,10 +104,12 @@ public final class LiveCapture: PacketSource {
         try check(pcap_set_buffer_size(handle, Int32(bufferSize)), "pcap_set_buffer_size")
         try check(pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO)), "pcap_set_tstamp_precision")
         try check(pcap_activate(handle), "pcap_activate")
-        var program = bpf_program()
-        try check(pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN), "pcap_compile")
-        defer { pcap_freecode(&program) }
-        try check(pcap_setfilter(handle, &program), "pcap_setfilter")
+        do {
+            try BPFProgram(filter, handle: handle).install(on: handle)
+        } catch {
+            pcap_close(handle)
+            throw PcapError(error.function, error.message, path: name)
+        }
         try check(pcap_setnonblock(handle, 1, &errorBuffer), "pcap_setnonblock")
         return handle
     }
