@@ -36,7 +36,8 @@ extension Flow {
         var letters = Letters()
         let idle = orig.packets + resp.packets > 0 ? time - last : nil
         let flowStart = self.start
-        let rtt = synTime >= 0 && handshakeAckTime >= 0 ? handshakeAckTime - synTime : defaultOutOfOrderThreshold
+        let segment = Segment(tcp: tcp, length: length, time: time,
+                              rtt: synTime >= 0 && handshakeAckTime >= 0 ? handshakeAckTime - synTime : defaultOutOfOrderThreshold)
         var reset: ResetEvent?
         var handshakeCompleted = false
         let originatorSynSent = orig.state == .synSent
@@ -45,106 +46,16 @@ extension Flow {
 
         func analyse(_ fwd: inout Direction, _ rev: inout Direction) {
             fwd.recent.add(signature, time: time, interface: packet.interfaceIndex)
-            let syn = tcp.has(TCPHeader.syn), ack = tcp.has(TCPHeader.ack)
-            let fin = tcp.has(TCPHeader.fin), rst = tcp.has(TCPHeader.rst)
-            if rst {
+            if segment.rst {
                 reset = Self.resetEvent(packet, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
                                         start: start, flowStart: flowStart, idle: idle,
                                         answeredSyn: !fromOriginator && originatorSynSent && fwd.state == .inactive
                                             || (!fromOriginator && fwd.packets == 0 && originatorSyns > 0))
             }
-
-            // Wireshark's TCP analysis ("TCP Analysis" in its user guide, packet-tcp.c), in its order.
-            let segmentLength = UInt32(length) &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
-            let keepAlive = !syn && !fin && !rst && length <= 1 && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence &- 1
-            var retransmitted = false
-            if keepAlive { fwd.expert.keepAlives += 1 }
-            if tcp.window == 0 && !syn && !fin && !rst {
-                fwd.expert.zeroWindows += 1
-                letters.add(UInt8(ascii: "W"))
-            }
-            if fwd.hasNextSequence && !rst && seqGreater(tcp.sequence, fwd.nextSequence) {
-                fwd.expert.segmentsNotCaptured += 1
-            }
-            let duplicateAck = length == 0 && !syn && !fin && !rst && tcp.window != 0 && tcp.window == fwd.lastWindow && fwd.hasAck
-                && tcp.acknowledgment == fwd.lastAck && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence && !keepAlive
-            if duplicateAck {
-                fwd.expert.duplicateAcks += 1
-                fwd.duplicateAckRun += 1
-            } else if !fwd.hasAck || tcp.acknowledgment != fwd.lastAck {
-                fwd.duplicateAckRun = 0
-            }
-            if !keepAlive, length > 0 || syn || fin, fwd.hasNextSequence, seqLess(tcp.sequence, fwd.nextSequence) {
-                // A fast retransmission (after two duplicate ACKs) or a spurious one (data already
-                // acknowledged) is a retransmission; otherwise a segment soon after the highest one
-                // (within the handshake's RTT) is out of order; anything else is a retransmission.
-                let fast = rev.duplicateAckRun >= 2 && rev.lastAck == tcp.sequence && time - rev.lastAckTime < fastRetransmissionWindow
-                let spurious = length > 0 && rev.hasAck && !seqGreater(tcp.sequence &+ UInt32(length), rev.lastAck)
-                if !fast, !spurious, time - fwd.nextSequenceTime < rtt, fwd.nextSequence != tcp.sequence &+ segmentLength {
-                    fwd.expert.outOfOrder += 1
-                } else {
-                    fwd.expert.retransmissions += 1
-                    retransmitted = true
-                    letters.add(UInt8(ascii: "T"))
-                }
-            }
-
-            // Sequence bookkeeping.
-            if !fwd.hasNextSequence || (!rst && seqGreater(tcp.sequence &+ segmentLength, fwd.nextSequence)) {
-                fwd.nextSequence = tcp.sequence &+ segmentLength
-                fwd.hasNextSequence = true
-                fwd.nextSequenceTime = time
-            }
-            if ack {
-                fwd.lastAck = tcp.acknowledgment
-                fwd.hasAck = true
-                fwd.lastAckTime = time
-            }
-            fwd.lastWindow = tcp.window
-            if syn, tcp.windowScale >= 0 { fwd.windowScale = tcp.windowScale }
-            fwd.lastTTL = packet.ttl
-            fwd.lastTime = time
-            fwd.packets += 1
-            if !retransmitted { fwd.payloadBytes += Int64(length) }
-
-            // Zeek's history letters.
-            if syn && !ack {
-                letters.add(UInt8(ascii: "S"))
-                fwd.synCount += 1
-            } else if syn && ack {
-                letters.add(UInt8(ascii: "H"))
-            } else if ack && length == 0 && !fin && !rst {
-                letters.add(UInt8(ascii: "A"))
-            }
-            if length > 0 { letters.add(UInt8(ascii: "D")) }
-            if fin { letters.add(UInt8(ascii: "F")) }
-            if rst { letters.add(UInt8(ascii: "R")) }
-
-            // Zeek's endpoint state machine.
-            if rst {
-                fwd.state = .reset
-                return
-            }
-            if syn && !ack, fwd.state == .inactive { fwd.state = .synSent }
-            if syn && ack, fwd.state == .inactive || fwd.state == .synSent { fwd.state = .synAckSent }
-            if !syn && (ack || length > 0) {
-                switch fwd.state {
-                case .synSent, .synAckSent:
-                    if rev.state == .synAckSent || rev.state == .synSent || rev.state == .established {
-                        handshakeCompleted = fromOriginator && synAckSeen
-                        fwd.state = .established
-                        if rev.state != .established { rev.state = .established }
-                    }
-                case .inactive:
-                    fwd.state = .partial
-                default:
-                    break
-                }
-            }
-            if fin {
-                fwd.state = .closed
-                fwd.sentFin = true
-            }
+            let retransmitted = Self.expertAnalysis(segment, &fwd, &rev, letters: &letters)
+            Self.bookkeeping(segment, ttl: packet.ttl, &fwd, retransmitted: retransmitted)
+            Self.historyLetters(segment, &fwd, letters: &letters)
+            handshakeCompleted = Self.endpointState(segment, &fwd, &rev, fromOriginator: fromOriginator, synAckSeen: synAckSeen)
         }
 
         if fromOriginator { analyse(&orig, &resp) } else { analyse(&resp, &orig) }
@@ -160,6 +71,124 @@ extension Flow {
         lastPacket = number
         last = time
         return .counted(reset)
+    }
+
+    /// One TCP segment as the per-direction steps read it.
+    private struct Segment {
+        let tcp: TCPHeader
+        let length: Int
+        let time: Int64
+        /// The handshake's round trip, or the default out-of-order threshold.
+        let rtt: Int64
+        var syn: Bool { tcp.has(TCPHeader.syn) }
+        var ack: Bool { tcp.has(TCPHeader.ack) }
+        var fin: Bool { tcp.has(TCPHeader.fin) }
+        var rst: Bool { tcp.has(TCPHeader.rst) }
+        /// Sequence space it takes: payload, plus one each for SYN and FIN.
+        var sequenceLength: UInt32 { UInt32(length) &+ (syn ? 1 : 0) &+ (fin ? 1 : 0) }
+    }
+
+    /// Wireshark's TCP analysis ("TCP Analysis" in its user guide, packet-tcp.c), in its order.
+    /// Returns whether the segment is a retransmission.
+    private static func expertAnalysis(_ s: Segment, _ fwd: inout Direction, _ rev: inout Direction, letters: inout Letters) -> Bool {
+        let tcp = s.tcp, length = s.length, time = s.time
+        let plain = !s.syn && !s.fin && !s.rst
+        let keepAlive = plain && length <= 1 && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence &- 1
+        if keepAlive { fwd.expert.keepAlives += 1 }
+        if tcp.window == 0 && plain {
+            fwd.expert.zeroWindows += 1
+            letters.add(UInt8(ascii: "W"))
+        }
+        if fwd.hasNextSequence && !s.rst && seqGreater(tcp.sequence, fwd.nextSequence) {
+            fwd.expert.segmentsNotCaptured += 1
+        }
+        let duplicateAck = length == 0 && plain && tcp.window != 0 && tcp.window == fwd.lastWindow && fwd.hasAck
+            && tcp.acknowledgment == fwd.lastAck && fwd.hasNextSequence && tcp.sequence == fwd.nextSequence && !keepAlive
+        if duplicateAck {
+            fwd.expert.duplicateAcks += 1
+            fwd.duplicateAckRun += 1
+        } else if !fwd.hasAck || tcp.acknowledgment != fwd.lastAck {
+            fwd.duplicateAckRun = 0
+        }
+        guard !keepAlive, length > 0 || s.syn || s.fin, fwd.hasNextSequence, seqLess(tcp.sequence, fwd.nextSequence) else { return false }
+        // A fast retransmission (after two duplicate ACKs) or a spurious one (data already
+        // acknowledged) is a retransmission; otherwise a segment soon after the highest one
+        // (within the handshake's RTT) is out of order; anything else is a retransmission.
+        let fast = rev.duplicateAckRun >= 2 && rev.lastAck == tcp.sequence && time - rev.lastAckTime < fastRetransmissionWindow
+        let spurious = length > 0 && rev.hasAck && !seqGreater(tcp.sequence &+ UInt32(length), rev.lastAck)
+        if !fast, !spurious, time - fwd.nextSequenceTime < s.rtt, fwd.nextSequence != tcp.sequence &+ s.sequenceLength {
+            fwd.expert.outOfOrder += 1
+            return false
+        }
+        fwd.expert.retransmissions += 1
+        letters.add(UInt8(ascii: "T"))
+        return true
+    }
+
+    /// The sender's sequence, acknowledgment, window and counters.
+    private static func bookkeeping(_ s: Segment, ttl: UInt8, _ fwd: inout Direction, retransmitted: Bool) {
+        let tcp = s.tcp
+        if !fwd.hasNextSequence || (!s.rst && seqGreater(tcp.sequence &+ s.sequenceLength, fwd.nextSequence)) {
+            fwd.nextSequence = tcp.sequence &+ s.sequenceLength
+            fwd.hasNextSequence = true
+            fwd.nextSequenceTime = s.time
+        }
+        if s.ack {
+            fwd.lastAck = tcp.acknowledgment
+            fwd.hasAck = true
+            fwd.lastAckTime = s.time
+        }
+        fwd.lastWindow = tcp.window
+        if s.syn, tcp.windowScale >= 0 { fwd.windowScale = tcp.windowScale }
+        fwd.lastTTL = ttl
+        fwd.lastTime = s.time
+        fwd.packets += 1
+        if !retransmitted { fwd.payloadBytes += Int64(s.length) }
+    }
+
+    /// Zeek's history letters.
+    private static func historyLetters(_ s: Segment, _ fwd: inout Direction, letters: inout Letters) {
+        if s.syn && !s.ack {
+            letters.add(UInt8(ascii: "S"))
+            fwd.synCount += 1
+        } else if s.syn && s.ack {
+            letters.add(UInt8(ascii: "H"))
+        } else if s.ack && s.length == 0 && !s.fin && !s.rst {
+            letters.add(UInt8(ascii: "A"))
+        }
+        if s.length > 0 { letters.add(UInt8(ascii: "D")) }
+        if s.fin { letters.add(UInt8(ascii: "F")) }
+        if s.rst { letters.add(UInt8(ascii: "R")) }
+    }
+
+    /// Zeek's endpoint state machine; returns whether this segment completed the handshake.
+    private static func endpointState(_ s: Segment, _ fwd: inout Direction, _ rev: inout Direction, fromOriginator: Bool, synAckSeen: Bool) -> Bool {
+        if s.rst {
+            fwd.state = .reset
+            return false
+        }
+        var completed = false
+        if s.syn && !s.ack, fwd.state == .inactive { fwd.state = .synSent }
+        if s.syn && s.ack, fwd.state == .inactive || fwd.state == .synSent { fwd.state = .synAckSent }
+        if !s.syn && (s.ack || s.length > 0) {
+            switch fwd.state {
+            case .synSent, .synAckSent:
+                if rev.state == .synAckSent || rev.state == .synSent || rev.state == .established {
+                    completed = fromOriginator && synAckSeen
+                    fwd.state = .established
+                    if rev.state != .established { rev.state = .established }
+                }
+            case .inactive:
+                fwd.state = .partial
+            default:
+                break
+            }
+        }
+        if s.fin {
+            fwd.state = .closed
+            fwd.sentFin = true
+        }
+        return completed
     }
 
     private static func resetEvent(_ packet: DecodedPacket, fwd: Direction, rev: Direction, fromOriginator: Bool, number: Int,

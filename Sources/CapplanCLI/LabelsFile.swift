@@ -24,7 +24,6 @@ enum LabelsFile {
     static func parse(source: String, path: String) -> Result<IdentityMap, Problems> {
         var log = DiagnosticLog()
         var map = IdentityMap()
-        let kinds = Identity.Kind.allCases.map(\.rawValue)
         func fail() -> Result<IdentityMap, Problems> {
             .failure(Problems(printer: DiagnosticPrinter(path: path, source: source), diagnostics: log.sorted))
         }
@@ -47,43 +46,48 @@ enum LabelsFile {
             return fail()
         }
         for (index, item) in items.enumerated() {
-            let field = "labels[\(index)]"
-            guard case .mapping(let pairs) = item.content else {
-                log.error("expected a mapping {address, name, kind}", at: item.start, field: field)
-                continue
-            }
-            var values: [String: YAMLNode] = [:]
-            for pair in pairs {
-                let key = pair.key.scalar ?? ""
-                guard ["address", "name", "kind"].contains(key) else {
-                    let hint = Suggestion.closest(to: key, in: ["address", "name", "kind"]).map { "; did you mean '\($0)'?" } ?? ""
-                    log.error("unknown key '\(key)'\(hint)", at: pair.key.start, field: field)
-                    continue
-                }
-                values[key] = pair.value
-            }
-            guard let addressNode = values["address"], let addressText = addressNode.scalar else {
-                log.error("missing address (an IP address or CIDR)", at: item.start, field: field)
-                continue
-            }
-            let block: CIDR
-            switch CIDR.parse(addressText) {
-            case .success(let parsed): block = parsed
-            case .failure(let problem):
-                var mark = addressNode.textStart
-                mark.column += problem.offset
-                log.error(problem.message, at: mark, field: "\(field).address")
-                continue
-            }
-            let kindText = values["kind"]?.scalar ?? "other"
-            guard let kind = Identity.Kind(rawValue: kindText) else {
-                let hint = Suggestion.closest(to: kindText, in: kinds).map { "; did you mean '\($0)'?" } ?? ""
-                log.error("\"\(kindText)\" is not one of \(kinds.joined(separator: ", "))\(hint)",
-                          at: values["kind"]?.start ?? item.start, field: "\(field).kind")
-                continue
-            }
-            map.add(block, Identity(name: values["name"]?.scalar ?? "", kind: kind))
+            if let (block, identity) = label(item, field: "labels[\(index)]", log: &log) { map.add(block, identity) }
         }
         return log.hasErrors ? fail() : .success(map)
+    }
+
+    /// One {address, name, kind} item; nil (with the problem logged) when it is not one.
+    private static func label(_ item: YAMLNode, field: String, log: inout DiagnosticLog) -> (CIDR, Identity)? {
+        let kinds = Identity.Kind.allCases.map(\.rawValue)
+        guard case .mapping(let pairs) = item.content else {
+            log.error("expected a mapping {address, name, kind}", at: item.start, field: field)
+            return nil
+        }
+        var values: [String: YAMLNode] = [:]
+        for pair in pairs {
+            let key = pair.key.scalar ?? ""
+            guard ["address", "name", "kind"].contains(key) else {
+                let hint = Suggestion.closest(to: key, in: ["address", "name", "kind"]).map { "; did you mean '\($0)'?" } ?? ""
+                log.error("unknown key '\(key)'\(hint)", at: pair.key.start, field: field)
+                continue
+            }
+            values[key] = pair.value
+        }
+        guard let addressNode = values["address"], let addressText = addressNode.scalar else {
+            log.error("missing address (an IP address or CIDR)", at: item.start, field: field)
+            return nil
+        }
+        let block: CIDR
+        switch CIDR.parse(addressText) {
+        case .success(let parsed): block = parsed
+        case .failure(let problem):
+            var mark = addressNode.textStart
+            mark.column += problem.offset
+            log.error(problem.message, at: mark, field: "\(field).address")
+            return nil
+        }
+        let kindText = values["kind"]?.scalar ?? "other"
+        guard let kind = Identity.Kind(rawValue: kindText) else {
+            let hint = Suggestion.closest(to: kindText, in: kinds).map { "; did you mean '\($0)'?" } ?? ""
+            log.error("\"\(kindText)\" is not one of \(kinds.joined(separator: ", "))\(hint)",
+                      at: values["kind"]?.start ?? item.start, field: "\(field).kind")
+            return nil
+        }
+        return (block, Identity(name: values["name"]?.scalar ?? "", kind: kind))
     }
 }

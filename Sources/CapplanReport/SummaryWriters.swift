@@ -40,18 +40,7 @@ public enum SummaryMarkdown {
             }
         }
 
-        if !summary.resets.isEmpty {
-            text += "\n## Resets\n\n| packet | time | sender | receiver | role | idle | sent / received | in window | TTL |\n|---:|---:|---|---|---|---:|---:|---|---|\n"
-            for reset in summary.resets.prefix(50) {
-                let event = reset.event
-                let role = event.answeredSyn ? "refusal" : (event.fromOriginator ? "originator" : "responder")
-                let ttl = event.senderEarlierTTL.map { $0 == event.ttl ? "\(event.ttl)" : "\(event.ttl) (was \($0))" } ?? "\(event.ttl)"
-                let window = event.inWindow.map { $0 ? "yes" : "no" } ?? "?"
-                text += "| \(event.packet) | \(seconds(event.time)) | \(name(event.sender, reset.senderLabel)) | \(name(event.receiver, reset.receiverLabel)) | \(role) | "
-                    + "\(event.idleSeconds.map(seconds) ?? "-") | \(event.bytesFromSender) / \(event.bytesFromReceiver) | \(window) | \(ttl) |\n"
-            }
-            if summary.resets.count > 50 { text += "\n\(summary.resets.count - 50) more in summary.json.\n" }
-        }
+        text += resetsTable(summary)
 
         if !summary.topTalkers.isEmpty {
             text += "\n## Top talkers\n\n| address | label | packets | bytes |\n|---|---|---:|---:|\n"
@@ -66,7 +55,27 @@ public enum SummaryMarkdown {
         text += "| duplicate ACKs | \(expert.duplicateAcks) |\n| zero windows | \(expert.zeroWindows) |\n"
         text += "| keep-alives | \(expert.keepAlives) |\n| previous segment not captured | \(expert.segmentsNotCaptured) |\n"
 
-        text += "\n## Capture\n\n"
+        text += captureNotes(capture)
+        return text
+    }
+
+    private static func resetsTable(_ summary: Summary) -> String {
+        guard !summary.resets.isEmpty else { return "" }
+        var text = "\n## Resets\n\n| packet | time | sender | receiver | role | idle | sent / received | in window | TTL |\n|---:|---:|---|---|---|---:|---:|---|---|\n"
+        for reset in summary.resets.prefix(50) {
+            let event = reset.event
+            let role = event.answeredSyn ? "refusal" : (event.fromOriginator ? "originator" : "responder")
+            let ttl = event.senderEarlierTTL.map { $0 == event.ttl ? "\(event.ttl)" : "\(event.ttl) (was \($0))" } ?? "\(event.ttl)"
+            let window = event.inWindow.map { $0 ? "yes" : "no" } ?? "?"
+            text += "| \(event.packet) | \(seconds(event.time)) | \(name(event.sender, reset.senderLabel)) | \(name(event.receiver, reset.receiverLabel)) | \(role) | "
+                + "\(event.idleSeconds.map(seconds) ?? "-") | \(event.bytesFromSender) / \(event.bytesFromReceiver) | \(window) | \(ttl) |\n"
+        }
+        if summary.resets.count > 50 { text += "\n\(summary.resets.count - 50) more in summary.json.\n" }
+        return text
+    }
+
+    private static func captureNotes(_ capture: Summary.CaptureInfo) -> String {
+        var text = "\n## Capture\n\n"
         text += "- link type: \(capture.linkType)\n- bytes on the wire: \(capture.bytes)\n"
         if capture.truncatedPackets > 0 { text += "- cut short by the snaplen: \(capture.truncatedPackets) packets\n" }
         if capture.fragments > 0 { text += "- IP fragments: \(capture.fragments)\n" }
