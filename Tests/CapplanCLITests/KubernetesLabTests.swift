@@ -104,22 +104,8 @@ struct KubernetesLabTests {
             .filter { !$0.hasPrefix("Z") && $0.contains("kubectl") && $0.contains(" exec ") }
     }
 
-    static func runDirectory(_ runs: String, timeout: TimeInterval = 30) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            for plan in (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? [] { return runs + "/" + plan }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        throw NetLab.LabError(description: "no run directory under \(runs)")
-    }
-
-    static func waitForLog(_ directory: String, _ marker: String, timeout: TimeInterval = 90) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let log = try? String(contentsOfFile: directory + "/steps.log", encoding: .utf8), log.contains(marker) { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
+    static func runDirectory(_ runs: String) throws -> String {
+        try #require(try waitForRunDirectory(runs), "no run directory under \(runs)")
     }
 
     static func json(_ path: String) throws -> [String: Any] {
@@ -233,7 +219,7 @@ struct KubernetesLabTests {
         let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
         let process = try startBinary(["apply", path, "--quiet"])
         let directory = try Self.runDirectory(runs)
-        #expect(Self.waitForLog(directory, marker), "the run reached \(marker)")
+        #expect(waitForSteps(directory, marker), "the run reached \(marker)")
         kill(process.processIdentifier, signal == "INT" ? SIGINT : SIGTERM)
         #expect(waitForExit(process, timeout: 120))
         #expect(process.terminationStatus == 130)
@@ -256,7 +242,7 @@ struct KubernetesLabTests {
             let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
             let process = try startBinary(["apply", path, "--quiet"])
             let directory = try Self.runDirectory(runs)
-            #expect(Self.waitForLog(directory, "capture: start"))
+            #expect(waitForSteps(directory, "capture: start"))
             kill(process.processIdentifier, SIGKILL)
             _ = waitForExit(process, timeout: 10)
             directories.append(directory)
