@@ -24,7 +24,7 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        // Packet layer: BPF filters and byte patterns on libpcap/PCRE2 (later: pcap I/O, decoding).
+        // Packet layer: pcap I/O, live capture and streams, BPF programs, link types, byte patterns, the in-place decoder.
         .target(name: "CapplanPackets", dependencies: ["CPcap", "CPCRE2"], swiftSettings: strict),
         // Redact: rules applied to every packet before anything reaches disk (Crypto-PAn on OpenSSL's AES).
         .target(name: "CapplanRedact", dependencies: ["CapplanPackets", "CCrypto"], swiftSettings: strict),
@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CapplanLoad", dependencies: ["CYAML", "CapplanPackets"], swiftSettings: strict),
         // Plan: a pure function from (Plan, target snapshot) to ordered steps with undos.
         .target(name: "CapplanPlan", dependencies: ["CapplanLoad"], swiftSettings: strict),
-        // Execute: running a plan's steps (so far: judging the run against the plan's expectations).
+        // Execute: performing the planner's steps on a target (Engine, Run, Local, Kubernetes), the one capture pass, undo.
         .target(name: "CapplanExecute", dependencies: ["CapplanLoad", "CapplanPlan", "CapplanPackets", "CapplanRedact", "CapplanAnalyse", "CapplanReport"],
                 swiftSettings: strict),
         // Commands: every subcommand lives here so it is testable without spawning the binary.
@@ -50,6 +50,8 @@ let package = Package(
         ),
         .executableTarget(name: "capplan", dependencies: ["CapplanCLI"], swiftSettings: strict),
 
+        // Test targets mirror the source targets: a module's tests are in <Module>Tests.
+        .testTarget(name: "CapplanPacketsTests", dependencies: ["CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
         .testTarget(name: "CapplanLoadTests", dependencies: ["CapplanLoad", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
         // Packet crafting shared by the test targets; not part of any product.
         .target(name: "CapplanTestSupport", dependencies: ["CapplanPackets", "CapplanExecute"], path: "Tests/CapplanTestSupport",
@@ -58,7 +60,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanAnalyse", "CapplanReport", "CapplanTestSupport"],
+        .testTarget(name: "CapplanReportTests", dependencies: ["CapplanReport", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanPlan", "CapplanAnalyse", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
         .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],
