@@ -67,15 +67,22 @@ struct ClusterReader {
         return result.errors.contains("NotFound") ? .missing : .exists(podSecurity: nil)
     }
 
-    /// eth0's iflink in each running pod of the plan, read in the container capplan will use;
-    /// left unset where the image cannot show it (no cat: distroless), so the planner takes the route.
+    /// eth0's iflink in each running pod of the plan, read in the container capplan will use (all
+    /// pods at once: a selector may match many); left unset where the image cannot show it (no
+    /// cat: distroless), so the planner takes the node's route instead.
     func readPeers(_ snapshot: inout TargetSnapshot) throws(KubernetesError) {
         guard case .pods = plan.interfaces, let matched = try? Planner.match(plan.pods, in: snapshot) else { return }
-        for pod in matched where pod.phase == "Running" && !pod.ips.isEmpty && !pod.hostNetwork {
-            let read = try kubectl.run(Self.iflinkArguments(pod, container: Planner.container(of: pod, in: plan.pods)), timeout: 30)
-            guard read.status == 0, let index = Int(read.output.trimmingCharacters(in: .whitespacesAndNewlines)),
+        let pods = matched.filter { $0.phase == "Running" && !$0.ips.isEmpty && !$0.hostNetwork }
+        let arguments = pods.map { Self.iflinkArguments($0, container: Planner.container(of: $0, in: plan.pods)) }
+        let kubectl = self.kubectl
+        let answers = parallelMap(pods.count) { index in
+            Result { () throws(KubernetesError) in try kubectl.run(arguments[index], timeout: 30) }
+        }
+        for (pod, answer) in zip(pods, answers) {
+            let read = try answer.get()
+            guard read.status == 0, let peer = Int(read.output.trimmingCharacters(in: .whitespacesAndNewlines)),
                   let at = snapshot.pods.firstIndex(where: { $0.namespace == pod.namespace && $0.name == pod.name }) else { continue }
-            snapshot.pods[at].peerIndex = index
+            snapshot.pods[at].peerIndex = peer
         }
     }
 

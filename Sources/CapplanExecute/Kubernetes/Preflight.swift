@@ -21,14 +21,13 @@ struct Preflight {
     /// Every verb of every permission the account lacks, asked in parallel.
     func refusedPermissions(_ needed: [Permission]) -> [Permission] {
         let questions = needed.flatMap { permission in permission.verbs.map { (permission, $0) } }
-        let answers = Answers(count: questions.count)
         let kubectl = self.kubectl
-        DispatchQueue.concurrentPerform(iterations: questions.count) { index in
-            let answer = try? kubectl.run(questions[index].0.canI(questions[index].1), timeout: 30)
-            answers.set(index, answer?.output.trimmingCharacters(in: .whitespacesAndNewlines) == "yes")
+        let granted = parallelMap(questions.count) { index in
+            (try? kubectl.run(questions[index].0.canI(questions[index].1), timeout: 30))?.output
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "yes"
         }
         var refused: [Permission] = []
-        for (index, (permission, verb)) in questions.enumerated() where !answers.value(index) {
+        for (index, (permission, verb)) in questions.enumerated() where !granted[index] {
             if let at = refused.firstIndex(where: { $0.resource == permission.resource && $0.namespace == permission.namespace }) {
                 refused[at].verbs.append(verb)
             } else {
@@ -36,14 +35,6 @@ struct Preflight {
             }
         }
         return refused
-    }
-
-    private final class Answers: @unchecked Sendable {
-        private let lock = NSLock()
-        private var values: [Bool]
-        init(count: Int) { values = Array(repeating: false, count: count) }
-        func set(_ index: Int, _ value: Bool) { lock.lock(); values[index] = value; lock.unlock() }
-        func value(_ index: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return values[index] }
     }
 
     /// RBAC rules (as YAML) that grant exactly the refused permissions.
