@@ -18,7 +18,7 @@ struct KubernetesLabTests {
             try NetLab.run([lab, "up"], timeout: 3600)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", Repository.path("examples/lab/myapp.yaml")], timeout: 60)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "-n", "myapp", "wait", "--for=condition=Ready",
-                            "pod/myapppod", "pod/client", "pod/slim", "--timeout=180s"], timeout: 200)
+                            "pod/myapppod", "pod/client", "pod/slim", "pod/server", "--timeout=180s"], timeout: 200)
             return .success(())
         } catch {
             return .failure(error)
@@ -52,11 +52,12 @@ struct KubernetesLabTests {
         throw NetLab.LabError(description: "no interface with index \(index) on the node")
     }
 
-    @Test func nodesAreTheRealOneAndTwoExtras() throws {
+    @Test func nodesAreTheRealTwoAndTwoExtras() throws {
         try Self.up.get()
         let nodes = try Self.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
         let lines = nodes.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix(ProcessInfo.processInfo.hostName + " True") }, "\(lines)")
+        #expect(lines.contains("lab-worker True"), "the second kubelet: \(lines)")
         #expect(lines.contains { $0.hasPrefix("lab-node-1") } && lines.contains { $0.hasPrefix("lab-node-2") })
         #expect(!lines.contains { $0.hasPrefix("lab-node-1 True") }, "the extra nodes have no kubelet")
         #expect(!(try NetLab.run(["cat", NSHomeDirectory() + "/.kube/config"], check: false)).contains("capplan-k8s-lab"), "the user's own kubeconfig is untouched")
@@ -125,7 +126,7 @@ struct KubernetesLabTests {
         let node = ProcessInfo.processInfo.hostName
         #expect(result.stdout.contains("pod myapp/myapppod: \(podIP) on \(node); eth0's peer is interface \(index) on its node"), "\(result.stdout)")
         #expect(result.stdout.contains("\(node) (where the pods run)"))
-        #expect(result.stdout.contains("changes: marks lab-node-1, lab-node-2 unschedulable"))
+        #expect(result.stdout.contains("changes: marks lab-node-1, lab-node-2, lab-worker unschedulable"))
         #expect(result.stdout.contains("\"nodeName\" : \"\(node)\""))
         #expect(result.stdout.contains("\"activeDeadlineSeconds\" : 362"))
         #expect(try Self.clusterState() == before)
@@ -203,7 +204,7 @@ struct KubernetesLabTests {
         let result = try runBinary(["apply", path, "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
         let run = try Self.json(try Self.runDirectory(runs) + "/run.json")
-        #expect((run["kubernetes"] as? [String: Any])?["cordoned"] as? [String] == ["lab-node-1"])
+        #expect((run["kubernetes"] as? [String: Any])?["cordoned"] as? [String] == ["lab-node-1", "lab-worker"])
         #expect(try Self.clusterState() == before)
         #expect(before.contains("lab-node-2=true"))
     }
@@ -419,7 +420,8 @@ struct KubernetesLabTests {
 
         // Two such pods on the same bridge: two streams on it, each filtered to its pod.
         _ = try Self.kubectl("-n", "myapp", "run", "slim-2", "--image=registry.local/app-only:lab", "--image-pull-policy=Never",
-                             "--labels=app=slim", "--restart=Never", "--command", "--", "/usr/bin/labapp", "idle")
+                             "--labels=app=slim", "--restart=Never", "--overrides={\"spec\":{\"nodeSelector\":{\"capplan.dev/lab-node\":\"a\"}}}",
+                             "--command", "--", "/usr/bin/labapp", "idle")
         defer { _ = try? Self.kubectl("-n", "myapp", "delete", "pod", "slim-2", "--grace-period=1") }
         _ = try Self.kubectl("-n", "myapp", "wait", "--for=condition=Ready", "pod/slim-2", "--timeout=60s")
         let (both, bothRuns) = try Self.labPlan("refused") { text in
@@ -434,6 +436,93 @@ struct KubernetesLabTests {
         #expect(Set(filters) == ["host \(slimIP)", "host \(slim2IP)"], "\(filters)")
     }
 
+    // MARK: two real nodes, kube-proxy and Services (issue 12)
+
+    /// Node A's client reaches node B's server: pod to pod across nodes, through the ClusterIP
+    /// Service and the NodePort (each answers the request); the Service without endpoints is
+    /// refused by kube-proxy's rules on the client's own node.
+    @Test func podsAndServicesRouteAcrossTheTwoNodes() throws {
+        try Self.up.get()
+        let server = try Self.kubectl("-n", "myapp", "get", "pod", "server", "-o", "jsonpath={.spec.nodeName} {.status.podIP}").split(separator: " ")
+        #expect(server.first == "lab-worker")
+        let serverIP = String(try #require(server.last))
+        for (host, port) in [(serverIP, "8080"), ("10.96.0.80", "80"), ("198.51.100.2", "30080")] {
+            let answer = try Self.kubectl("-n", "myapp", "exec", "client", "--", "labapp", "request", host, port, "1", "wait")
+            #expect(answer.contains("the far end"), "\(host):\(port) answered the request: \(answer)")
+        }
+        let refused = try NetLab.run(["kubectl", "--kubeconfig", Self.kubeconfig, "-n", "myapp", "exec", "client", "--",
+                                      "labapp", "connect", "10.96.0.81", "80"], check: false)
+        #expect(refused.contains("Connection refused"), "\(refused)")
+    }
+
+    /// Plans whose pods run on both nodes, and the Service without endpoints: apply performs the
+    /// planned steps (a helper and a stream per node), the capture holds both nodes' packets, and
+    /// the helpers are gone afterwards.
+    @Test(arguments: ["cross-node", "no-endpoints"])
+    func twoNodePlansCaptureOnEveryNode(_ name: String) throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, _) = try Self.labPlan(name)
+        let (result, directory) = try expectApplyPerformsThePlan(path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.clusterState() == before)
+        let run = try Self.json(directory + "/run.json")
+        let pcap = directory + "/capture.pcap"
+        if name == "cross-node" {
+            let interfaces = try #require(run["interfaces"] as? [[String: Any]])
+            #expect(Set(interfaces.compactMap { $0["node"] as? String }) == [ProcessInfo.processInfo.hostName, "lab-worker"])
+            let streams = ((run["packets"] as? [String: Any])?["kernel"] as? [[String: Any]]) ?? []
+            #expect(streams.count == 2 && streams.allSatisfy { ($0["received"] as? Int ?? 0) > 0 }, "both nodes' streams carried packets: \(streams)")
+            let serverIP = try Self.kubectl("-n", "myapp", "get", "pod", "server", "-o", "jsonpath={.status.podIP}")
+            #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80") == 1, "node A: to the Service")
+            #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)") == 1, "node B: to the pod")
+        } else {
+            // kube-proxy's REJECT on node A answers with ICMP port unreachable from the node's bridge.
+            #expect(try Tshark.count(pcap, filter: "icmp.type == 3 && icmp.code == 3 && ip.src == 10.244.0.1") >= 1)
+            #expect(((try Self.json(directory + "/summary.json"))["icmpErrors"] as? [Any])?.isEmpty == false)
+        }
+    }
+
+    /// cordon-others with a real second node: a pod created during the run lands on the capture
+    /// node only; afterwards exactly what was cordoned is uncordoned.
+    @Test func cordonOthersKeepsNewPodsOffTheOtherNodes() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        let directory = try Self.runDirectory(runs)
+        #expect(waitForSteps(directory, "capture: start"))
+        #expect(try Self.kubectl("get", "node", "lab-worker", "-o", "jsonpath={.spec.unschedulable}") == "true", "the real second node is cordoned")
+        _ = try Self.kubectl("-n", "myapp", "run", "probe", "--image=registry.local/tools:lab", "--image-pull-policy=Never",
+                             "--restart=Never", "--command", "--", "labapp", "idle")
+        defer { _ = try? Self.kubectl("-n", "myapp", "delete", "pod", "probe", "--grace-period=1") }
+        _ = try Self.kubectl("-n", "myapp", "wait", "--for=condition=PodScheduled", "pod/probe", "--timeout=30s")
+        #expect(try Self.kubectl("-n", "myapp", "get", "pod", "probe", "-o", "jsonpath={.spec.nodeName}") == ProcessInfo.processInfo.hostName)
+        kill(process.processIdentifier, SIGINT)
+        #expect(waitForExit(process, timeout: 120))
+        #expect(try Self.clusterState() == before)
+    }
+
+    /// SIGKILL during a two-node capture: both helpers and the cordons stay; cleanup --cluster removes them.
+    @Test func aKilledTwoNodeRunIsCleanedUpByLabels() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, runs) = try Self.labPlan("cross-node") { $0.replacingOccurrences(of: "  duration: 6s", with: "  duration: 60s") }
+        let process = try startBinary(["apply", path, "--quiet"])
+        let directory = try Self.runDirectory(runs)
+        #expect(waitForSteps(directory, "capture: start"))
+        kill(process.processIdentifier, SIGKILL)
+        _ = waitForExit(process, timeout: 10)
+        let nodes = try Self.kubectl("get", "pods", "-n", "capplan-system", "-o", "jsonpath={.items[*].spec.nodeName}")
+        #expect(Set(nodes.split(separator: " ").map(String.init)) == [ProcessInfo.processInfo.hostName, "lab-worker"], "a helper on each node")
+        #expect(try Self.clusterState().contains("lab-node-1=true"), "its cordons stay until cleanup")
+        let cleanup = try runBinary(["cleanup", "--cluster", "--kubeconfig", Self.kubeconfig])
+        #expect(cleanup.status == 0, "\(cleanup.stderr)")
+        _ = try runBinary(["cleanup", directory])  // its local kubectl streams
+        #expect(try Self.clusterState() == before)
+        #expect(try Self.strayKubectl().isEmpty)
+    }
+
     /// Last in the suite: down leaves no process, mount, namespace, link or rule of the lab.
     @Test func downLeavesNothingBehind() throws {
         try Self.up.get()
@@ -443,9 +532,14 @@ struct KubernetesLabTests {
         #expect(processes.isEmpty, "\(processes)")
         #expect(!(try String(contentsOfFile: "/proc/mounts", encoding: .utf8)).contains("capplan-k8s-lab"))
         let namespaces = try NetLab.run(["ip", "netns", "list"])
-        #expect(!namespaces.contains("cni-") && !namespaces.contains("cpl-k8s-ext"))
+        #expect(!namespaces.contains("cni-") && !namespaces.contains("cpl-k8s-ext") && !namespaces.contains("cpl-k8s-n2"))
         let links = try NetLab.run(["ip", "-o", "link"])
-        #expect(!links.contains("cni0") && !links.contains("k8sext0"))
+        #expect(!links.contains("cni0") && !links.contains("k8sext0") && !links.contains("k8sn2"))
         #expect(!(try NetLab.run(["iptables", "-t", "nat", "-S"])).contains("CNI-"))
+        for table in ["nat", "filter"] {
+            #expect(!(try NetLab.run(["iptables", "-t", table, "-S"])).contains("KUBE-"), "kube-proxy's chains in \(table)")
+        }
+        #expect(!(try NetLab.run(["ip", "route"])).contains("10.244.1.0/24"), "the route to node B's pods")
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/lab-worker"), "node B's cgroup root")
     }
 }

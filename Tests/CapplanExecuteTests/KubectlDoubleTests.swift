@@ -69,8 +69,9 @@ struct KubectlDoubleTests {
         let steps = try Planner.steps(for: plan, snapshot: cluster.snapshot, runID: "abc")
         let kinds = steps.map { String(describing: $0.operation).prefix { $0 != "(" } }
         #expect(kinds.prefix(7) == ["preflight", "resolvePods", "chooseNodes", "createNamespace", "cordon", "deployHelper", "resolveInterfaces"])
-        let ready = cluster.nodes.filter(\.ready).map(\.name)
-        #expect(steps.contains { $0.operation == .cordon(.known(cluster.nodes.map(\.name).filter { !ready.contains($0) }), keep: .known(ready), mark: "abc") })
+        let node = try #require(cluster.snapshot.pods.first { $0.name == "myapppod" }?.node)
+        let others = cluster.nodes.filter { $0.schedulable && $0.name != node }.map(\.name)
+        #expect(steps.contains { $0.operation == .cordon(.known(others), keep: .known([node]), mark: "abc") })
     }
 
     @Test func aPodWithoutCatIsCapturedThroughTheNodesRouteFilteredToIt() throws {

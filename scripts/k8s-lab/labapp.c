@@ -5,6 +5,8 @@
  *   labapp request HOST PORT SECONDS wait    one request, then wait up to SECONDS for a close or reset
  *   labapp connect HOST PORT                 one connection attempt
  *   labapp udp HOST PORT COUNT RATE          COUNT datagrams of 64 bytes, RATE per second (0: as fast as it can)
+ *   labapp serve PORT                        answer each connection's request with one response, keep it open
+ *                                            until the client closes (a Service's backend), until SIGTERM
  * HOST is a dotted IPv4 address. Exit 0 when the scenario ran as written. */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -83,6 +85,26 @@ int main(int argc, char **argv) {
         close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: labapp idle | request HOST PORT SECONDS reset|wait | connect HOST PORT | udp HOST PORT COUNT RATE\n");
+    if (argc >= 3 && strcmp(argv[1], "serve") == 0) {
+        signal(SIGCHLD, SIG_IGN);  /* children reaped by the kernel */
+        struct sockaddr_in at = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[2]))};
+        int listener = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(listener, (struct sockaddr *)&at, sizeof at) != 0 || listen(listener, 16) != 0) { perror("labapp: serve"); return 1; }
+        while (!stopping) {
+            int fd = accept(listener, NULL, NULL);
+            if (fd < 0) continue;
+            if (fork() == 0) {
+                char buffer[4096];
+                const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+                if (read(fd, buffer, sizeof buffer) > 0 && write(fd, response, sizeof response - 1) > 0)
+                    while (read(fd, buffer, sizeof buffer) > 0) {}
+                _exit(0);
+            }
+            close(fd);
+        }
+        return 0;
+    }
+    fprintf(stderr, "usage: labapp idle | request HOST PORT SECONDS reset|wait | connect HOST PORT | udp HOST PORT COUNT RATE | serve PORT\n");
     return 2;
 }
