@@ -476,6 +476,22 @@ struct KubernetesLabTests {
             let serverIP = try Self.kubectl("-n", "myapp", "get", "pod", "server", "-o", "jsonpath={.status.podIP}")
             #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80") == 1, "node A: to the Service")
             #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)") == 1, "node B: to the pod")
+            // Every packet's origin: the SYN to the Service was captured on node A, the rewritten one on node B.
+            let origins = try #require(run["origins"] as? [String: Any])
+            let sources = try #require(origins["sources"] as? [String])
+            let runs = try #require(origins["runs"] as? [[Int]])
+            #expect(runs.reduce(0) { $0 + $1[1] } == (run["packets"] as? [String: Any])?["written"] as? Int)
+            func origin(_ filter: String) throws -> String? {
+                guard let frame = try Tshark.fields(pcap, filter: filter, ["frame.number"]).first?.first.flatMap({ Int($0) }) else { return nil }
+                var seen = 0
+                for run in runs {
+                    seen += run[1]
+                    if frame <= seen { return sources[run[0]] }
+                }
+                return nil
+            }
+            #expect(try origin("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80")?.hasPrefix(ProcessInfo.processInfo.hostName + "/") == true)
+            #expect(try origin("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)")?.hasPrefix("lab-worker/") == true)
         } else {
             // kube-proxy's REJECT on node A answers with ICMP port unreachable from the node's bridge.
             #expect(try Tshark.count(pcap, filter: "icmp.type == 3 && icmp.code == 3 && ip.src == 10.244.0.1") >= 1)

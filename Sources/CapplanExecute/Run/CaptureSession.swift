@@ -63,6 +63,7 @@ final class CaptureSession {
         var captured = 0
         var bytes: Int64 = 0
         var firstPacket: Double?
+        var origins: RunRecord.Origins
     }
 
     func run() throws -> ApplyExit {
@@ -104,7 +105,7 @@ final class CaptureSession {
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, stop: inout StopPolicy,
                       reproduce: ReproduceScheduler, start: Date) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
-        var counts = Counts()
+        var counts = Counts(origins: .init(sources: target.source.interfaces))
         var lastStatus = Date.distantPast, lastFlush = Date()
         try target.source.run(shouldStop: {
             let now = Date()
@@ -128,6 +129,7 @@ final class CaptureSession {
             counts.captured += 1
             counts.bytes += Int64(packet.bytes.count)
             guard let redacted = writer.write(packet) else { return }
+            counts.origins.add(packet.source)
             analyzer.add(decoder.decode(redacted.bytes), number: writer.written, timestamp: redacted.timestamp,
                          originalLength: redacted.originalLength, raw: redacted.bytes)
             if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }

@@ -27,6 +27,24 @@ public struct RunRecord: Codable, Sendable {
     /// Every step the planner gave (encoded exactly as `capplan plan --format json` encodes it),
     /// with what became of it and the facts only the run could know.
     public var steps: [ExecutedStep]
+    /// Where each packet of capture.pcap was captured, in order.
+    public var origins: Origins
+
+    /// Packet by packet, which interface or stream (node/interface on Kubernetes) captured it:
+    /// runs of [index in `sources`, how many packets in a row], in capture.pcap's order.
+    public struct Origins: Codable, Sendable {
+        public var sources: [String]
+        public var runs: [[Int]] = []
+
+        /// Notes the next packet written.
+        mutating func add(_ source: Int) {
+            if let last = runs.indices.last, runs[last][0] == source {
+                runs[last][1] += 1
+            } else {
+                runs.append([source, 1])
+            }
+        }
+    }
 
     public struct ExecutedStep: Codable, Sendable {
         public var planned: Step

@@ -63,7 +63,7 @@ struct RunReport {
             packets: .init(captured: counts.captured, written: written, bytes: counts.bytes, kernel: target.statistics()),
             redaction: .init(applied: !rules.changesNothing, keyFingerprint: usesKey ? redactor.keyFingerprint : nil,
                              randomKey: redactor.keyIsRandom && rules.pseudonymizeAddresses, stats: redactor.stats),
-            reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps)
+            reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps, origins: counts.origins)
     }
 
     static func verdictMarkdown(_ verdict: Verdict?) -> String {

@@ -41,7 +41,9 @@ struct PacketMerger {
             }
             guard best >= 0, ready(queues[best][heads[best]]) else { break }
             let packet = queues[best][heads[best]]
-            packet.bytes.withUnsafeBytes { body(RawPacket(timestamp: packet.timestamp, originalLength: packet.originalLength, bytes: $0)) }
+            packet.bytes.withUnsafeBytes {
+                body(RawPacket(timestamp: packet.timestamp, originalLength: packet.originalLength, bytes: $0, source: best))
+            }
             heads[best] += 1
         }
         for index in queues.indices where heads[index] > 0 {

@@ -6,6 +6,8 @@ public struct RawPacket {
     public var timestamp: Timestamp
     public var originalLength: Int
     public var bytes: UnsafeRawBufferPointer
+    /// Which of its source's interfaces or streams it came from (the index in `interfaces`).
+    public var source = 0
 }
 
 /// Owns an offline libpcap handle over a pcap or pcapng file; frees it in deinit.
