@@ -35,7 +35,6 @@ struct KubernetesPlanner {
         operations += helpers.map(Step.Operation.deployHelper)
         let streams: Resolved<[CaptureStream]> = switch (nodes, pods) {
         case (.known(let nodes), .known(let pods)): .known(try StreamPlanner(plan: plan).kubernetes(pods, nodes: nodes))
-        case (.known(let nodes), .atApply) where plan.pods.isEmpty: .known(try StreamPlanner(plan: plan).kubernetes([], nodes: nodes))
         default: .atApply
         }
         operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: false))
@@ -45,7 +44,8 @@ struct KubernetesPlanner {
     /// The plan's pods as the snapshot has them: each must be Running with an address, and have
     /// the container the plan names.
     func resolvePods() throws(PlanningError) -> Resolved<[PodFact]> {
-        guard let snapshot, !plan.pods.isEmpty else { return .atApply }
+        if plan.pods.isEmpty { return .known([]) }  // nothing to look up
+        guard let snapshot else { return .atApply }
         var facts: [PodFact] = []
         for pod in try Planner.match(plan.pods, in: snapshot) {
             guard pod.phase == "Running", let node = pod.node, !pod.ips.isEmpty else {
@@ -67,7 +67,7 @@ struct KubernetesPlanner {
     /// The pinned node, else every node the pods run on; each must exist and be Ready.
     func chooseNodes(_ pods: [PodFact]?) throws(PlanningError) -> (Resolved<[String]>, notes: [String]) {
         guard let snapshot else { return (plan.target.node.map { .known([$0]) } ?? .atApply, []) }
-        let pods = pods ?? []
+        let pods = pods ?? []  // known whenever the snapshot is
         let nodes: [String]
         var notes: [String] = []
         if let pinned = plan.target.node {

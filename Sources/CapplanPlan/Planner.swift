@@ -76,13 +76,12 @@ public enum Planner {
             namespaces.append(name)
         }
         if !namespaces.isEmpty { operations.append(.resolveNamespaces(namespaces)) }
+        // Without a snapshot only a pod's interface is unknown: `any` and named ones need no reading.
         let streams: Resolved<[CaptureStream]>
-        if let snapshot {
-            streams = .known(try StreamPlanner(plan: plan).local(namespaces, snapshot: snapshot, netns: netns))
-        } else if case .pods = plan.interfaces {
+        if snapshot == nil, case .pods = plan.interfaces {
             streams = .atApply
         } else {
-            streams = .known(StreamPlanner(plan: plan).unresolvedLocal())
+            streams = .known(try StreamPlanner(plan: plan).local(namespaces, snapshot: snapshot, netns: netns))
         }
         operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: true))
         return operations

@@ -35,20 +35,23 @@ struct StreamPlanner {
         return stream(node, .podRoute(pod: pod.full, address: address), extra: pod.ips.map { "host \($0)" }.joined(separator: " or "))
     }
 
-    /// On this machine: every name is known from the snapshot.
-    func local(_ namespaces: [String], snapshot: TargetSnapshot, netns: String?) throws(PlanningError) -> [CaptureStream] {
+    /// On this machine: every name is known from the snapshot (needed for pods; named interfaces
+    /// are checked against it when there is one).
+    func local(_ namespaces: [String], snapshot: TargetSnapshot?, netns: String?) throws(PlanningError) -> [CaptureStream] {
         let inside = netns.map { " in network namespace \($0)" } ?? ""
         switch plan.interfaces {
         case .any:
             return [stream(nil, .any, extra: nil)]
         case .named(let names):
-            for name in names where name != "any" && !(snapshot.links ?? [name]).contains(name) {
-                throw PlanningError(message: "interface \(name) does not exist\(inside); known: \((snapshot.links ?? []).sorted().joined(separator: ", "))")
+            if let links = snapshot?.links {
+                for name in names where name != "any" && !links.contains(name) {
+                    throw PlanningError(message: "interface \(name) does not exist\(inside); known: \(links.sorted().joined(separator: ", "))")
+                }
             }
             return names.map { stream(nil, $0 == "any" ? .any : .named($0), extra: nil) }
         case .pods:
             return try namespaces.map { namespace throws(PlanningError) in
-                guard let pod = snapshot.pods.first(where: { $0.name == namespace }), let index = pod.peerIndex else {
+                guard let pod = snapshot?.pods.first(where: { $0.name == namespace }), let index = pod.peerIndex else {
                     throw PlanningError(message: "cannot read eth0's iflink in network namespace \(namespace): is it a pod of the lab (ip netns list)?")
                 }
                 guard let name = pod.peerName else {
@@ -56,15 +59,6 @@ struct StreamPlanner {
                 }
                 return stream(nil, .podPeer(pod: namespace, index: index, name: name), extra: nil)
             }
-        }
-    }
-
-    /// Without a snapshot: `any` and named interfaces need no reading.
-    func unresolvedLocal() -> [CaptureStream] {
-        switch plan.interfaces {
-        case .any: [stream(nil, .any, extra: nil)]
-        case .named(let names): names.map { stream(nil, $0 == "any" ? .any : .named($0), extra: nil) }
-        case .pods: []
         }
     }
 

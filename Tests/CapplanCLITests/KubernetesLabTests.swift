@@ -109,6 +109,15 @@ struct KubernetesLabTests {
         try #require(try waitForRunDirectory(runs), "no run directory under \(runs)")
     }
 
+    /// Starts `capplan apply PLAN --quiet` and waits until its steps.log reaches `marker`.
+    static func startApply(_ path: String, runs: String, until marker: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws -> (process: Process, directory: String) {
+        let process = try startBinary(["apply", path, "--quiet"])
+        let directory = try runDirectory(runs)
+        #expect(waitForSteps(directory, marker), "the run reached \(marker)", sourceLocation: sourceLocation)
+        return (process, directory)
+    }
+
     static func json(_ path: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
@@ -218,9 +227,7 @@ struct KubernetesLabTests {
         try Self.up.get()
         let before = try Self.clusterState()
         let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
-        let process = try startBinary(["apply", path, "--quiet"])
-        let directory = try Self.runDirectory(runs)
-        #expect(waitForSteps(directory, marker), "the run reached \(marker)")
+        let (process, directory) = try Self.startApply(path, runs: runs, until: marker)
         kill(process.processIdentifier, signal == "INT" ? SIGINT : SIGTERM)
         #expect(waitForExit(process, timeout: 120))
         #expect(process.terminationStatus == 130)
@@ -241,9 +248,7 @@ struct KubernetesLabTests {
         var directories: [String] = []
         for _ in 0..<2 {
             let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
-            let process = try startBinary(["apply", path, "--quiet"])
-            let directory = try Self.runDirectory(runs)
-            #expect(waitForSteps(directory, "capture: start"))
+            let (process, directory) = try Self.startApply(path, runs: runs, until: "capture: start")
             kill(process.processIdentifier, SIGKILL)
             _ = waitForExit(process, timeout: 10)
             directories.append(directory)
@@ -505,9 +510,7 @@ struct KubernetesLabTests {
         try Self.up.get()
         let before = try Self.clusterState()
         let (path, runs) = try Self.labPlan("lb-rst") { $0.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "") }
-        let process = try startBinary(["apply", path, "--quiet"])
-        let directory = try Self.runDirectory(runs)
-        #expect(waitForSteps(directory, "capture: start"))
+        let (process, _) = try Self.startApply(path, runs: runs, until: "capture: start")
         #expect(try Self.kubectl("get", "node", "lab-worker", "-o", "jsonpath={.spec.unschedulable}") == "true", "the real second node is cordoned")
         _ = try Self.kubectl("-n", "myapp", "run", "probe", "--image=registry.local/tools:lab", "--image-pull-policy=Never",
                              "--restart=Never", "--command", "--", "labapp", "idle")
@@ -524,9 +527,7 @@ struct KubernetesLabTests {
         try Self.up.get()
         let before = try Self.clusterState()
         let (path, runs) = try Self.labPlan("cross-node") { $0.replacingOccurrences(of: "  duration: 6s", with: "  duration: 60s") }
-        let process = try startBinary(["apply", path, "--quiet"])
-        let directory = try Self.runDirectory(runs)
-        #expect(waitForSteps(directory, "capture: start"))
+        let (process, directory) = try Self.startApply(path, runs: runs, until: "capture: start")
         kill(process.processIdentifier, SIGKILL)
         _ = waitForExit(process, timeout: 10)
         let nodes = try Self.kubectl("get", "pods", "-n", "capplan-system", "-o", "jsonpath={.items[*].spec.nodeName}")

@@ -13,7 +13,7 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 public struct Kubectl: Sendable {
     /// `kubectl [--kubeconfig FILE] [--context NAME]`: every call starts with it.
     public let argv: [String]
-    /// How long a single call may take.
+    /// The longest any single call may take (a call may ask for less; undo calls get what the cleanup deadline leaves).
     public var timeout: TimeInterval = 60
     /// Asked while a call runs: true stops it (Ctrl-C during a run). Undo calls have none.
     public var cancelled: (@Sendable () -> Bool)?

@@ -47,7 +47,7 @@ struct KubernetesExecutor {
             context.say(note)
         }
         try context.adopt(try Planner.steps(for: context.plan, snapshot: cluster.snapshot, runID: context.runID),
-                          comparable: try Planner.steps(for: context.plan, snapshot: cluster.snapshot))
+                          comparable: { try Planner.steps(for: context.plan, snapshot: cluster.snapshot) })
         for step in context.steps {
             try context.checkInterrupt()
             if case .capture = step.operation { return try capture(step, state: state, cluster: cluster) }

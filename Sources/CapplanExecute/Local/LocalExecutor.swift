@@ -10,11 +10,10 @@ struct LocalExecutor {
     let netns: String?
 
     func run() throws -> ApplyExit {
-        let reader = LocalSnapshot(netns: netns)
         context.journal.note("target: local\(netns.map { " in network namespace \($0)" } ?? "")")
-        let snapshot = try reader.read(context.plan)
+        let snapshot = try LocalSnapshot(netns: netns).read(context.plan)
         let steps = try Planner.steps(for: context.plan, snapshot: snapshot)
-        try context.adopt(steps, comparable: steps)
+        try context.adopt(steps, comparable: { steps })
         var streams: [CaptureStream] = []
         for step in context.steps {
             try context.checkInterrupt()
@@ -23,9 +22,9 @@ struct LocalExecutor {
                 context.finished(step, facts: names.map { "network namespace \($0)" })
             case .resolveInterfaces(_, let planned, _):
                 streams = planned.value ?? []
-                context.finished(step, facts: streams.map { "interface \(Self.interface($0).name): \(Self.interface($0).method)" })
+                context.finished(step, facts: streams.map(Self.interface).map { "interface \($0.name): \($0.method)" })
             case .capture:
-                return try capture(streams, identities: reader)
+                return try capture(streams, snapshot: snapshot)
             default:
                 throw LocalSnapshot.Failure(description: "step \(step.number) (\(step.operation)) has no meaning on the local target")
             }
@@ -33,14 +32,14 @@ struct LocalExecutor {
         throw LocalSnapshot.Failure(description: "the plan has no capture step")
     }
 
-    private func capture(_ streams: [CaptureStream], identities reader: LocalSnapshot) throws -> ApplyExit {
+    private func capture(_ streams: [CaptureStream], snapshot: TargetSnapshot) throws -> ApplyExit {
         let interfaces = streams.map(Self.interface)
         // One libpcap handle per interface, all with the one filter the planner gave them.
         let capture = try LiveCapture(interfaces: interfaces.map(\.name), filter: streams.first?.filter ?? context.plan.capture.filter,
                                       snaplen: context.plan.capture.snaplen, namespace: netns)
         defer { capture.close() }
         let netns = self.netns
-        let target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: reader.identities(of: context.plan.pods),
+        let target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: LocalSnapshot.identities(of: snapshot),
                                    statistics: { capture.statistics() }, liveStatistics: true, record: { $0.netns = netns })
         return try CaptureSession(context: context, target: target).run()
     }

@@ -24,21 +24,21 @@ public struct LocalSnapshot: Sendable {
         var pods: [TargetSnapshot.Pod] = []
         for selection in plan.pods {
             guard case .name(let namespace) = selection.match else { continue }
+            // Unreadable (no such namespace, or no eth0): the planner says so if the plan needs it.
             let (status, output, _) = try Processes.run(["ip", "netns", "exec", namespace, "cat", "/sys/class/net/eth0/iflink"])
-            guard status == 0, let index = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+            let index = status == 0 ? Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) : nil
             pods.append(TargetSnapshot.Pod(namespace: "", name: namespace, ips: addresses(of: namespace).map(\.description),
-                                           peerIndex: index, peerName: links[index]))
+                                           peerIndex: index, peerName: index.flatMap { links[$0] }))
         }
         return TargetSnapshot(pods: pods, links: Array(links.values).sorted())
     }
 
-    /// The plan's pods' addresses, as the identity map's pods.
-    public func identities(of pods: [PodSelection]) -> IdentityMap {
+    /// The pods' addresses, as the snapshot read them, for the identity map.
+    public static func identities(of snapshot: TargetSnapshot) -> IdentityMap {
         var map = IdentityMap()
-        for pod in pods {
-            guard case .name(let namespace) = pod.match else { continue }
-            for address in addresses(of: namespace) {
-                map.add(CIDR(address: address, prefixLength: address.bitCount), Identity(name: namespace, kind: .pod))
+        for pod in snapshot.pods {
+            for address in pod.ips.compactMap(IPAddress.init) {
+                map.add(CIDR(address: address, prefixLength: address.bitCount), Identity(name: pod.name, kind: .pod))
             }
         }
         return map

@@ -96,9 +96,11 @@ final class CaptureSession {
         }
         analyzer.finish()
         reproduce.stopAll()
-        let report = RunReport(context: context, target: target, rules: rules, redactor: writer.redactor, written: writer.written,
-                               start: start, end: Date(), counts: counts, stopReason: stop.reason, reproduce: reproduce.records)
-        return try report.write(analyzer, markSteps: markSteps)
+        // run.json, written next, says these steps are done.
+        markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
+        let report = RunReport(context: context, target: target, writer: writer, start: start, end: Date(), counts: counts,
+                               stopReason: stop.reason, reproduce: reproduce.records)
+        return try report.write(analyzer)
     }
 
     /// Captures until the stop policy says so; each packet is redacted, written and analysed.

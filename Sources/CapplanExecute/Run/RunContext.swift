@@ -25,17 +25,13 @@ public enum ApplyExit: Int32, Sendable {
 /// What every step of one run shares: the plan, the run directory, the journal and undo stack,
 /// the interrupt count, how it speaks, and the account of each planned step as it is performed.
 final class RunContext {
-    let plan: Plan
-    let planPath: String
-    let planSource: String
-    let options: ApplyOptions
+    /// The plan and how apply was asked to run it.
+    let apply: Apply
     let directory: String
     let journal: Journal
     let undo: UndoStack
     let interrupts: Interrupts
     let runID: String
-    let out: @Sendable (String) -> Void
-    let err: @Sendable (String) -> Void
     /// The steps the planner gave, and what became of each (run.json's `steps`).
     private(set) var steps: [Step] = []
     private var outcomes: [Int: RunRecord.ExecutedStep] = [:]
@@ -44,18 +40,18 @@ final class RunContext {
     var firstPacketAt: Date?
 
     init(apply: Apply, directory: String, journal: Journal, interrupts: Interrupts, runID: String) {
-        plan = apply.plan
-        planPath = apply.planPath
-        planSource = apply.planSource
-        options = apply.options
-        out = apply.out
-        err = apply.err
+        self.apply = apply
         self.directory = directory
         self.journal = journal
         undo = UndoStack(journal: journal)
         self.interrupts = interrupts
         self.runID = runID
     }
+
+    var plan: Plan { apply.plan }
+    var options: ApplyOptions { apply.options }
+    func out(_ text: String) { apply.out(text) }
+    func err(_ text: String) { apply.err(text) }
 
     /// Raised between steps (and by any wait) once Ctrl-C or SIGTERM came.
     struct Interrupted: Error {}
@@ -64,9 +60,10 @@ final class RunContext {
         if interrupts.received > 0 { throw Interrupted() }
     }
 
-    /// The planner's steps for this run; when the user saved `plan`'s steps, they must be the same.
-    func adopt(_ steps: [Step], comparable: [Step]) throws {
-        if let saved = options.plannedSteps, let difference = StepDifference.first(saved: saved, now: comparable) {
+    /// The planner's steps for this run; when the user saved `plan`'s steps, they must be the same
+    /// as `comparable` gives them (planned with plan's run id placeholder; asked only then).
+    func adopt(_ steps: [Step], comparable: () throws -> [Step]) throws {
+        if let saved = options.plannedSteps, let difference = StepDifference.first(saved: saved, now: try comparable()) {
             throw PlanningError(message: "the target changed since the plan was saved: \(difference). Nothing was changed; run capplan plan again")
         }
         self.steps = steps

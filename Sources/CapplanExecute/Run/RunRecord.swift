@@ -33,15 +33,38 @@ public struct RunRecord: Codable, Sendable {
     /// Packet by packet, which interface or stream (node/interface on Kubernetes) captured it:
     /// runs of [index in `sources`, how many packets in a row], in capture.pcap's order.
     public struct Origins: Codable, Sendable {
-        public var sources: [String]
-        public var runs: [[Int]] = []
+        /// One run of packets from the same source; encoded as [source, count].
+        public struct Run: Codable, Sendable {
+            public var source: Int
+            public var count: Int
 
-        /// Notes the next packet written.
+            public init(from decoder: Decoder) throws {
+                var pair = try decoder.unkeyedContainer()
+                source = try pair.decode(Int.self)
+                count = try pair.decode(Int.self)
+            }
+
+            public func encode(to encoder: Encoder) throws {
+                var pair = encoder.unkeyedContainer()
+                try pair.encode(source)
+                try pair.encode(count)
+            }
+
+            init(source: Int, count: Int) {
+                self.source = source
+                self.count = count
+            }
+        }
+
+        public var sources: [String]
+        public var runs: [Run] = []
+
+        /// Notes the next packet written (on the per-packet path: no allocation but the array's growth).
         mutating func add(_ source: Int) {
-            if let last = runs.indices.last, runs[last][0] == source {
-                runs[last][1] += 1
+            if let last = runs.indices.last, runs[last].source == source {
+                runs[last].count += 1
             } else {
-                runs.append([source, 1])
+                runs.append(Run(source: source, count: 1))
             }
         }
     }

@@ -11,16 +11,15 @@ import Foundation
 struct RunReport {
     let context: RunContext
     let target: CaptureTarget
-    let rules: RedactionRules
-    let redactor: Redactor
-    let written: Int
+    /// The redact → write stage, with the rules, key and counts it used.
+    let writer: RedactingWriter
     let start: Date
     let end: Date
     let counts: CaptureSession.Counts
     let stopReason: String
     let reproduce: [RunRecord.ReproduceRecord]
 
-    func write(_ analyzer: ConnectionAnalyzer, markSteps: ((Step.Operation) -> Bool) -> Void) throws -> ApplyExit {
+    func write(_ analyzer: ConnectionAnalyzer) throws -> ApplyExit {
         let plan = context.plan
         let source = target.source
         let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: "capture.pcap", linkType: source.linkType)
@@ -28,7 +27,6 @@ struct RunReport {
         let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
             : source.endedEarly != nil ? .failed
             : (verdict?.passed == false ? .expectationsFailed : .passed)
-        markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         var record = runRecord(verdict: verdict, exit: exit)
         target.record(&record)
         let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
@@ -52,15 +50,16 @@ struct RunReport {
 
     private func runRecord(verdict: Verdict?, exit: ApplyExit) -> RunRecord {
         let plan = context.plan
+        let redactor = writer.redactor, rules = writer.redactor.rules
         let usesKey = rules.pseudonymizeAddresses || rules.macs == .pseudonymize
         return RunRecord(
-            plan: .init(path: context.planPath, name: plan.name,
-                        sha256: Redactor.sha256(Array(context.planSource.utf8)).map { String(format: "%02x", $0) }.joined(),
-                        gitCommit: Self.gitCommit(of: context.planPath)),
+            plan: .init(path: context.apply.planPath, name: plan.name,
+                        sha256: Redactor.sha256(Array(context.apply.planSource.utf8)).map { String(format: "%02x", $0) }.joined(),
+                        gitCommit: Self.gitCommit(of: context.apply.planPath)),
             target: target.kind.rawValue, netns: nil, interfaces: target.interfaces,
             filter: plan.capture.filter, start: start.formatted(.iso8601), end: end.formatted(.iso8601),
             durationSeconds: end.timeIntervalSince(start), firstPacketSeconds: counts.firstPacket, stopReason: stopReason,
-            packets: .init(captured: counts.captured, written: written, bytes: counts.bytes, kernel: target.statistics()),
+            packets: .init(captured: counts.captured, written: writer.written, bytes: counts.bytes, kernel: target.statistics()),
             redaction: .init(applied: !rules.changesNothing, keyFingerprint: usesKey ? redactor.keyFingerprint : nil,
                              randomKey: redactor.keyIsRandom && rules.pseudonymizeAddresses, stats: redactor.stats),
             reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps, origins: counts.origins)
