@@ -56,7 +56,7 @@ struct KubernetesPlanner {
             if let container, !pod.containers.isEmpty, !pod.containers.contains(container) {
                 throw PlanningError(message: "pod \(pod.full) has no container \(container); it has \(pod.containers.joined(separator: ", "))")
             }
-            if pod.hostNetwork, case .pods = plan.interfaces {
+            if pod.hostNetwork, plan.interfaces.capturesPodVeths {
                 throw PlanningError(message: "pod \(pod.full) uses the node's network (hostNetwork): it has no veth; capture it with interfaces: any")
             }
             facts.append(PodFact(namespace: pod.namespace, name: pod.name, ips: pod.ips, node: node, container: container, peerIndex: pod.peerIndex))
@@ -75,7 +75,7 @@ struct KubernetesPlanner {
                 throw PlanningError(message: "node \(pinned) (target.node) does not exist; nodes: \(snapshot.nodes.map(\.name).joined(separator: ", "))")
             }
             let elsewhere = pods.filter { $0.node != pinned }
-            if case .pods = plan.interfaces, !pods.isEmpty, elsewhere.count == pods.count {
+            if plan.interfaces.capturesPodVeths, !pods.isEmpty, elsewhere.count == pods.count {
                 throw PlanningError(message: "no pod of the plan runs on node \(pinned) (target.node); they run on "
                                     + "\(Set(pods.compactMap(\.node)).sorted().joined(separator: ", ")). Drop target.node, or move the pods there")
             }

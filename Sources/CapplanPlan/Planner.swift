@@ -78,13 +78,25 @@ public enum Planner {
         if !namespaces.isEmpty { operations.append(.resolveNamespaces(namespaces)) }
         // Without a snapshot only a pod's interface is unknown: `any` and named ones need no reading.
         let streams: Resolved<[CaptureStream]>
-        if snapshot == nil, case .pods = plan.interfaces {
+        if snapshot == nil, plan.interfaces.capturesPodVeths {
             streams = .atApply
         } else {
             streams = .known(try StreamPlanner(plan: plan).local(namespaces, snapshot: snapshot, netns: netns))
         }
         operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: true))
         return operations
+    }
+
+    /// The far ends a plan names for `interfaces: path`: its `toward` list, else the single addresses
+    /// its expectations and stop condition name as peers. The local snapshot looks up their routes.
+    public static func namedFarEnds(_ plan: Plan) -> [String] {
+        if case .path(let toward) = plan.interfaces, !toward.isEmpty { return toward }
+        let peers = plan.expectations.flatMap { [$0.from, $0.to] } + [plan.stop?.from]
+        var addresses: [String] = []
+        for case .network(let block)? in peers where block.prefixLength == block.address.bitCount {
+            if !addresses.contains(block.address.description) { addresses.append(block.address.description) }
+        }
+        return addresses
     }
 
     /// Pods of the snapshot that the plan selects, in the plan's order; a pod named but missing is an error.

@@ -43,6 +43,9 @@ public struct CaptureStream: Sendable, Codable, Equatable {
         /// The interface of the node's route to the pod's address (its image could not show
         /// eth0's iflink, e.g. distroless); read through the helper at apply.
         case podRoute(pod: String, address: String)
+        /// A node's uplink on the path: the interface of its route toward the far ends. Named at
+        /// planning on this machine (one stream per interface); on a node the helper reads it at apply.
+        case uplink(toward: [String], name: String?)
     }
 
     /// The node it runs on (Kubernetes); nil on this machine.
@@ -63,9 +66,17 @@ public struct CaptureStream: Sendable, Codable, Equatable {
     public var pod: String? {
         switch source {
         case .podPeer(let pod, _, _), .podRoute(let pod, _): pod
-        case .any, .named: nil
+        case .any, .named, .uplink: nil
         }
     }
+
+    /// Whether it is a node's uplink on a path (the outside of the node), not a pod's veth.
+    public var isUplink: Bool { if case .uplink = source { true } else { false } }
+}
+
+extension CaptureStream.Source {
+    /// The far ends an uplink leads toward; empty for every other source.
+    public var toward: [String] { if case .uplink(let toward, _) = self { toward } else { [] } }
 }
 
 /// One thing `apply` will do, as a value: what it does, what it changes, and how that is undone.

@@ -121,6 +121,11 @@ public enum StepPrinter {
                 return [local ? "each namespace's eth0 iflink -> the host interface with that index"
                               : "each pod's eth0 iflink -> the node's interface with that index (no cat in the image: the node's route to the pod IP)",
                         "interfaces: \(later)"]
+            case .path(let toward):
+                return [local ? "each namespace's eth0 iflink -> the host interface with that index"
+                              : "each pod's eth0 iflink -> the node's interface with that index",
+                        "each node's uplink: the interface of its route toward " + (toward.isEmpty ? "the far ends the plan names" : toward.joined(separator: ", ")),
+                        "interfaces: \(later)"]
             case .any: return ["any: every interface of the \(local ? "machine" : "node") (Linux cooked v2)"]
             case .named(let names): return ["named: \(names.joined(separator: ", "))"]
             }
@@ -140,6 +145,8 @@ public enum StepPrinter {
             "\(name ?? "the interface with index \(index) (its name \(later))") = \(pod)'s eth0 peer (iflink \(index))"
         case .podRoute(let pod, let address):
             "the interface of the node's route to \(address) (\(later)) = \(pod)'s"
+        case .uplink(let toward, let name):
+            "\(name ?? "the interface of the node's route (\(later))") = uplink toward \(toward.joined(separator: ", "))"
         }
     }
 

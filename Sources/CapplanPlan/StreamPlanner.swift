@@ -15,15 +15,36 @@ struct StreamPlanner {
                 streams.append(stream(node, .any, extra: Self.ownStreamExclusion(for: "any")))
             case .named(let names):
                 streams += names.map { stream(node, $0 == "any" ? .any : .named($0), extra: Self.ownStreamExclusion(for: $0)) }
-            case .pods:
+            case .pods, .path:
                 for pod in pods where pod.node == node {
                     let found = try podStream(pod, node: node)
                     if !streams.contains(found) { streams.append(found) }
+                }
+                if case .path = plan.interfaces, pods.contains(where: { $0.node == node }) {
+                    streams += try farEnds(from: node, pods: pods).map {
+                        stream(node, .uplink(toward: [$0], name: nil), extra: Self.ownStreamExclusion(for: "uplink"))
+                    }
                 }
             }
         }
         guard !streams.isEmpty else { throw PlanningError(message: "no interface to capture on: no pod of the plan runs on the capture node") }
         return streams
+    }
+
+    /// Where a node's path leads: the plan's `toward`, else the addresses its expectations and stop
+    /// condition name, and the plan's pods on other nodes. Each is the destination of one route lookup.
+    func farEnds(from node: String?, pods: [PodFact]) throws(PlanningError) -> [String] {
+        var addresses = Planner.namedFarEnds(plan)
+        if case .path(let toward) = plan.interfaces, toward.isEmpty {
+            for pod in pods where pod.node != node {
+                if let address = pod.ips.first, !addresses.contains(address) { addresses.append(address) }
+            }
+        }
+        guard !addresses.isEmpty else {
+            throw PlanningError(message: "interfaces: path needs to know where the path leads: name the far end with "
+                                + "interfaces: {path: {toward: [ADDRESS]}}, or an address in expect (to: ADDRESS)")
+        }
+        return addresses
     }
 
     private func podStream(_ pod: PodFact, node: String) throws(PlanningError) -> CaptureStream {
@@ -49,8 +70,23 @@ struct StreamPlanner {
                 }
             }
             return names.map { stream(nil, $0 == "any" ? .any : .named($0), extra: nil) }
+        case .path:
+            let veths = try podVeths(namespaces, snapshot: snapshot, inside: inside)
+            var uplinks: [(name: String, toward: [String])] = []
+            for address in try farEnds(from: nil, pods: []) {
+                guard let name = snapshot?.routes?[address] else {
+                    throw PlanningError(message: "no route toward \(address)\(inside): the path's uplink is the interface of that route")
+                }
+                if let at = uplinks.firstIndex(where: { $0.name == name }) { uplinks[at].toward.append(address) } else { uplinks.append((name, [address])) }
+            }
+            return veths + uplinks.map { stream(nil, .uplink(toward: $0.toward, name: $0.name), extra: nil) }
         case .pods:
-            return try namespaces.map { namespace throws(PlanningError) in
+            return try podVeths(namespaces, snapshot: snapshot, inside: inside)
+        }
+    }
+
+    private func podVeths(_ namespaces: [String], snapshot: TargetSnapshot?, inside: String) throws(PlanningError) -> [CaptureStream] {
+        try namespaces.map { namespace throws(PlanningError) in
                 guard let pod = snapshot?.pods.first(where: { $0.name == namespace }), let index = pod.peerIndex else {
                     throw PlanningError(message: "cannot read eth0's iflink in network namespace \(namespace): is it a pod of the lab (ip netns list)?")
                 }
@@ -58,7 +94,6 @@ struct StreamPlanner {
                     throw PlanningError(message: "no interface with index \(index) (eth0's peer of \(namespace))\(inside)")
                 }
                 return stream(nil, .podPeer(pod: namespace, index: index, name: name), extra: nil)
-            }
         }
     }
 

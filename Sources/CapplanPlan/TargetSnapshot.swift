@@ -63,11 +63,14 @@ public struct TargetSnapshot: Sendable, Codable, Equatable {
     public var helperNamespace: Namespace?
     /// The capture host's interfaces (the local target; a node's are read through its helper at apply).
     public var links: [String]?
+    /// The capture host's route toward each far end of a path: address -> interface (the local target).
+    public var routes: [String: String]?
 
-    public init(nodes: [Node] = [], pods: [Pod] = [], helperNamespace: Namespace? = nil, links: [String]? = nil) {
+    public init(nodes: [Node] = [], pods: [Pod] = [], helperNamespace: Namespace? = nil, links: [String]? = nil, routes: [String: String]? = nil) {
         self.nodes = nodes
         self.pods = pods
         self.helperNamespace = helperNamespace
         self.links = links
+        self.routes = routes
     }
 }

@@ -32,9 +32,35 @@ public enum CaptureReport {
     }
 
     /// The summary of packets analysed elsewhere (a live capture), once `analyzer.finish()` ran.
+    /// With a path report, what it says about who made or lost a packet comes first among the findings.
     public static func summarise(_ analyzer: ConnectionAnalyzer, identities: IdentityMap, file: String, linkType: Int32,
-                                 readError: String? = nil) -> Summary {
-        SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
+                                 readError: String? = nil, path: PathReport? = nil) -> Summary {
+        var summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
+        if let path {
+            summary.path = path
+            summary.findings = pathFindings(path) + summary.findings
+        }
+        return summary
+    }
+
+    /// At most this many path findings are listed; the ladders in summary.json hold the rest.
+    static let pathFindingLimit = 20
+
+    /// Resets and ICMP errors with their maker, and every packet lost on the way.
+    static func pathFindings(_ path: PathReport) -> [Summary.Finding] {
+        var findings: [Summary.Finding] = []
+        for connection in path.connections {
+            for hop in connection.ladder {
+                guard let text = hop.finding, findings.count < pathFindingLimit else { continue }
+                let made = hop.packet.hasPrefix("RST") || hop.packet.hasPrefix("ICMP")
+                let onTheWay = hop.sender.map { $0.kind == .node || $0.kind == .network } ?? false
+                guard made || onTheWay || !hop.missedAt.isEmpty else { continue }
+                let severity: Summary.Finding.Severity = onTheWay || !hop.missedAt.isEmpty ? .error : .info
+                findings.append(.init(kind: "path", severity: severity, text: text, packets: hop.seen.map(\.packet).sorted(),
+                                      times: hop.seen.map(\.time).sorted()))
+            }
+        }
+        return findings
     }
 
     static func linkName(_ linkType: Int32) -> String { LinkType.name(of: linkType) }

@@ -22,6 +22,8 @@ public struct Summary: Sendable, Codable {
     public var expert: ExpertCounts
     /// Every address that appears above, with its label where the identity map had one.
     public var labels: [String: Identity]
+    /// `interfaces: path`: the capture points, and each connection followed across them.
+    public var path: PathReport?
 
     public struct CaptureInfo: Sendable, Codable {
         public var file: String

@@ -9,4 +9,11 @@ enum IPLink {
         }
         return links
     }
+
+    /// The interface `ip -o route get ADDRESS` names (`... dev NAME ...`), nil when none.
+    static func device(inRoute output: String) -> String? {
+        let words = output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+        guard let at = words.firstIndex(of: "dev"), at + 1 < words.count else { return nil }
+        return words[at + 1]
+    }
 }

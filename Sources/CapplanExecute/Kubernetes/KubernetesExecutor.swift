@@ -122,7 +122,7 @@ struct KubernetesExecutor {
         defer { streams.stopAll() }
         try streams.start(state.streams, helpers: state.helpers, snaplen: context.plan.capture.snaplen, step: step)
         let context = self.context
-        let target = CaptureTarget(
+        var target = CaptureTarget(
             kind: .kubernetes, source: try streams.source(helpers: state.helpers), interfaces: state.streams.map(\.interface),
             identities: ClusterIdentities.map(cluster), statistics: { streams.statistics() }, liveStatistics: false,
             record: { record in
@@ -133,6 +133,8 @@ struct KubernetesExecutor {
                                           timeline: .init(preflightDone: since(state.preflightDone), helpersReady: since(state.helpersReady),
                                                           captureStarted: since(context.captureStart), firstPacket: since(context.firstPacketAt)))
             })
+        target.pathPoints = CaptureTarget.pathPoints(context.plan, interfaces: state.streams.map(\.interface),
+                                                     podAddresses: Dictionary(state.pods.map { ($0.full, $0.ips) }, uniquingKeysWith: { first, _ in first }))
         return try CaptureSession(context: context, target: target).run()
     }
 }

@@ -10,13 +10,21 @@ struct NodeInterfaces {
 
     func resolve(_ streams: [CaptureStream], helpers: [HelperPod]) throws -> [(stream: CaptureStream, interface: ResolvedInterface)] {
         var links: [String: [Int: String]] = [:]
-        return try streams.map { stream in
+        var resolved: [(stream: CaptureStream, interface: ResolvedInterface)] = []
+        for stream in streams {
             guard let node = stream.node, let helper = helpers.first(where: { $0.node.value == node }) else {
                 throw KubernetesError("no helper pod on the node of stream \(StepPrinter.streamSource(stream.source))")
             }
             if links[node] == nil { links[node] = IPLink.parse(try run(helper, ["ip", "-o", "link"], what: "list the interfaces of node \(node)")) }
-            return (stream, try interface(stream, node: node, helper: helper, links: links[node] ?? [:]))
+            let interface = try interface(stream, node: node, helper: helper, links: links[node] ?? [:])
+            // Two far ends behind one route: the same uplink, captured once.
+            if interface.uplink, let at = resolved.firstIndex(where: { $0.interface.uplink && $0.interface.point == interface.point }) {
+                resolved[at].interface.method += "; also toward \(stream.source.toward.joined(separator: ", "))"
+                continue
+            }
+            resolved.append((stream, interface))
         }
+        return resolved
     }
 
     private func interface(_ stream: CaptureStream, node: String, helper: HelperPod, links: [Int: String]) throws -> ResolvedInterface {
@@ -37,12 +45,19 @@ struct NodeInterfaces {
             return ResolvedInterface(name: name, method: "\(pod): eth0 iflink \(index) -> \(name) (kubectl exec cat)", node: node, pod: pod)
         case .podRoute(let pod, let address):
             let route = try run(helper, ["ip", "-o", "route", "get", address], what: "read the node's route to \(address)")
-            let words = route.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
-            guard let at = words.firstIndex(of: "dev"), at + 1 < words.count else {
+            guard let device = IPLink.device(inRoute: route) else {
                 throw KubernetesError("cannot find the interface of pod \(pod): its image shows no eth0 iflink and the node's route to \(address) names none (\(route))")
             }
-            return ResolvedInterface(name: words[at + 1], method: "\(pod): no eth0 iflink in its image; the node's route to \(address) -> \(words[at + 1]), filtered to its addresses",
+            return ResolvedInterface(name: device, method: "\(pod): no eth0 iflink in its image; the node's route to \(address) -> \(device), filtered to its addresses",
                                      node: node, pod: pod, extraFilter: stream.extraFilter)
+        case .uplink(let toward, _):
+            let address = toward.first ?? ""
+            let route = try run(helper, ["ip", "-o", "route", "get", address], what: "read the node's route toward \(address)")
+            guard let device = IPLink.device(inRoute: route) else {
+                throw KubernetesError("node \(node) has no route toward \(address) (\(route)): the path's uplink is the interface of that route")
+            }
+            return ResolvedInterface(name: device, method: "uplink: the node's route toward \(toward.joined(separator: ", ")) -> \(device)",
+                                     node: node, uplink: true, extraFilter: stream.extraFilter)
         }
     }
 

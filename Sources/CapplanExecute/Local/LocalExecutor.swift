@@ -1,4 +1,6 @@
+import CapplanAnalyse
 import CapplanLoad
+import Foundation
 import CapplanPackets
 import CapplanPlan
 
@@ -39,10 +41,18 @@ struct LocalExecutor {
                                       snaplen: context.plan.capture.snaplen, namespace: netns)
         defer { capture.close() }
         let netns = self.netns
-        let target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: LocalSnapshot.identities(of: snapshot),
+        var target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: LocalSnapshot.identities(of: snapshot),
                                    statistics: { capture.statistics() }, liveStatistics: true, record: { $0.netns = netns })
+        target.pathPoints = CaptureTarget.pathPoints(context.plan, interfaces: interfaces.map { interface in
+            var interface = interface
+            interface.node = netns ?? LocalExecutor.machineName  // a point's name says which node it is on
+            return interface
+        }, podAddresses: Dictionary(snapshot.pods.map { ($0.name, $0.ips) }, uniquingKeysWith: { first, _ in first }))
         return try CaptureSession(context: context, target: target).run()
     }
+
+    /// This machine's name, for a point on a path when no namespace plays the node.
+    static var machineName: String { ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost" }
 
     /// A planned stream on this machine, named and with how it was found.
     static func interface(_ stream: CaptureStream) -> ResolvedInterface {
@@ -53,6 +63,8 @@ struct LocalExecutor {
             ResolvedInterface(name: name ?? "", method: "\(pod): eth0 iflink \(index) -> \(name ?? "?")", pod: pod)
         case .podRoute(let pod, let address):
             ResolvedInterface(name: "", method: "\(pod): route to \(address)", pod: pod)
+        case .uplink(let toward, let name):
+            ResolvedInterface(name: name ?? "", method: "uplink: the route toward \(toward.joined(separator: ", ")) -> \(name ?? "?")", uplink: true)
         }
     }
 }

@@ -30,7 +30,18 @@ public struct LocalSnapshot: Sendable {
             pods.append(TargetSnapshot.Pod(namespace: "", name: namespace, ips: addresses(of: namespace).map(\.description),
                                            peerIndex: index, peerName: index.flatMap { links[$0] }))
         }
-        return TargetSnapshot(pods: pods, links: Array(links.values).sorted())
+        var routes: [String: String] = [:]
+        if case .path = plan.interfaces {
+            for address in Planner.namedFarEnds(plan) { routes[address] = try route(toward: address) }
+        }
+        return TargetSnapshot(pods: pods, links: Array(links.values).sorted(), routes: routes)
+    }
+
+    /// The interface of the capture host's route toward `address`; nil when there is none.
+    private func route(toward address: String) throws -> String? {
+        let (status, output, _) = try Processes.run(["ip"] + (netns.map { ["-n", $0] } ?? []) + ["-o", "route", "get", address])
+        guard status == 0 else { return nil }
+        return IPLink.device(inRoute: output)
     }
 
     /// The pods' addresses, as the snapshot read them, for the identity map.

@@ -23,6 +23,19 @@ struct CaptureTarget {
     var liveStatistics: Bool
     /// Adds what only this target knows to run.json.
     var record: (inout RunRecord) -> Void = { _ in }
+    /// `interfaces: path`: each interface as a point on the path (in `interfaces` order).
+    var pathPoints: [PathPoint]? = nil
+
+    /// The points of a path plan: pods' veths and nodes' uplinks, with each pod's addresses when
+    /// the capture keeps them (pseudonymized ones would not match).
+    static func pathPoints(_ plan: Plan, interfaces: [ResolvedInterface], podAddresses: [String: [String]]) -> [PathPoint]? {
+        guard case .path = plan.interfaces else { return nil }
+        let keepsAddresses = plan.redaction.disabled || plan.redaction.addresses == .keep
+        return interfaces.map { interface in
+            PathPoint(name: interface.point, node: interface.node ?? "", role: interface.uplink ? .uplink : .podVeth, pod: interface.pod,
+                      addresses: keepsAddresses ? interface.pod.flatMap { podAddresses[$0] } ?? [] : [])
+        }
+    }
 }
 
 /// An interface the capture reads, and how it was found (for run.json and steps.log).
@@ -33,16 +46,22 @@ public struct ResolvedInterface: Sendable, Codable, Equatable {
     public var node: String?
     /// The pod it carries, when it is a pod's host-side veth.
     public var pod: String?
+    /// A node's uplink on a path (`interfaces: path`).
+    public var uplink: Bool
     /// What the planner added to the plan's filter for this interface.
     public var extraFilter: String?
 
-    public init(name: String, method: String, node: String? = nil, pod: String? = nil, extraFilter: String? = nil) {
+    public init(name: String, method: String, node: String? = nil, pod: String? = nil, uplink: Bool = false, extraFilter: String? = nil) {
         self.name = name
         self.method = method
         self.node = node
         self.pod = pod
+        self.uplink = uplink
         self.extraFilter = extraFilter
     }
+
+    /// The capture point's name: `node/interface` (the interface alone on this machine).
+    public var point: String { node.map { "\($0)/\(name)" } ?? name }
 }
 
 /// The run's one pass, the same on every target: the capture step and every step after it.
@@ -75,13 +94,14 @@ final class CaptureSession {
                                          linkType: target.source.linkType, snaplen: plan.capture.snaplen)
         defer { writer.close() }
         var analyzer = ConnectionAnalyzer()
+        var tracer = target.pathPoints.map(PathTracer.init(points:))
         let start = Date()
         context.captureStart = start
         var stop = StopPolicy(plan: plan, start: start)
         context.say("capturing on \(target.source.interfaces.joined(separator: ", ")) for up to \(plan.capture.duration)"
                     + (plan.capture.filter.isEmpty ? "" : " (filter: \(plan.capture.filter))"))
         context.journal.note("capture: start")
-        let counts = try pass(writer: writer, analyzer: &analyzer, stop: &stop, reproduce: reproduce, start: start)
+        let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start)
         if let early = target.source.endedEarly { stop.endedEarly(early) }
         if context.options.terminal && !context.options.quiet && !context.options.json { context.err("\n") }
         context.journal.note("capture: stopped (\(stop.reason))")
@@ -100,11 +120,11 @@ final class CaptureSession {
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         let report = RunReport(context: context, target: target, writer: writer, start: start, end: Date(), counts: counts,
                                stopReason: stop.reason, reproduce: reproduce.records)
-        return try report.write(analyzer)
+        return try report.write(analyzer, path: tracer?.report(start: analyzer.totals.first))
     }
 
     /// Captures until the stop policy says so; each packet is redacted, written and analysed.
-    private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, stop: inout StopPolicy,
+    private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
                       reproduce: ReproduceScheduler, start: Date) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
         var counts = Counts(origins: .init(sources: target.source.interfaces))
@@ -132,8 +152,9 @@ final class CaptureSession {
             counts.bytes += Int64(packet.bytes.count)
             guard let redacted = writer.write(packet) else { return }
             counts.origins.add(packet.source)
-            analyzer.add(decoder.decode(redacted.bytes), number: writer.written, timestamp: redacted.timestamp,
-                         originalLength: redacted.originalLength, raw: redacted.bytes)
+            let decoded = decoder.decode(redacted.bytes)
+            analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)
+            tracer?.add(decoded, point: packet.source, number: writer.written, timestamp: redacted.timestamp, raw: redacted.bytes)
             if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
         return counts

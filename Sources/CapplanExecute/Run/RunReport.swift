@@ -19,10 +19,10 @@ struct RunReport {
     let stopReason: String
     let reproduce: [RunRecord.ReproduceRecord]
 
-    func write(_ analyzer: ConnectionAnalyzer) throws -> ApplyExit {
+    func write(_ analyzer: ConnectionAnalyzer, path: PathReport?) throws -> ApplyExit {
         let plan = context.plan
         let source = target.source
-        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: "capture.pcap", linkType: source.linkType)
+        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: "capture.pcap", linkType: source.linkType, path: path)
         let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities)
         let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
             : source.endedEarly != nil ? .failed

@@ -21,12 +21,14 @@ public struct Verdict: Sendable, Codable, Equatable {
     /// Judges `expectations` against what the analysis found. Peers are matched through the
     /// identity map: `pods` and `pod:NAME` by kind pod, `node`, and `external` for addresses the
     /// map calls external or does not know.
+    /// With a path report, a sender is who made the packet (the pod, a node, or something outside),
+    /// and one packet seen at several points (rewritten by NAT between them) is one event.
     public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap) -> Verdict {
         let events = Event.all(in: summary)
         return Verdict(results: expectations.map { expectation in
             let matching = events.filter { event in
                 event.kind == expectation.event
-                    && expectation.from.map { matches($0, event.from, identities) } ?? true
+                    && expectation.from.map { sent(by: $0, event, identities) } ?? true
                     && expectation.to.map { matches($0, event.to, identities) } ?? true
                     && expectation.port.map { $0 == Int(event.port) } ?? true
             }
@@ -44,8 +46,26 @@ public struct Verdict: Sendable, Codable, Equatable {
         /// The responder's port.
         var port: UInt16
         var packet: Int
+        /// Who made it, when capture points on its path tell.
+        var sender: PathSender?
 
         static func all(in summary: Summary) -> [Event] {
+            var events = observed(in: summary)
+            guard let path = summary.path else { return events }
+            var hops: Set<String> = []
+            events = events.filter { event in
+                guard let hop = path.hop(ofPacket: event.packet) else { return true }
+                let first = hop.seen.map(\.packet).min() ?? event.packet
+                return hops.insert("\(event.kind.rawValue) \(first)").inserted
+            }
+            return events.map { event in
+                var event = event
+                event.sender = path.hop(ofPacket: event.packet)?.sender
+                return event
+            }
+        }
+
+        static func observed(in summary: Summary) -> [Event] {
             var events: [Event] = []
             for reset in summary.resets {
                 let event = reset.event
@@ -78,6 +98,21 @@ public struct Verdict: Sendable, Codable, Equatable {
         }
     }
 
+    /// Whether `peer` sent the event: who made it where the path tells, else whose address it carries.
+    static func sent(by peer: Peer, _ event: Event, _ identities: IdentityMap) -> Bool {
+        guard let sender = event.sender else { return matches(peer, event.from, identities) }
+        switch peer {
+        case .pods: return sender.kind == .pod
+        case .pod(let namespace, let name):
+            return sender.kind == .pod && (sender.name == namespace.map { "\($0)/\(name)" } ?? name
+                                           || namespace == nil && sender.name.hasSuffix("/\(name)"))
+        case .node: return sender.kind == .node
+        case .namedNode(let name): return sender.kind == .node && sender.name == name
+        case .external: return sender.kind == .external
+        case .network: return matches(peer, event.from, identities)
+        }
+    }
+
     static func matches(_ peer: Peer, _ address: IPAddress, _ identities: IdentityMap) -> Bool {
         let identity = identities.identity(of: address)
         switch peer {
@@ -87,6 +122,7 @@ public struct Verdict: Sendable, Codable, Equatable {
             let full = namespace.map { "\($0)/\(name)" } ?? name
             return identity.name == full || identity.name.hasSuffix("/\(name)") && namespace == nil
         case .node: return identity?.kind == .node
+        case .namedNode(let name): return identity?.kind == .node && identity?.name == name
         case .external: return identity == nil || identity?.kind == .external
         case .network(let block): return block.contains(address)
         }

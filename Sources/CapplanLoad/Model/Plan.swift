@@ -68,6 +68,17 @@ public enum InterfaceSelection: Sendable, Codable, Equatable {
     case pods
     case any
     case named([String])
+    /// Every point on the pods' path: each pod's veth and its node's uplinks, the interfaces of
+    /// the node's routes toward `toward` (empty: toward the far ends the plan names).
+    case path(toward: [String])
+
+    /// Whether each pod gets a capture stream of its own veth.
+    public var capturesPodVeths: Bool {
+        switch self {
+        case .pods, .path: true
+        case .any, .named: false
+        }
+    }
 }
 
 public struct CaptureSettings: Sendable, Codable, Equatable {

@@ -14,9 +14,10 @@ public enum PlanSchema {
         SchemaField("metadata", .object(metadata), required: true, "Names the plan."),
         SchemaField("target", .object(target), required: true, "Where to capture: a Kubernetes cluster or this machine."),
         SchemaField("pods", .list(.object(pod), minItems: 1), "The pods whose traffic matters. On a local target, network namespaces."),
-        SchemaField("interfaces", .either([.word(["pods", "any"]), .list(.string(.interfaceName), minItems: 1)]),
+        SchemaField("interfaces", .either([.word(["pods", "any", "path"]), .object(pathInterfaces), .list(.string(.interfaceName), minItems: 1)]),
                     defaultNote: "pods when pods are given, else any",
-                    "pods: the pods' host-side veths; any: every interface of the node; or a list of interface names."),
+                    "pods: the pods' host-side veths; path: each pod's veth and its node's uplinks (the interfaces of the node's "
+                        + "routes toward the far end), to tell which box sent a packet; any: every interface of the node; or a list of interface names."),
         SchemaField("capture", .object(capture), "What to capture and for how long."),
         SchemaField("reproduce", .list(.object(reproduceStep), minItems: 1), "Commands that drive the failing traffic while the capture runs."),
         SchemaField("stop", .object(stop), "End the capture early once the fault has been seen."),
@@ -49,6 +50,18 @@ public enum PlanSchema {
     static let local = SchemaObject("local", "This machine, or a network namespace on it that plays the node (a lab).", example: "local: {}", [
         SchemaField("netns", .string(.dnsSubdomain), defaultNote: "the namespace capplan runs in",
                     "Capture inside this network namespace: the node whose interfaces the pods' veths are."),
+    ])
+
+    static let pathInterfaces = SchemaObject("interfaces", "interfaces: path, with where the path leads.",
+                                             example: "interfaces: {path: {toward: [203.0.113.12]}}", [
+        SchemaField("path", .object(path), required: true, "Each pod's veth and its node's uplinks."),
+    ])
+
+    static let path = SchemaObject("path", "Capture at every point on the pods' path: each pod's veth and its node's uplinks.",
+                                   example: "interfaces: {path: {toward: [203.0.113.12]}}", [
+        SchemaField("toward", .list(.string(.cidr), minItems: 1),
+                    defaultNote: "the addresses the plan's expect and stop name, and the plan's pods on other nodes",
+                    "Far ends (single addresses): each node's uplink is the interface of its route toward each of them."),
     ])
 
     static let pod = SchemaObject("pod", "One pod by name, or every pod a label selector matches.", exactlyOne: ["name", "selector"], [
@@ -116,7 +129,8 @@ public enum PlanSchema {
     static let expectation = SchemaObject("expectation", "One thing the run should see (seen) or must not see (notSeen).", exactlyOne: ["seen", "notSeen"], [
         SchemaField("seen", .word(events), "The run passes only if this event is observed."),
         SchemaField("notSeen", .word(events), "The run fails if this event is observed."),
-        SchemaField("from", .string(.peer), "Who sent it (for handshake: the client)."),
+        SchemaField("from", .string(.peer), "Who sent it (for handshake: the client): pods, pod:NAME, node, node:NAME, external, "
+                        + "an address or a CIDR. With interfaces: path, who made the packet as the capture points tell, not whose address it carries."),
         SchemaField("to", .string(.peer), "Who received it (for handshake: the server)."),
         SchemaField("port", .integer(1...65_535), "The responder's port."),
         SchemaField("atLeast", .integer(1...1_000_000), default: "1", "How many times, at least (seen only)."),

@@ -104,11 +104,16 @@ struct PlanBuilder {
                                 : Interfaces(selection: .pods, linkTypes: [.ethernet])
         }
         switch value.content {
-        case .string("pods"):
+        case .string(let word) where word == "pods" || word == "path":
             if pods.isEmpty {
-                log.error("interfaces: pods needs pods to capture; add a pods: list, or use interfaces: any", at: value.mark, field: value.field)
+                log.error("interfaces: \(word) needs pods to capture; add a pods: list, or use interfaces: any", at: value.mark, field: value.field)
             }
-            return Interfaces(selection: .pods, linkTypes: [.ethernet])
+            return Interfaces(selection: word == "pods" ? .pods : .path(toward: []), linkTypes: [.ethernet])
+        case .object:
+            if pods.isEmpty {
+                log.error("interfaces: path needs pods to capture; add a pods: list, or use interfaces: any", at: value.mark, field: value.field)
+            }
+            return Interfaces(selection: .path(toward: buildToward(value["path"]?["toward"])), linkTypes: [.ethernet])
         case .string:
             return Interfaces(selection: .any, linkTypes: [.linuxSLL2])
         default:
@@ -126,6 +131,21 @@ struct PlanBuilder {
             }
             return Interfaces(selection: .named(names), linkTypes: names.contains("any") ? [.linuxSLL2] : [.ethernet])
         }
+    }
+
+    /// Far ends of a path: single addresses, each the destination of a route lookup.
+    private mutating func buildToward(_ value: CheckedValue?) -> [String] {
+        var addresses: [String] = []
+        for item in value?.list ?? [] {
+            guard let text = item.string, case .success(let block) = CIDR.parse(text) else { continue }
+            guard block.prefixLength == block.address.bitCount else {
+                log.error("\(text) is a network; toward takes single addresses (a route is looked up for each), e.g. \(block.address)",
+                          at: item.mark, field: item.field)
+                continue
+            }
+            if !addresses.contains(block.address.description) { addresses.append(block.address.description) }
+        }
+        return addresses
     }
 
     private struct Capture {

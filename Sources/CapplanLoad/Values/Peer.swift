@@ -1,12 +1,14 @@
 public import CapplanPackets
 
 /// Who sent or received something, as an expectation or stop condition names it:
-/// `pods` (any pod of the plan), `pod:NAME` or `pod:NAMESPACE/NAME`, `node`, `external`
-/// (anything outside the cluster), or an address or CIDR.
+/// `pods` (any pod of the plan), `pod:NAME` or `pod:NAMESPACE/NAME`, `node`, `node:NAME`,
+/// `external` (anything outside the cluster), or an address or CIDR. With `interfaces: path`
+/// a sender is who made the packet, as the capture points tell; else who its address names.
 public enum Peer: Sendable, Hashable, Codable, CustomStringConvertible {
     case pods
     case pod(namespace: String?, name: String)
     case node
+    case namedNode(String)
     case external
     case network(CIDR)
 
@@ -15,6 +17,7 @@ public enum Peer: Sendable, Hashable, Codable, CustomStringConvertible {
         case .pods: "pods"
         case .pod(let namespace, let name): "pod:" + (namespace.map { "\($0)/" } ?? "") + name
         case .node: "node"
+        case .namedNode(let name): "node:\(name)"
         case .external: "external"
         case .network(let block):
             block.prefixLength == (block.address.isIPv6 ? 128 : 32) ? block.address.description : block.description
@@ -33,12 +36,19 @@ public enum Peer: Sendable, Hashable, Codable, CustomStringConvertible {
             return PodReference.parse(reference).map { .pod(namespace: $0.namespace, name: $0.name) }
                 .mapError { ValueError($0.message, offset: ($0.offset ?? 0) + 4) }
         }
+        if text.hasPrefix("node:") {
+            let name = String(text.dropFirst(5))
+            if let problem = KubernetesName.checkSubdomain(name, what: "node name") {
+                return .failure(ValueError(problem.message, offset: (problem.offset ?? 0) + 5))
+            }
+            return .success(.namedNode(name))
+        }
         if text.contains(":") || text.first?.isNumber == true {
             return CIDR.parseValue(text).map(Peer.network)
         }
         let hint = Suggestion.closest(to: text, in: ["pods", "node", "external"]).map { "; did you mean '\($0)'?" }
             ?? (KubernetesName.checkSubdomain(text, what: "") == nil ? "; for one pod write pod:\(text)" : "")
-        return .failure(ValueError("\"\(text)\" is not a peer: use pods, pod:NAME, pod:NAMESPACE/NAME, node, external, an address or a CIDR\(hint)", offset: 0))
+        return .failure(ValueError("\"\(text)\" is not a peer: use pods, pod:NAME, pod:NAMESPACE/NAME, node, node:NAME, external, an address or a CIDR\(hint)", offset: 0))
     }
 }
 

@@ -1,0 +1,114 @@
+public import CapplanPackets
+
+/// The end of the pass: each connection's key packets in time order, which points saw each, and
+/// who sent it. The points are put in the order a packet passes them, from the pod at the
+/// connection's end outward: the pod's veth (rank 0), its node's uplinks (1), other nodes'
+/// uplinks (2), veths on other nodes (3). An outbound packet first seen past rank 0 was made on
+/// the way; an inbound one seen at the veth but not at the uplink before it was made by the node.
+extension PathTracer {
+    /// At most this many connections get a ladder: those with something to say come first.
+    public static let connectionLimit = 200
+
+    public func report(start: Timestamp?) -> PathReport {
+        var table = views
+        var byConnection: [Int: [Int]] = [:]
+        for (index, group) in groups.enumerated() {
+            byConnection[table.root(group.sightings[0].view), default: []].append(index)
+        }
+        let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
+        var connections = byConnection.values.sorted { ($0.first ?? 0) < ($1.first ?? 0) }.map { indices in
+            connection(indices.map { groups[$0] }, table: table, origin: origin)
+        }
+        // Those with a finding first, then those seen at several points; the order within stays by time.
+        let rank: (PathConnection) -> Int = { connection in
+            connection.ladder.contains { $0.finding != nil } ? 0 : connection.views.count > 1 ? 1 : 2
+        }
+        connections = connections.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }
+            .prefix(Self.connectionLimit).map(\.element)
+        return PathReport(points: points, connections: connections, untracedPackets: untraced)
+    }
+
+    /// One connection's ladder.
+    func connection(_ groups: [Group], table: ViewTable, origin: Int64) -> PathConnection {
+        let podEnd = groups.flatMap(\.sightings).filter { points[$0.point].role == .podVeth }.min { $0.nanos < $1.nanos }
+        let path = podEnd.map { order(groups, podEnd: $0.point) } ?? [:]
+        let podSide = podEnd.map { podSides(groups, podEnd: $0.point) } ?? [:]
+        var seenViews: [Int: Sighting] = [:]
+        for sighting in groups.flatMap(\.sightings) where seenViews[sighting.point] == nil { seenViews[sighting.point] = sighting }
+        let views = seenViews.keys.sorted().compactMap { point in
+            seenViews[point].map { "\(points[point].name): \($0.from) > \($0.to)" }
+        }
+        var ladder: [PathHop] = []
+        var inboundTTL: [Int: UInt8] = [:]
+        for group in groups {
+            let outbound = direction(group, podSide: podSide)
+            var hop = PathHop(packet: group.label, direction: outbound.map { $0 ? "outbound" : "inbound" },
+                              seen: group.sightings.map { sighting in
+                                  PathSighting(point: points[sighting.point].name, time: Double(sighting.nanos - origin) / 1e9,
+                                               ttl: sighting.ttl, packet: sighting.packet, from: sighting.from.description, to: sighting.to.description)
+                              }, missedAt: [], sender: nil, finding: nil)
+            if let outbound, let podEnd { attribute(&hop, group, outbound: outbound, path: path, podEnd: podEnd.point, earlierTTL: inboundTTL) }
+            if outbound == false { for sighting in group.sightings { inboundTTL[sighting.point] = sighting.ttl } }
+            ladder.append(hop)
+        }
+        return PathConnection(pod: podEnd.flatMap { points[$0.point].pod }, views: views, ladder: ladder)
+    }
+
+    /// The rank of each point on this connection's path (see the type's comment).
+    func order(_ groups: [Group], podEnd: Int) -> [Int: Int] {
+        let node = points[podEnd].node
+        let seen = Set(groups.flatMap(\.sightings).map(\.point))
+        let sameNodePeer = seen.contains { $0 != podEnd && points[$0].role == .podVeth && points[$0].node == node }
+        let nodesSeen = Set(seen.map { points[$0].node })
+        var path: [Int: Int] = [podEnd: 0]
+        let ownUplinks = points.indices.filter { points[$0].role == .uplink && points[$0].node == node }
+        // The node's uplinks that carried the connection; all of them when none did (which one would have is unknown).
+        let carrying = ownUplinks.filter(seen.contains)
+        if !sameNodePeer { for point in carrying.isEmpty ? ownUplinks : carrying { path[point] = 1 } }
+        for (index, point) in points.enumerated() where index != podEnd && path[index] == nil {
+            if point.role == .uplink, point.node != node, seen.contains(index) { path[index] = 2 }
+            if point.role == .podVeth, seen.contains(index) || (point.node != node && nodesSeen.contains(point.node)) { path[index] = 3 }
+        }
+        return path
+    }
+
+    /// The pod's own endpoint at its veth: the one with the pod's address, else the sender of the
+    /// first SYN, SYN-ACK or FIN that the veth saw before any other point (a RST or an ICMP error
+    /// may be made on the way, so they do not tell).
+    func podSide(_ groups: [Group], podEnd: Int) -> Endpoint? {
+        let addresses = points[podEnd].addresses.compactMap(IPAddress.init)
+        for sighting in groups.flatMap(\.sightings) where sighting.point == podEnd && !addresses.isEmpty {
+            if addresses.contains(sighting.from.address) { return sighting.from }
+            if addresses.contains(sighting.to.address) { return sighting.to }
+        }
+        for group in groups where !group.label.hasPrefix("RST") && !group.label.hasPrefix("ICMP") {
+            guard let atVeth = group.sightings.first(where: { $0.point == podEnd }) else { continue }
+            return group.sightings.allSatisfy({ $0.nanos >= atVeth.nanos }) ? atVeth.from : atVeth.to
+        }
+        return nil
+    }
+
+    /// The pod's own endpoint at each point, learnt from packets seen at the pod's veth and elsewhere.
+    func podSides(_ groups: [Group], podEnd: Int) -> [Int: Endpoint] {
+        guard let own = podSide(groups, podEnd: podEnd) else { return [:] }
+        var sides: [Int: Endpoint] = [podEnd: own]
+        for group in groups {
+            guard let atVeth = group.sightings.first(where: { $0.point == podEnd }), let side = sides[podEnd] else { continue }
+            let outbound = atVeth.from == side
+            for sighting in group.sightings where sides[sighting.point] == nil {
+                sides[sighting.point] = outbound ? sighting.from : sighting.to
+            }
+        }
+        return sides
+    }
+
+    /// True when the packet travels away from the pod, false toward it, nil when no point tells.
+    func direction(_ group: Group, podSide: [Int: Endpoint]) -> Bool? {
+        for sighting in group.sightings {
+            guard let side = podSide[sighting.point] else { continue }
+            if sighting.from == side { return true }
+            if sighting.to == side { return false }
+        }
+        return nil
+    }
+}

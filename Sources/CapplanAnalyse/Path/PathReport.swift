@@ -1,0 +1,96 @@
+/// A capture point on the path of the plan's pods: a pod's host-side veth or a node's uplink.
+public struct PathPoint: Sendable, Codable, Equatable {
+    public enum Role: String, Sendable, Codable {
+        case podVeth = "pod-veth"
+        case uplink
+    }
+
+    /// `node/interface` (the interface alone on this machine).
+    public var name: String
+    public var node: String
+    public var role: Role
+    /// The pod a veth serves.
+    public var pod: String?
+    /// The pod's addresses as the capture shows them (empty when unknown or pseudonymized):
+    /// they tell which end of a connection is the pod.
+    public var addresses: [String]
+
+    public init(name: String, node: String, role: Role, pod: String? = nil, addresses: [String] = []) {
+        self.name = name
+        self.node = node
+        self.role = role
+        self.pod = pod
+        self.addresses = addresses
+    }
+}
+
+/// Who put a packet on the wire, as the points that saw it (and those that did not) tell.
+public struct PathSender: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// The pod at one end of the connection.
+        case pod
+        /// A node, in the name of the connection's far end (a firewall, kube-proxy, conntrack).
+        case node
+        /// Something beyond the node's uplink: the far end, or a box on the way to it.
+        case external
+        /// Between two nodes' uplinks: the network that joins them.
+        case network
+    }
+
+    public var kind: Kind
+    /// The pod or node; for external, the node it entered.
+    public var name: String
+    /// The point where it was first seen.
+    public var firstSeenAt: String
+}
+
+/// Where a packet was seen on the path, and when (seconds from the capture's first packet).
+public struct PathSighting: Sendable, Codable, Equatable {
+    public var point: String
+    public var time: Double
+    public var ttl: UInt8
+    /// Its number in the written capture.
+    public var packet: Int
+    /// Its addresses and ports where this point saw them (NAT changes them between points):
+    /// `198.51.100.10:41234`, `[2001:db8::1]:443`.
+    public var from: String
+    public var to: String
+}
+
+/// One key packet of a connection (SYN, SYN-ACK, FIN, RST, ICMP error) across the path.
+public struct PathHop: Sendable, Codable, Equatable {
+    public var packet: String
+    /// `outbound`: away from the pod at the connection's end; `inbound`: toward it; nil when unknown.
+    public var direction: String?
+    public var seen: [PathSighting]
+    /// Points on its way that did not see it, after the last that did: where it was lost.
+    public var missedAt: [String]
+    public var sender: PathSender?
+    /// The hop in words, with its evidence, when there is something to say.
+    public var finding: String?
+}
+
+/// A connection followed across the path: its addresses at each point, and its key packets.
+public struct PathConnection: Sendable, Codable, Equatable {
+    /// The pod whose veth saw it (nil when only uplinks did).
+    public var pod: String?
+    /// `point: a:port > b:port` as each point saw the connection's first packet.
+    public var views: [String]
+    public var ladder: [PathHop]
+}
+
+/// The path section of a report: the points, and each connection followed across them.
+public struct PathReport: Sendable, Codable, Equatable {
+    public var points: [PathPoint]
+    public var connections: [PathConnection]
+    /// Key packets not followed because the tracer's bound was reached.
+    public var untracedPackets: Int
+
+    /// The hop that holds the packet with this number, if any point's sighting has it.
+    public func hop(ofPacket number: Int) -> PathHop? {
+        for connection in connections {
+            for hop in connection.ladder where hop.seen.contains(where: { $0.packet == number }) { return hop }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,177 @@
+public import CapplanPackets
+
+/// Follows each key packet (SYN, SYN-ACK, FIN, RST, ICMP error) across the capture points of a
+/// path, in the run's one pass. A packet seen at several points is matched by the fields that
+/// routing and NAT leave alone: IP ID, TCP sequence and acknowledgment numbers, flags, payload
+/// length and a hash of its first payload bytes (for an ICMP error: the IDs of it and of the
+/// packet it quotes, and the quoted sequence number). Addresses and ports are not part of the
+/// match, so a packet rewritten by SNAT or a Service's DNAT is still the same packet; the
+/// connections it joins show the translation.
+public struct PathTracer {
+    public let points: [PathPoint]
+    /// Sightings further apart than this are different packets (a retransmission with equal fields).
+    public var window: Int64 = 2_000_000_000
+    /// At most this many key packets are followed; the rest are counted.
+    public var limit = 200_000
+
+    struct Key: Hashable {
+        var a: UInt64, b: UInt64, c: UInt64
+    }
+
+    struct Sighting {
+        var point: Int
+        var packet: Int
+        var nanos: Int64
+        var ttl: UInt8
+        var from: Endpoint
+        var to: Endpoint
+        /// The connection as this point sees it (point and both endpoints).
+        var view: Int
+    }
+
+    struct Group {
+        var label: String
+        var sightings: [Sighting]
+    }
+
+    var groups: [Group] = []
+    private var recent: [Key: [Int]] = [:]
+    private var sincePrune = 0
+    private(set) var untraced = 0
+    /// Connections as each point sees them, joined when one packet is seen as two of them.
+    var views = ViewTable()
+
+    public init(points: [PathPoint]) { self.points = points }
+
+    /// One packet seen at `point`; only key packets are kept.
+    public mutating func add(_ packet: DecodedPacket, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
+        guard points.indices.contains(point), let (key, label, from, to) = Self.describe(packet, raw: raw) else { return }
+        let nanos = timestamp.nanoseconds
+        prune(now: nanos)
+        let view = views.id(point: point, proto: packet.transport == .tcp ? 6 : packet.icmp.quotedProtocol, from, to)
+        let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
+        if let index = recent[key]?.last(where: { candidate in
+            let group = groups[candidate]
+            return nanos - (group.sightings.first?.nanos ?? nanos) <= window && !group.sightings.contains { $0.point == point }
+        }) {
+            views.join(groups[index].sightings[0].view, view)
+            groups[index].sightings.append(sighting)
+            return
+        }
+        guard groups.count < limit else {
+            untraced += 1
+            return
+        }
+        recent[key, default: []].append(groups.count)
+        groups.append(Group(label: label, sightings: [sighting]))
+    }
+
+    /// Forgets match candidates older than the window (every few thousand packets).
+    private mutating func prune(now: Int64) {
+        sincePrune += 1
+        guard sincePrune >= 4096 else { return }
+        sincePrune = 0
+        let window = self.window, groups = self.groups
+        recent = recent.compactMapValues { indices in
+            let kept = indices.filter { now - (groups[$0].sightings.first?.nanos ?? now) <= window }
+            return kept.isEmpty ? nil : kept
+        }
+    }
+
+    /// The match key, the packet's name in a ladder, and the connection's endpoints in the
+    /// direction it travels; nil for a packet that is not a key packet.
+    static func describe(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> (Key, String, Endpoint, Endpoint)? {
+        guard packet.network == .ipv4 || packet.network == .ipv6, !packet.isLaterFragment else { return nil }
+        let from = Endpoint(address: packet.source, port: packet.sourcePort)
+        let to = Endpoint(address: packet.destination, port: packet.destinationPort)
+        switch packet.transport {
+        case .tcp:
+            let tcp = packet.tcp
+            guard tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) != 0 else { return nil }
+            let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(tcp.sequence),
+                          b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(packet.payloadLength & 0xFF_FFFF),
+                          c: payloadHash(packet, raw: raw))
+            return (key, label(tcp), from, to)
+        case .icmp, .icmpv6:
+            let icmp = packet.icmp
+            guard icmp.isError, icmp.hasQuotedPacket, icmp.hasQuotedPorts else { return nil }
+            let quoted = quotedFields(packet, raw: raw)
+            let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(quoted.identification),
+                          b: UInt64(icmp.type) << 8 | UInt64(icmp.code) | 1 << 63, c: UInt64(quoted.sequence))
+            // An error travels back toward the sender of the packet it quotes.
+            return (key, "ICMP \(icmp.type)/\(icmp.code)", Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort),
+                    Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort))
+        default:
+            return nil
+        }
+    }
+
+    static func label(_ tcp: TCPHeader) -> String {
+        if tcp.has(TCPHeader.rst) { return tcp.has(TCPHeader.ack) ? "RST-ACK" : "RST" }
+        if tcp.has(TCPHeader.syn) { return tcp.has(TCPHeader.ack) ? "SYN-ACK" : "SYN" }
+        return "FIN"
+    }
+
+    /// FNV-1a over the first 16 captured payload bytes (0 without payload).
+    static func payloadHash(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        let end = min(packet.payloadOffset + min(packet.capturedPayloadLength, 16), raw.count)
+        guard packet.payloadOffset >= 0, packet.payloadOffset < end else { return 0 }
+        for index in packet.payloadOffset..<end {
+            hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
+        }
+        return hash
+    }
+
+    /// The quoted packet's IPv4 ID and its transport's bytes 4 to 8 (TCP: the sequence number).
+    static func quotedFields(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> (identification: UInt16, sequence: UInt32) {
+        let icmp = packet.icmp
+        var identification: UInt16 = 0, sequence: UInt32 = 0
+        let network = icmp.quotedNetworkOffset, transport = icmp.quotedTransportOffset
+        if packet.network == .ipv4, network >= 0, network + 6 <= raw.count {
+            identification = UInt16(raw[network + 4]) << 8 | UInt16(raw[network + 5])
+        }
+        if transport >= 0, transport + 8 <= raw.count {
+            for index in transport + 4..<transport + 8 { sequence = sequence << 8 | UInt32(raw[index]) }
+        }
+        return (identification, sequence)
+    }
+}
+
+/// Connections as points see them (a point and the two endpoints, either way round), joined
+/// into one connection whenever a packet is matched across them.
+struct ViewTable {
+    struct View: Hashable {
+        var point: Int
+        var proto: UInt8
+        var low: Endpoint
+        var high: Endpoint
+    }
+
+    private(set) var views: [View] = []
+    private var ids: [View: Int] = [:]
+    private var parent: [Int] = []
+
+    mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint) -> Int {
+        let view = View(point: point, proto: proto, low: min(a, b), high: max(a, b))
+        if let id = ids[view] { return id }
+        ids[view] = views.count
+        parent.append(views.count)
+        views.append(view)
+        return views.count - 1
+    }
+
+    mutating func join(_ a: Int, _ b: Int) {
+        let (rootA, rootB) = (root(a), root(b))
+        if rootA != rootB { parent[max(rootA, rootB)] = min(rootA, rootB) }
+    }
+
+    mutating func root(_ id: Int) -> Int {
+        var id = id
+        while parent[id] != id {
+            parent[id] = parent[parent[id]]
+            id = parent[id]
+        }
+        return id
+    }
+}
