@@ -41,7 +41,7 @@ struct ApplyTests {
     }
 
     /// Every example plan: apply performs exactly the steps plan shows, and ends in the plan's verdict.
-    @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "syn-dropped", "icmp-unreachable"])
+    @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "node-reject", "syn-dropped", "icmp-unreachable"])
     func examplePlanEndsInItsVerdict(_ name: String) throws {
         let (path, _) = try Self.plan(name)
         let (result, directory) = try expectApplyPerformsThePlan(path)
@@ -64,6 +64,46 @@ struct ApplyTests {
         #expect(result.stdout.contains("## Verdict: PASS"))
         let run = try String(contentsOfFile: try Self.runDirectory(runs) + "/run.json", encoding: .utf8)
         #expect(run.contains("cpl-app: eth0 iflink"), "how the veth was found is recorded")
+    }
+
+    /// Who sent the reset, as capplan's path ladder says, against what dumpcap saw on each of the
+    /// two points on its own: the node's firewall's RST never crosses the uplink; the endpoint's
+    /// crosses it first; the pod's leaves its veth first.
+    @Test(arguments: [("node-reject", "node", false), ("refused", "external", true), ("idle-reset", "pod", true)])
+    func theResetsSenderIsWhatEachPointSaw(_ name: String, _ sender: String, _ crossedUplink: Bool) throws {
+        let (path, runs) = try Self.plan(name)
+        let veth = try Self.hostVeth(of: "cpl-app")
+        let oracle = NSTemporaryDirectory() + "capplan-oracle-\(name)-\(getpid()).pcapng"
+        defer { try? FileManager.default.removeItem(atPath: oracle) }
+        let dumpcap = Process()
+        dumpcap.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        // It stops by itself (a child of this process may not see signals: they can arrive blocked).
+        dumpcap.arguments = ["netns", "exec", "cpl-node", "dumpcap", "-q", "-a", "duration:14", "-i", veth, "-i", "ext0", "-f", "tcp", "-w", oracle]
+        dumpcap.standardError = FileHandle.nullDevice
+        try dumpcap.run()
+        defer { if dumpcap.isRunning { dumpcap.terminate() } }
+        Thread.sleep(forTimeInterval: 2)  // dumpcap has opened both interfaces
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(waitForExit(dumpcap, timeout: 20))
+        #expect(result.status == 0, "\(result.stderr)")
+
+        let seenBy = Set(try Tshark.fields(oracle, filter: "tcp.flags.reset == 1", ["frame.interface_name"]).compactMap(\.first))
+        #expect(seenBy == (crossedUplink ? [veth, "ext0"] : [veth]), "dumpcap saw the RST on \(seenBy)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try Self.runDirectory(runs) + "/summary.json")))
+                                   as? [String: Any])
+        let ladders = ((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]] ?? []).flatMap { $0["ladder"] as? [[String: Any]] ?? [] }
+        let reset = try #require(ladders.first { ($0["packet"] as? String)?.hasPrefix("RST") == true })
+        #expect((reset["sender"] as? [String: Any])?["kind"] as? String == sender)
+        let points = Set((reset["seen"] as? [[String: Any]] ?? []).compactMap { ($0["point"] as? String)?.replacingOccurrences(of: "cpl-node/", with: "") })
+        #expect(points == seenBy, "capplan's points that saw the RST are dumpcap's")
+    }
+
+    /// The host-side name of a lab pod's veth: the node's interface whose index is the pod's eth0 iflink.
+    static func hostVeth(of pod: String) throws -> String {
+        let index = try NetLab.run(["ip", "netns", "exec", pod, "cat", "/sys/class/net/eth0/iflink"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = try NetLab.run(["ip", "-n", "cpl-node", "-o", "link"]).split(separator: "\n").first { $0.hasPrefix("\(index):") }
+        let name = try #require(line?.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces).split(separator: "@").first)
+        return String(name)
     }
 
     @Test func anExpectationThatDoesNotHoldFailsTheRun() throws {

@@ -52,7 +52,13 @@ public enum PlanSchema {
                     "Capture inside this network namespace: the node whose interfaces the pods' veths are."),
     ])
 
-    static let pathInterfaces = SchemaObject("interfaces", "interfaces: path, with where the path leads.",
+    static let pathInterfaces = SchemaObject("interfaces (path)", """
+        Capture at every point of the pods' path, to tell which box sent a packet: each pod's host-side veth, and \
+        each of its node's uplinks (the interface of the node's route toward a far end). capplan follows every SYN, \
+        SYN-ACK, FIN, RST and ICMP error across the points (matched by the fields NAT leaves alone) and names who made \
+        it: the pod, a node (a firewall, kube-proxy, conntrack), something outside, or the network between nodes. \
+        `interfaces: path` alone leads toward the addresses `expect` and `stop` name and the plan's pods on other nodes.
+        """,
                                              example: "interfaces: {path: {toward: [203.0.113.12]}}", [
         SchemaField("path", .object(path), required: true, "Each pod's veth and its node's uplinks."),
     ])
@@ -147,7 +153,7 @@ public enum PlanSchema {
 
     /// Every object, for the docs, in the order a plan is read.
     public static let allObjects: [SchemaObject] = [
-        root, metadata, target, kubernetes, local, pod, capture, reproduceStep, execInPod, localCommand,
+        root, metadata, target, kubernetes, local, pod, pathInterfaces, path, capture, reproduceStep, execInPod, localCommand,
         stop, redact, truncate, secretSource, expectation, output,
     ]
 }

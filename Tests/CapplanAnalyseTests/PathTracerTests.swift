@@ -1,0 +1,163 @@
+import CapplanAnalyse
+import CapplanPackets
+import CapplanTestSupport
+import Testing
+
+/// The path tracer on crafted sightings of one packet at several points: matched across
+/// Service DNAT and masquerade (addresses and ports differ between points), its sender named
+/// from the points that saw it and the ones that did not, and the limits of the match (IPv6
+/// has no IP ID; a retransmission with equal fields is a packet of its own).
+struct PathTracerTests {
+    typealias Segment = Crafter.TCP
+    static let syn: UInt8 = 0x02, ack: UInt8 = 0x10, rst: UInt8 = 0x04, fin: UInt8 = 0x01
+
+    /// Client pod on node a, server pod on node b, a Service in front of the server.
+    static let client = (ip: "10.244.0.5", port: UInt16(40000)), service = (ip: "10.96.0.80", port: UInt16(80))
+    static let server = (ip: "10.244.1.7", port: UInt16(8080))
+    static let points = [
+        PathPoint(name: "a/veth-client", node: "a", role: .podVeth, pod: "myapp/client", addresses: ["10.244.0.5"]),
+        PathPoint(name: "a/eth0", node: "a", role: .uplink),
+        PathPoint(name: "b/eth0", node: "b", role: .uplink),
+        PathPoint(name: "b/veth-server", node: "b", role: .podVeth, pod: "myapp/server", addresses: ["10.244.1.7"]),
+    ]
+
+    /// Feeds packets, each as (point, seconds, IP packet bytes), to a tracer over `points`.
+    struct Feed {
+        var tracer: PathTracer
+        var number = 0
+        let decoder: PacketDecoder
+
+        init(points: [PathPoint]) throws {
+            tracer = PathTracer(points: points)
+            decoder = try PacketDecoder(linkType: 1)
+        }
+
+        mutating func add(_ point: Int, at seconds: Double, _ ip: [UInt8]) {
+            number += 1
+            let frame = Crafter.ethernet(Crafter.withChecksums(ip), type: ip.first.map { $0 >> 4 == 6 ? 0x86DD : 0x0800 } ?? 0x0800)
+            let time = Timestamp(nanoseconds: 1_700_000_000_000_000_000 + Int64(seconds * 1e9))
+            frame.withUnsafeBytes { raw in
+                tracer.add(decoder.decode(raw), point: point, number: number, timestamp: time, raw: raw)
+            }
+        }
+
+        func report() -> PathReport { tracer.report(start: Timestamp(nanoseconds: 1_700_000_000_000_000_000)) }
+    }
+
+    static func tcp(_ segment: Segment, id: UInt16) -> [UInt8] {
+        Crafter.ipv4(segment.from.ip, segment.to.ip, proto: 6, ttl: segment.ttl, id: id, body: Crafter.tcpHeader(segment))
+    }
+
+    /// The SYN through the Service, DNAT on node a, seen at all four points; the SYN-ACK back.
+    static func handshakeThroughService(_ feed: inout Feed) {
+        feed.add(0, at: 0.000, tcp(Segment(from: client, to: service, flags: syn, seq: 1000), id: 7))
+        for (point, time) in [(1, 0.001), (2, 0.002), (3, 0.003)] {
+            feed.add(point, at: time, tcp(Segment(from: client, to: server, flags: syn, seq: 1000, ttl: 63), id: 7))
+        }
+        for (point, time) in [(3, 0.004), (2, 0.005), (1, 0.006)] {
+            feed.add(point, at: time, tcp(Segment(from: server, to: client, flags: syn | ack, seq: 5000, ack: 1001), id: 0))
+        }
+        feed.add(0, at: 0.007, tcp(Segment(from: service, to: client, flags: syn | ack, seq: 5000, ack: 1001, ttl: 63), id: 0))
+    }
+
+    @Test func aPacketIsFollowedAcrossServiceDNATAndItsSenderNamed() throws {
+        var feed = try Feed(points: Self.points)
+        Self.handshakeThroughService(&feed)
+        // The server resets: seen leaving its veth first, then on both uplinks, then at the client.
+        for (point, time) in [(3, 2.000), (2, 2.001), (1, 2.002)] {
+            feed.add(point, at: time, Self.tcp(Segment(from: Self.server, to: Self.client, flags: Self.rst | Self.ack, seq: 5001, ack: 1001), id: 9))
+        }
+        feed.add(0, at: 2.003, Self.tcp(Segment(from: Self.service, to: Self.client, flags: Self.rst | Self.ack, seq: 5001, ack: 1001), id: 9))
+        let report = feed.report()
+        let connection = try #require(report.connections.first)
+        #expect(report.connections.count == 1, "the Service's and the pod's addresses are one connection")
+        #expect(connection.pod == "myapp/client")
+        #expect(connection.views.contains("a/veth-client: 10.244.0.5:40000 > 10.96.0.80:80"))
+        #expect(connection.views.contains("b/veth-server: 10.244.0.5:40000 > 10.244.1.7:8080"))
+        #expect(connection.ladder.map(\.packet) == ["SYN", "SYN-ACK", "RST-ACK"])
+        #expect(connection.ladder.map { $0.seen.count } == [4, 4, 4])
+        let reset = try #require(connection.ladder.last)
+        #expect(reset.direction == "inbound")
+        #expect(reset.sender?.kind == .pod && reset.sender?.name == "myapp/server")
+        #expect(reset.missedAt.isEmpty)
+        #expect(report.hop(ofPacket: feed.number)?.packet == "RST-ACK")
+    }
+
+    @Test func aSynDroppedOnTheServersNodeIsLostAfterThatNodesUplink() throws {
+        var feed = try Feed(points: Self.points)
+        feed.add(0, at: 0.000, Self.tcp(Segment(from: Self.client, to: Self.service, flags: Self.syn, seq: 1000), id: 7))
+        feed.add(1, at: 0.001, Self.tcp(Segment(from: Self.client, to: Self.server, flags: Self.syn, seq: 1000, ttl: 63), id: 7))
+        feed.add(2, at: 0.002, Self.tcp(Segment(from: Self.client, to: Self.server, flags: Self.syn, seq: 1000, ttl: 62), id: 7))
+        let hop = try #require(feed.report().connections.first?.ladder.first)
+        #expect(hop.sender?.kind == .pod && hop.sender?.name == "myapp/client")
+        #expect(hop.missedAt == ["b/veth-server"])
+        #expect(hop.finding?.contains("lost after b/eth0") == true, "\(hop.finding ?? "no finding")")
+    }
+
+    @Test func aResetMadeByTheClientsNodeNeverCrossedItsUplink() throws {
+        var feed = try Feed(points: Self.points)
+        Self.handshakeThroughService(&feed)
+        feed.add(0, at: 1.5, Self.tcp(Segment(from: Self.service, to: Self.client, flags: Self.rst, seq: 5001), id: 0))
+        let hop = try #require(feed.report().connections.first?.ladder.last)
+        #expect(hop.packet == "RST")
+        #expect(hop.sender?.kind == .node && hop.sender?.name == "a")
+        #expect(hop.finding?.contains("never crossed a/eth0") == true, "\(hop.finding ?? "no finding")")
+    }
+
+    /// Masquerade: on the uplink the pod's address and port are the node's.
+    static let node = (ip: "198.51.100.1", port: UInt16(61000)), far = (ip: "203.0.113.12", port: UInt16(443))
+    static let onePoint = [
+        PathPoint(name: "a/veth-client", node: "a", role: .podVeth, pod: "myapp/client"),
+        PathPoint(name: "a/eth0", node: "a", role: .uplink),
+    ]
+
+    @Test func aResetFromOutsideWithAnotherTTLIsNotTheFarEndsHost() throws {
+        var feed = try Feed(points: Self.onePoint)
+        feed.add(0, at: 0.000, Self.tcp(Segment(from: Self.client, to: Self.far, flags: Self.syn, seq: 1), id: 3))
+        feed.add(1, at: 0.001, Self.tcp(Segment(from: Self.node, to: Self.far, flags: Self.syn, seq: 1, ttl: 63), id: 3))
+        feed.add(1, at: 0.010, Self.tcp(Segment(from: Self.far, to: Self.node, flags: Self.syn | Self.ack, seq: 9, ack: 2), id: 0))
+        feed.add(0, at: 0.011, Self.tcp(Segment(from: Self.far, to: Self.client, flags: Self.syn | Self.ack, seq: 9, ack: 2, ttl: 63), id: 0))
+        feed.add(1, at: 5.000, Self.tcp(Segment(from: Self.far, to: Self.node, flags: Self.rst, seq: 10, ttl: 57), id: 0))
+        feed.add(0, at: 5.001, Self.tcp(Segment(from: Self.far, to: Self.client, flags: Self.rst, seq: 10, ttl: 56), id: 0))
+        let connection = try #require(feed.report().connections.first)
+        #expect(connection.views == ["a/veth-client: 10.244.0.5:40000 > 203.0.113.12:443", "a/eth0: 198.51.100.1:61000 > 203.0.113.12:443"])
+        let hop = try #require(connection.ladder.last)
+        #expect(hop.sender?.kind == .external && hop.sender?.firstSeenAt == "a/eth0")
+        #expect(hop.finding?.contains("had 64: sent by something 7 hops") == true, "\(hop.finding ?? "no finding")")
+    }
+
+    /// A SYN sent again with equal fields is a packet of its own: the first was lost on the node,
+    /// the second crossed it. The uplink's sighting belongs to the newer one.
+    @Test func aRetransmissionWithEqualFieldsIsAPacketOfItsOwn() throws {
+        var feed = try Feed(points: Self.onePoint)
+        let syn = Self.tcp(Segment(from: Self.client, to: Self.far, flags: Self.syn, seq: 1), id: 0)
+        feed.add(0, at: 0.0, syn)
+        feed.add(0, at: 1.0, syn)
+        feed.add(1, at: 1.001, Self.tcp(Segment(from: Self.node, to: Self.far, flags: Self.syn, seq: 1, ttl: 63), id: 0))
+        let ladder = try #require(feed.report().connections.first?.ladder)
+        #expect(ladder.map { $0.seen.map(\.point) } == [["a/veth-client"], ["a/veth-client", "a/eth0"]])
+        #expect(ladder.first?.missedAt == ["a/eth0"])
+        #expect(ladder.last?.missedAt == [])
+    }
+
+    /// IPv6 has no IP ID: sequence and acknowledgment numbers still tell the packets apart.
+    @Test func ipv6PacketsAreMatchedWithoutAnIPID() throws {
+        var feed = try Feed(points: Self.onePoint)
+        let (pod, remote) = ("2001:db8:1::5", "2001:db8:2::12")
+        func segment(_ from: String, _ to: String, _ flags: UInt8, seq: UInt32, ack: UInt32 = 0) -> [UInt8] {
+            let forward = from == pod
+            return Crafter.ipv6(from, to, next: 6, body: Crafter.tcpHeader(Segment(from: (from, forward ? 40000 : 443), to: (to, forward ? 443 : 40000),
+                                                                                  flags: flags, seq: seq, ack: ack)))
+        }
+        feed.add(0, at: 0.0, segment(pod, remote, Self.syn, seq: 100))
+        feed.add(1, at: 0.001, segment(pod, remote, Self.syn, seq: 100))
+        feed.add(1, at: 0.002, segment(remote, pod, Self.syn | Self.ack, seq: 700, ack: 101))
+        feed.add(0, at: 0.003, segment(remote, pod, Self.syn | Self.ack, seq: 700, ack: 101))
+        feed.add(0, at: 0.5, segment(pod, remote, Self.fin | Self.ack, seq: 101, ack: 701))
+        let ladder = try #require(feed.report().connections.first?.ladder)
+        #expect(ladder.map(\.packet) == ["SYN", "SYN-ACK", "FIN"])
+        #expect(ladder.map { $0.seen.count } == [2, 2, 1])
+        #expect(ladder.map(\.direction) == ["outbound", "inbound", "outbound"])
+        #expect(ladder.last?.missedAt == ["a/eth0"])
+    }
+}
