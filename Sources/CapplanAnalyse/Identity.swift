@@ -40,6 +40,12 @@ public struct IdentityMap: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// The same identities on other addresses: the run's pseudonyms, when the capture's addresses
+    /// are pseudonymized (prefix-preserving, so a block stays a block of the same length).
+    public func mapped(_ address: (IPAddress) -> IPAddress) -> IdentityMap {
+        IdentityMap(entries.map { (CIDR(address: address($0.block.address), prefixLength: $0.block.prefixLength), $0.identity) })
+    }
+
     public func identity(of address: IPAddress) -> Identity? {
         entries.first { $0.block.contains(address) }?.identity
     }

@@ -38,6 +38,11 @@ struct KubernetesPlanner {
         default: .atApply
         }
         operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: false))
+        if case .path = plan.interfaces {
+            operations.append(.readNodeState(nodes.value.flatMap { nodes in
+                pods.value.map { .known(NodeStateRead.reads(on: nodes, podAddresses: $0.flatMap(\.ips))) }
+            } ?? .atApply))
+        }
         return operations
     }
 

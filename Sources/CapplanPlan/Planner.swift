@@ -84,6 +84,9 @@ public enum Planner {
             streams = .known(try StreamPlanner(plan: plan).local(namespaces, snapshot: snapshot, netns: netns))
         }
         operations.append(.resolveInterfaces(plan.interfaces, streams: streams, local: true))
+        if case .path = plan.interfaces {
+            operations.append(.readNodeState(snapshot.map { .known(NodeStateRead.reads(on: [nil], podAddresses: $0.pods.flatMap(\.ips))) } ?? .atApply))
+        }
         return operations
     }
 

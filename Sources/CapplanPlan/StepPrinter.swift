@@ -44,6 +44,7 @@ public enum StepPrinter {
         case .cordon: "Cordon the other nodes"
         case .deployHelper(let helper): "Deploy the capture helper pod\(helper.node.value.map { " on \($0)" } ?? "")"
         case .resolveInterfaces: "Resolve interfaces (read-only)"
+        case .readNodeState: "Read each node's rule counters and conntrack at the capture's start and stop (read-only)"
         case .capture: "Capture"
         case .reproduce(let step, _): "Reproduce at +\(step.at)"
         case .stopWhen: "Stop early on the fault"
@@ -80,6 +81,10 @@ public enum StepPrinter {
                     "labelled \(HelperPod.runLabel)=\(helper.run), so `capplan cleanup` can find it"]
         case .resolveInterfaces(let selection, let streams, let local):
             return interfaceLines(selection, streams: streams, local: local)
+        case .readNodeState(let reads):
+            guard let reads = reads.value else { return ["iptables-save -c and conntrack -L for the pods' addresses on each capture node (\(later))"] }
+            return reads.map { "\($0.node.map { "on \($0): " } ?? "")\($0.command.joined(separator: " "))" }
+                + ["kept in node-state/, redacted like the packets"]
         case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed):
             var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
                          "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")

@@ -50,6 +50,8 @@ public struct RedactionStats: Sendable, Codable, Equatable {
     public var macsRewritten = 0
     public var dnsAnswersRewritten = 0
     public var arpRewritten = 0
+    /// Addresses pseudonymized in text: the nodes' rule counters and conntrack tables.
+    public var textAddressesRewritten = 0
     /// Matches per scrub pattern, in the order of the rules.
     public var scrubMatches: [Int] = []
     public var checksumsUpdated = 0

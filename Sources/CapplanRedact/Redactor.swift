@@ -88,6 +88,37 @@ public final class Redactor {
 
     // MARK: addresses
 
+    /// The address as the redacted packets carry it: its pseudonym, or itself when addresses are
+    /// kept (or it is in a kept network).
+    public func pseudonymized(_ address: IPAddress) -> IPAddress { pseudonym(address) ?? address }
+
+    /// `text` with every IPv4 and IPv6 address in it pseudonymized as the packets' are (a node's
+    /// rule counters and conntrack table), so the same address reads the same in both.
+    public func redactText(_ text: String) -> String {
+        guard pan != nil else { return text }
+        var result = "", candidate = ""
+        func flush() {
+            if candidate.contains("."), candidate.split(separator: ".").count == 4 || candidate.contains(":"),
+               let address = IPAddress(candidate), let pseudonym = pseudonym(address) {
+                result += pseudonym.description
+                stats.textAddressesRewritten += 1
+            } else {
+                result += candidate
+            }
+            candidate = ""
+        }
+        for character in text {
+            if character.isHexDigit || character == "." || character == ":" {
+                candidate.append(character)
+            } else {
+                flush()
+                result.append(character)
+            }
+        }
+        flush()
+        return result
+    }
+
     private func pseudonym(_ address: IPAddress) -> IPAddress? {
         guard let pan else { return nil }
         if !rules.keepNetworks.isEmpty, rules.keepNetworks.contains(where: { $0.contains(address) }) { return nil }

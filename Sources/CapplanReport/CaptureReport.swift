@@ -56,11 +56,24 @@ public enum CaptureReport {
                 let onTheWay = hop.sender.map { $0.kind == .node || $0.kind == .network } ?? false
                 guard made || onTheWay || !hop.missedAt.isEmpty else { continue }
                 let severity: Summary.Finding.Severity = onTheWay || !hop.missedAt.isEmpty ? .error : .info
-                findings.append(.init(kind: "path", severity: severity, text: text, packets: hop.seen.map(\.packet).sorted(),
-                                      times: hop.seen.map(\.time).sorted()))
+                findings.append(.init(kind: "path", severity: severity, text: text + ruleEvidence(hop, path.rules),
+                                      packets: hop.seen.map(\.packet).sorted(), times: hop.seen.map(\.time).sorted()))
             }
         }
+        let named = Set(path.connections.flatMap(\.ladder).compactMap { $0.sender?.kind == .node ? $0.sender?.name : nil })
+        for rule in path.rules where !named.contains(rule.node) && findings.count < pathFindingLimit {
+            findings.append(.init(kind: "path", severity: .warning, text: "on node \(rule.node), table \(rule.table), `\(rule.rule)` "
+                                  + "counted \(rule.packets) packet\(rule.packets == 1 ? "" : "s") during the run", packets: [], times: []))
+        }
         return findings
+    }
+
+    /// The refusing or dropping rules of the node that made a packet, as evidence.
+    static func ruleEvidence(_ hop: PathHop, _ rules: [PathRuleCount]) -> String {
+        guard let sender = hop.sender, sender.kind == .node else { return "" }
+        let counted = rules.filter { $0.node == sender.name }.prefix(3)
+        guard !counted.isEmpty else { return "" }
+        return "; during the run on node \(sender.name): " + counted.map { "`\($0.rule)` counted +\($0.packets)" }.joined(separator: ", ")
     }
 
     static func linkName(_ linkType: Int32) -> String { LinkType.name(of: linkType) }

@@ -98,6 +98,22 @@ struct ApplyTests {
         #expect(points == seenBy, "capplan's points that saw the RST are dumpcap's")
     }
 
+    /// The node's state is kept beside the capture and redacted like it: with addresses
+    /// pseudonymized, the firewall rule names the endpoint by the same pseudonym as the packets.
+    @Test func nodeStateIsRedactedLikeThePackets() throws {
+        let (path, runs) = try Self.plan("node-reject") { $0.replacingOccurrences(of: "redact: {payload: drop}", with: "redact: {payload: drop, addresses: pseudonymize}") }
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let directory = try Self.runDirectory(runs)
+        let rules = try String(contentsOfFile: directory + "/node-state/cpl-node/iptables-after.txt", encoding: .utf8)
+        let endpoint = try #require(try Tshark.fields(directory + "/capture.pcap", filter: "tcp.flags.syn == 1", ["ip.dst"]).first?.first)
+        #expect(endpoint != "203.0.113.12", "the capture's addresses are pseudonymized")
+        #expect(!rules.contains("203.0.113.12"), "no original address survives in the node's rules")
+        #expect(rules.contains("-A FORWARD -d \(endpoint)/32 -p tcp -m tcp --dport 9443 -j REJECT"), "\(rules)")
+        let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
+        #expect(summary.contains("`-A FORWARD -d \(endpoint)/32 -p tcp -m tcp --dport 9443 -j REJECT --reject-with tcp-reset` counted +1"), "\(summary)")
+    }
+
     /// The host-side name of a lab pod's veth: the node's interface whose index is the pod's eth0 iflink.
     static func hostVeth(of pod: String) throws -> String {
         let index = try NetLab.run(["ip", "netns", "exec", pod, "cat", "/sys/class/net/eth0/iflink"]).trimmingCharacters(in: .whitespacesAndNewlines)

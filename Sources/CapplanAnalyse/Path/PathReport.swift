@@ -85,6 +85,8 @@ public struct PathReport: Sendable, Codable, Equatable {
     public var connections: [PathConnection]
     /// Key packets not followed because the tracer's bound was reached.
     public var untracedPackets: Int
+    /// Refusing or dropping firewall rules of the capture nodes that counted during the run.
+    public var rules: [PathRuleCount] = []
 
     /// The hop that holds the packet with this number, if any point's sighting has it.
     public func hop(ofPacket number: Int) -> PathHop? {

@@ -78,6 +78,8 @@ struct KubernetesExecutor {
         case .deployHelper(let helper):
             try HelperPods(kubectl: kubectl, context: context).create(helper, step: step)
             state.helpers.append(helper)
+        case .readNodeState:
+            return  // performed by the capture, at its start and stop
         case .resolveInterfaces(_, let streams, _):
             try resolveInterfaces(streams.value ?? [], state: &state)
             facts = state.streams.map { "interface \($0.interface.node ?? "")/\($0.interface.name): \($0.interface.method)" }
@@ -133,6 +135,15 @@ struct KubernetesExecutor {
                                           timeline: .init(preflightDone: since(state.preflightDone), helpersReady: since(state.helpersReady),
                                                           captureStarted: since(context.captureStart), firstPacket: since(context.firstPacketAt)))
             })
+        target.readNodeState = { [kubectl] read in
+            guard let helper = state.helpers.first(where: { $0.node.value == read.node }) else { return .failure(.init(reason: "no helper on its node")) }
+            do throws(KubernetesError) {
+                return .success(try kubectl.check(["exec", "-n", helper.namespace, helper.name, "-c", HelperPod.container, "--"] + read.command,
+                                                  timeout: 30, what: "read \(read.name)"))
+            } catch {
+                return .failure(.init(reason: error.description))
+            }
+        }
         target.pathPoints = CaptureTarget.pathPoints(context.plan, interfaces: state.streams.map(\.interface),
                                                      podAddresses: Dictionary(state.pods.map { ($0.full, $0.ips) }, uniquingKeysWith: { first, _ in first }))
         return try CaptureSession(context: context, target: target).run()

@@ -20,6 +20,8 @@ struct LocalExecutor {
         for step in context.steps {
             try context.checkInterrupt()
             switch step.operation {
+            case .readNodeState:
+                break  // performed by the capture, at its start and stop
             case .resolveNamespaces(let names):
                 context.finished(step, facts: names.map { "network namespace \($0)" })
             case .resolveInterfaces(_, let planned, _):
@@ -48,6 +50,13 @@ struct LocalExecutor {
             interface.node = netns ?? LocalExecutor.machineName  // a point's name says which node it is on
             return interface
         }, podAddresses: Dictionary(snapshot.pods.map { ($0.name, $0.ips) }, uniquingKeysWith: { first, _ in first }))
+        target.readNodeState = { read in
+            let argv = (netns.map { ["ip", "netns", "exec", $0] } ?? []) + read.command
+            guard let result = try? Processes.capture(argv, timeout: 15) else { return .failure(.init(reason: "cannot run \(read.command[0])")) }
+            return result.status == 0 ? .success(result.output)
+                : .failure(.init(reason: result.errors.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init)
+                                 ?? "exit status \(result.status)"))
+        }
         return try CaptureSession(context: context, target: target).run()
     }
 

@@ -25,15 +25,15 @@ struct CaptureTarget {
     var record: (inout RunRecord) -> Void = { _ in }
     /// `interfaces: path`: each interface as a point on the path (in `interfaces` order).
     var pathPoints: [PathPoint]? = nil
+    /// Runs a planned node-state read on its node (in the helper, or in the plan's namespace).
+    var readNodeState: NodeStateReader.Runner? = nil
 
-    /// The points of a path plan: pods' veths and nodes' uplinks, with each pod's addresses when
-    /// the capture keeps them (pseudonymized ones would not match).
+    /// The points of a path plan: pods' veths and nodes' uplinks, with each pod's addresses.
     static func pathPoints(_ plan: Plan, interfaces: [ResolvedInterface], podAddresses: [String: [String]]) -> [PathPoint]? {
         guard case .path = plan.interfaces else { return nil }
-        let keepsAddresses = plan.redaction.disabled || plan.redaction.addresses == .keep
         return interfaces.map { interface in
             PathPoint(name: interface.point, node: interface.node ?? "", role: interface.uplink ? .uplink : .podVeth, pod: interface.pod,
-                      addresses: keepsAddresses ? interface.pod.flatMap { podAddresses[$0] } ?? [] : [])
+                      addresses: interface.pod.flatMap { podAddresses[$0] } ?? [])
         }
     }
 }
@@ -70,7 +70,7 @@ public struct ResolvedInterface: Sendable, Codable, Equatable {
 /// unless the plan says `redact: none`.
 final class CaptureSession {
     let context: RunContext
-    let target: CaptureTarget
+    private(set) var target: CaptureTarget
 
     init(context: RunContext, target: CaptureTarget) {
         self.context = context
@@ -94,7 +94,18 @@ final class CaptureSession {
                                          linkType: target.source.linkType, snaplen: plan.capture.snaplen)
         defer { writer.close() }
         var analyzer = ConnectionAnalyzer()
-        var tracer = target.pathPoints.map(PathTracer.init(points:))
+        // The analysis sees redacted packets: pod addresses and identities as the capture has them.
+        let redactor = writer.redactor
+        target.identities = target.identities.mapped(redactor.pseudonymized)
+        var tracer = target.pathPoints.map { points in
+            PathTracer(points: points.map { point in
+                var point = point
+                point.addresses = point.addresses.compactMap(IPAddress.init).map { redactor.pseudonymized($0).description }
+                return point
+            })
+        }
+        let nodeState = nodeStateReader(redactor: writer.redactor)
+        nodeState?.take("before")
         let start = Date()
         context.captureStart = start
         var stop = StopPolicy(plan: plan, start: start)
@@ -103,11 +114,18 @@ final class CaptureSession {
         context.journal.note("capture: start")
         let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start)
         if let early = target.source.endedEarly { stop.endedEarly(early) }
+        nodeState?.take("after")
+        for problem in nodeState?.problems ?? [] { context.say("node state not read: \(problem)") }
         if context.options.terminal && !context.options.quiet && !context.options.json { context.err("\n") }
         context.journal.note("capture: stopped (\(stop.reason))")
         try writer.flush()
         writer.close()
-        markSteps { if case .capture = $0 { true } else if case .stopWhen = $0 { true } else if case .collect = $0 { true } else { false } }
+        markSteps { operation in
+            switch operation {
+            case .readNodeState, .capture, .stopWhen, .collect: true
+            default: false
+            }
+        }
 
         // A second Ctrl-C skips the report: straight to cleanup.
         if context.interrupts.received >= 2 {
@@ -120,7 +138,9 @@ final class CaptureSession {
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         let report = RunReport(context: context, target: target, writer: writer, start: start, end: Date(), counts: counts,
                                stopReason: stop.reason, reproduce: reproduce.records)
-        return try report.write(analyzer, path: tracer?.report(start: analyzer.totals.first))
+        var path = tracer?.report(start: analyzer.totals.first)
+        path?.rules = nodeState?.countedRules() ?? []
+        return try report.write(analyzer, path: path)
     }
 
     /// Captures until the stop policy says so; each packet is redacted, written and analysed.
@@ -158,6 +178,16 @@ final class CaptureSession {
             if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
         return counts
+    }
+
+    /// The planned node-state reads, when the plan has them and the target can run them.
+    private func nodeStateReader(redactor: Redactor) -> NodeStateReader? {
+        guard let runner = target.readNodeState,
+              let reads = context.steps.lazy.compactMap({ step -> [NodeStateRead]? in
+                  if case .readNodeState(let reads) = step.operation { reads.value } else { nil }
+              }).first else { return nil }
+        return NodeStateReader(reads: reads, directory: context.directory, localNode: target.pathPoints?.first?.node ?? "local",
+                               runner: runner, redact: redactor.redactText)
     }
 
     /// Marks the planned steps that `matches` selects as done.
