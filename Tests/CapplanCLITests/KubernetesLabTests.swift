@@ -18,7 +18,7 @@ struct KubernetesLabTests {
             try NetLab.run([lab, "up"], timeout: 3600)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", Repository.path("examples/lab/myapp.yaml")], timeout: 60)
             try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "-n", "myapp", "wait", "--for=condition=Ready",
-                            "pod/myapppod", "pod/client", "pod/slim", "pod/server", "--timeout=180s"], timeout: 200)
+                            "pod/myapppod", "pod/client", "pod/slim", "pod/server", "pod/blocked", "--timeout=180s"], timeout: 200)
             return .success(())
         } catch {
             return .failure(error)
@@ -159,15 +159,16 @@ struct KubernetesLabTests {
         let resets = try #require(summary["resets"] as? [[String: Any]])
         switch name {
         case "lb-rst":
+            // Captured on the pod's veth and again on the uplink: one RST, two copies in the capture.
             #expect(try Tshark.fields(pcap, filter: "tcp.flags.reset == 1", ["ip.src", "ip.dst", "tcp.dstport"]).map { $0.joined(separator: " ") }
-                    == ["\(podIP) 203.0.113.12 443"])
+                    == ["\(podIP) 203.0.113.12 443", "\(podIP) 203.0.113.12 443"])
             let reset = try #require(resets.first)
             #expect((reset["senderLabel"] as? [String: String]) == ["kind": "pod", "name": "myapp/myapppod"])
             let idle = try #require((reset["event"] as? [String: Any])?["idleSeconds"] as? Double)
             #expect(idle > 2.8 && idle < 3.5, "the pod idles 3 s before its reset: \(idle)")
         case "lb-reset":
             #expect(try Tshark.fields(pcap, filter: "tcp.flags.reset == 1", ["ip.src", "tcp.srcport", "ip.dst"]).map { $0.joined(separator: " ") }
-                    == ["203.0.113.12 443 \(podIP)"])
+                    == ["203.0.113.12 443 \(podIP)", "203.0.113.12 443 \(podIP)"])
             #expect(resets.count == 1 && (resets.first?["senderLabel"] as? [String: String])?["kind"] == "external", "the endpoint, not a pod, sent it")
             let idle = try #require((resets.first?["event"] as? [String: Any])?["idleSeconds"] as? Double)
             #expect(idle > 1.8 && idle < 2.5, "the far side resets after 2 s idle: \(idle)")
@@ -177,7 +178,10 @@ struct KubernetesLabTests {
         }
         let run = try Self.json(directory + "/run.json")
         let interfaces = try #require(run["interfaces"] as? [[String: Any]])
-        #expect(interfaces.count == 1 && (interfaces.first?["method"] as? String)?.contains("iflink") == true)
+        #expect((interfaces.first?["method"] as? String)?.contains("iflink") == true)
+        // lb-rst and lb-reset capture the path (the pod's veth and the uplink toward the endpoint); refused its veth only.
+        #expect(interfaces.count == (name == "refused" ? 1 : 2), "\(interfaces)")
+        #expect(interfaces.count == 1 || interfaces.last?["name"] as? String == "k8sext0")
         let results = try #require((run["verdict"] as? [String: Any])?["results"] as? [[String: Any]])
         #expect(!results.isEmpty && results.allSatisfy { $0["held"] as? Bool == true }, "\(results)")
     }
@@ -460,47 +464,95 @@ struct KubernetesLabTests {
         #expect(refused.contains("Connection refused"), "\(refused)")
     }
 
-    /// Plans whose pods run on both nodes, and the Service without endpoints: apply performs the
-    /// planned steps (a helper and a stream per node), the capture holds both nodes' packets, and
-    /// the helpers are gone afterwards.
-    @Test(arguments: ["cross-node", "no-endpoints"])
-    func twoNodePlansCaptureOnEveryNode(_ name: String) throws {
+    /// A plan whose pods run on both nodes: apply performs the planned steps (a helper and a
+    /// stream per node), the capture holds both nodes' packets, and the helpers are gone afterwards.
+    @Test func aTwoNodePlanCapturesOnEveryNode() throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        let (path, _) = try Self.labPlan("cross-node")
+        let (result, directory) = try expectApplyPerformsThePlan(path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.clusterState() == before)
+        let run = try Self.json(directory + "/run.json")
+        let pcap = directory + "/capture.pcap"
+        let interfaces = try #require(run["interfaces"] as? [[String: Any]])
+        #expect(Set(interfaces.compactMap { $0["node"] as? String }) == [ProcessInfo.processInfo.hostName, "lab-worker"])
+        let streams = ((run["packets"] as? [String: Any])?["kernel"] as? [[String: Any]]) ?? []
+        #expect(streams.count == 2 && streams.allSatisfy { ($0["received"] as? Int ?? 0) > 0 }, "both nodes' streams carried packets: \(streams)")
+        let serverIP = try Self.kubectl("-n", "myapp", "get", "pod", "server", "-o", "jsonpath={.status.podIP}")
+        #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80") == 1, "node A: to the Service")
+        #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)") == 1, "node B: to the pod")
+        // Every packet's origin: the SYN to the Service was captured on node A, the rewritten one on node B.
+        let origins = try #require(run["origins"] as? [String: Any])
+        let runs = try #require(origins["runs"] as? [[Int]])
+        #expect(runs.reduce(0) { $0 + $1[1] } == (run["packets"] as? [String: Any])?["written"] as? Int)
+        let toService = try Self.origins(pcap, run: run, of: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80")
+        #expect(toService.count == 1 && toService.allSatisfy { $0.hasPrefix(ProcessInfo.processInfo.hostName + "/") }, "\(toService)")
+        let toPod = try Self.origins(pcap, run: run, of: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)")
+        #expect(toPod.count == 1 && toPod.allSatisfy { $0.hasPrefix("lab-worker/") }, "\(toPod)")
+    }
+
+    /// The capture points (run.json's `origins`: `node/interface`) that captured the frames `filter` selects.
+    static func origins(_ pcap: String, run: [String: Any], of filter: String) throws -> Set<String> {
+        let origins = try #require(run["origins"] as? [String: Any])
+        let sources = try #require(origins["sources"] as? [String])
+        let runs = try #require(origins["runs"] as? [[Int]])
+        var found: Set<String> = []
+        for frame in try Tshark.fields(pcap, filter: filter, ["frame.number"]).compactMap({ $0.first.flatMap { Int($0) } }) {
+            var seen = 0
+            for run in runs {
+                seen += run[1]
+                if frame <= seen {
+                    found.insert(sources[run[0]])
+                    break
+                }
+            }
+        }
+        return found
+    }
+
+    /// Who really sent it, on the real nodes: each plan captures at every point of the path and
+    /// names the box that made or stopped the packet, with the rule that counted it. What each
+    /// point saw is checked against the capture itself (tshark, and each frame's recorded origin).
+    @Test(arguments: ["node-reject", "no-endpoints", "cross-node-drop"])
+    func thePathNamesTheBoxThatSentIt(_ name: String) throws {
         try Self.up.get()
         let before = try Self.clusterState()
         let (path, _) = try Self.labPlan(name)
         let (result, directory) = try expectApplyPerformsThePlan(path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try Self.clusterState() == before)
-        let run = try Self.json(directory + "/run.json")
-        let pcap = directory + "/capture.pcap"
-        if name == "cross-node" {
-            let interfaces = try #require(run["interfaces"] as? [[String: Any]])
-            #expect(Set(interfaces.compactMap { $0["node"] as? String }) == [ProcessInfo.processInfo.hostName, "lab-worker"])
-            let streams = ((run["packets"] as? [String: Any])?["kernel"] as? [[String: Any]]) ?? []
-            #expect(streams.count == 2 && streams.allSatisfy { ($0["received"] as? Int ?? 0) > 0 }, "both nodes' streams carried packets: \(streams)")
-            let serverIP = try Self.kubectl("-n", "myapp", "get", "pod", "server", "-o", "jsonpath={.status.podIP}")
-            #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80") == 1, "node A: to the Service")
-            #expect(try Tshark.count(pcap, filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)") == 1, "node B: to the pod")
-            // Every packet's origin: the SYN to the Service was captured on node A, the rewritten one on node B.
-            let origins = try #require(run["origins"] as? [String: Any])
-            let sources = try #require(origins["sources"] as? [String])
-            let runs = try #require(origins["runs"] as? [[Int]])
-            #expect(runs.reduce(0) { $0 + $1[1] } == (run["packets"] as? [String: Any])?["written"] as? Int)
-            func origin(_ filter: String) throws -> String? {
-                guard let frame = try Tshark.fields(pcap, filter: filter, ["frame.number"]).first?.first.flatMap({ Int($0) }) else { return nil }
-                var seen = 0
-                for run in runs {
-                    seen += run[1]
-                    if frame <= seen { return sources[run[0]] }
-                }
-                return nil
-            }
-            #expect(try origin("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.96.0.80")?.hasPrefix(ProcessInfo.processInfo.hostName + "/") == true)
-            #expect(try origin("tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == \(serverIP)")?.hasPrefix("lab-worker/") == true)
-        } else {
+        let pcap = directory + "/capture.pcap", run = try Self.json(directory + "/run.json")
+        let summary = try Self.json(directory + "/summary.json")
+        let ladder = ((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]] ?? []).flatMap { $0["ladder"] as? [[String: Any]] ?? [] }
+        let findings = (summary["findings"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        let nodeA = ProcessInfo.processInfo.hostName
+        func hops(_ prefix: String) -> [[String: Any]] { ladder.filter { ($0["packet"] as? String)?.hasPrefix(prefix) == true } }
+        func points(_ hop: [String: Any]) -> Set<String> { Set((hop["seen"] as? [[String: Any]] ?? []).compactMap { $0["point"] as? String }) }
+        switch name {
+        case "node-reject":
+            let seenBy = try Self.origins(pcap, run: run, of: "tcp.flags.reset == 1")
+            #expect(seenBy.count == 1 && seenBy.first?.hasPrefix("\(nodeA)/veth") == true, "only the pod's veth saw the RST: \(seenBy)")
+            let reset = try #require(hops("RST").first)
+            #expect(points(reset) == seenBy)
+            #expect((reset["sender"] as? [String: String])?["kind"] == "node" && (reset["sender"] as? [String: String])?["name"] == nodeA)
+            #expect(findings.contains { $0.contains("capplan lab: node A refuses 9443") && $0.contains("counted +1") }, "\(findings)")
+        case "no-endpoints":
             // kube-proxy's REJECT on node A answers with ICMP port unreachable from the node's bridge.
             #expect(try Tshark.count(pcap, filter: "icmp.type == 3 && icmp.code == 3 && ip.src == 10.244.0.1") >= 1)
-            #expect(((try Self.json(directory + "/summary.json"))["icmpErrors"] as? [Any])?.isEmpty == false)
+            let seenBy = try Self.origins(pcap, run: run, of: "icmp.type == 3")
+            #expect(seenBy.count == 1 && seenBy.first?.hasPrefix("\(nodeA)/veth") == true, "\(seenBy)")
+            #expect(hops("ICMP").allSatisfy { ($0["sender"] as? [String: String])?["kind"] == "node" && points($0) == seenBy })
+            #expect(findings.contains { $0.contains("myapp/no-endpoints has no endpoints") && $0.contains("counted +") }, "\(findings)")
+        default:
+            let seenBy = try Self.origins(pcap, run: run, of: "tcp.flags.syn == 1")
+            #expect(seenBy.contains("\(nodeA)/k8sn2") && seenBy.contains("lab-worker/eth0"), "\(seenBy)")
+            #expect(!seenBy.contains { $0.hasPrefix("lab-worker/veth") }, "no SYN reached the blocked pod's veth: \(seenBy)")
+            let syn = try #require(hops("SYN").first)
+            #expect(seenBy.count == 3 && points(syn) == seenBy, "the client's veth, node A's uplink, node B's: \(points(syn))")
+            #expect(syn["stoppedOn"] as? String == "lab-worker")
+            #expect((syn["missedAt"] as? [String])?.first?.hasPrefix("lab-worker/veth") == true)
+            #expect(findings.contains { $0.contains("SYN stopped on node lab-worker") && $0.contains("capplan lab: node B drops 8081") }, "\(findings)")
         }
     }
 

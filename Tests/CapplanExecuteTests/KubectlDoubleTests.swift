@@ -85,8 +85,11 @@ struct KubectlDoubleTests {
             if case .resolveInterfaces(_, let streams, _) = step.operation { return streams.value }
             return nil
         }.first
+        // lb-rst.yaml captures the path: the pod's interface, then its node's uplink toward the endpoint.
         #expect(streams == [CaptureStream(node: pod.node, source: .podRoute(pod: "myapp/myapppod", address: pod.ips[0]),
-                                          extraFilter: "host \(pod.ips[0])", filter: "(tcp port 443) and (host \(pod.ips[0]))")])
+                                          extraFilter: "host \(pod.ips[0])", filter: "(tcp port 443) and (host \(pod.ips[0]))"),
+                            CaptureStream(node: pod.node, source: .uplink(toward: ["203.0.113.12"], name: nil),
+                                          extraFilter: "not tcp port 10250", filter: "(tcp port 443) and (not tcp port 10250)")])
     }
 
     @Test func aHelperNamespaceThatRejectsTheHelperStopsThePlan() throws {

@@ -71,7 +71,7 @@ struct ClusterReader {
     /// pods at once: a selector may match many); left unset where the image cannot show it (no
     /// cat: distroless), so the planner takes the node's route instead.
     func readPeers(_ snapshot: inout TargetSnapshot) throws(KubernetesError) {
-        guard case .pods = plan.interfaces, let matched = try? Planner.match(plan.pods, in: snapshot) else { return }
+        guard plan.interfaces.capturesPodVeths, let matched = try? Planner.match(plan.pods, in: snapshot) else { return }
         let pods = matched.filter { $0.phase == "Running" && !$0.ips.isEmpty && !$0.hostNetwork }
         let arguments = pods.map { Self.iflinkArguments($0, container: Planner.container(of: $0, in: plan.pods)) }
         let kubectl = self.kubectl
