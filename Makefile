@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-apply bench-k8s schema clean
+.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-k8s schema clean
 
 SWIFT ?= swift
 
@@ -60,6 +60,10 @@ bench: deps
 ## bench-redact: capplan redact against editcap, tcprewrite and pktanon, interleaved
 bench-redact: deps
 	scripts/bench-redact $(ROUNDS) $(PACKETS)
+
+## bench-path: capplan report over three points of a path (NAT between them) against one point's report
+bench-path: deps
+	scripts/bench-path $(ROUNDS) $(PACKETS)
 
 ## bench-apply: capplan apply against tcpdump, capturing iperf3 through a pod's veth on the lab
 bench-apply: deps

@@ -23,17 +23,31 @@ struct ReportCommand: ParsableCommand {
             - {address: 203.0.113.12, name: lb-frontend, kind: loadbalancer}
         (kinds: pod, node, service, loadbalancer, external, other; the most specific block wins).
 
+        Captures taken at several points of one path (tcpdump on a pod's veth, on its node's \
+        uplink, on the far node's) are analysed as one with --point, once per capture: merged by \
+        time, each SYN, SYN-ACK, FIN, RST and ICMP error is followed across the points (matched by \
+        the fields NAT leaves alone) and the report says who made it and where it was lost, as \
+        `apply` does for `interfaces: path`. A point is file=FILE,node=NODE,interface=NAME, plus \
+        pod=NAMESPACE/NAME (and address=POD_IP) for a pod's veth; without pod it is an uplink.
+
         Examples:
           capplan report capture.pcap
           capplan report capture.pcap --labels labels.yaml --out runs/today
           capplan report capture.pcap --format json | jq '.findings[].text'
+          capplan report --point file=veth.pcap,node=a,interface=veth1,pod=myapp/web,address=10.244.0.5 \\
+                         --point file=eth0.pcap,node=a,interface=eth0
 
         Exit status: 0 report written, 1 the capture or labels file cannot be used, 2 bad usage.
         """
     )
 
     @Argument(help: ArgumentHelp("The capture file (pcap or pcapng).", valueName: "capture"))
-    var capture: String
+    var capture: String?
+
+    @Option(name: .customLong("point"), help: ArgumentHelp(
+        "A capture taken at one point of a path: file=FILE,node=NODE,interface=NAME[,pod=NS/NAME[,address=IP]]. Repeat per point.",
+        valueName: "spec"))
+    var points: [String] = []
 
     @Option(help: ArgumentHelp("A labels file naming addresses and CIDRs.", valueName: "file"))
     var labels: String?
@@ -45,6 +59,31 @@ struct ReportCommand: ParsableCommand {
     var out: String?
 
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case md, json }
+
+    func validate() throws {
+        if capture == nil, points.isEmpty { throw ValidationError("give a capture file, or --point once per capture of a path") }
+        if capture != nil, !points.isEmpty { throw ValidationError("give a capture file or --point captures, not both") }
+        for spec in points { _ = try Self.point(spec) }
+    }
+
+    /// A `--point` spec: `file=FILE,node=NODE,interface=NAME[,pod=NS/NAME[,address=IP]]`.
+    static func point(_ spec: String) throws -> (point: PathPoint, path: String) {
+        var fields: [String: String] = [:]
+        for pair in spec.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ["file", "node", "interface", "pod", "address"].contains(parts[0]) else {
+                throw ValidationError("--point \(spec): \"\(pair)\" is not one of file=, node=, interface=, pod=, address=")
+            }
+            fields[parts[0]] = parts[1]
+        }
+        guard let file = fields["file"], let node = fields["node"], let interface = fields["interface"] else {
+            throw ValidationError("--point \(spec): file=, node= and interface= are needed (e.g. file=veth.pcap,node=a,interface=veth1,pod=myapp/web)")
+        }
+        if let address = fields["address"], IPAddress(address) == nil { throw ValidationError("--point \(spec): \(address) is not an IP address") }
+        let point = PathPoint(name: "\(node)/\(interface)", node: node, role: fields["pod"] == nil ? .uplink : .podVeth, pod: fields["pod"],
+                              addresses: fields["address"].map { [$0] } ?? [])
+        return (point, file)
+    }
 
     func run() throws {
         let console = Console.current
@@ -64,7 +103,11 @@ struct ReportCommand: ParsableCommand {
         }
         let summary: Summary
         do {
-            summary = try CaptureReport.analyse(path: capture, identities: identities)
+            if let capture {
+                summary = try CaptureReport.analyse(path: capture, identities: identities)
+            } else {
+                summary = try CaptureReport.analyse(points: try points.map(Self.point), identities: identities)
+            }
         } catch {
             console.err("capplan: cannot read the capture: \(error)\n")
             throw CommandExit.invalidPlan
@@ -84,7 +127,7 @@ struct ReportCommand: ParsableCommand {
         }
         console.out(format == .md ? markdown : json)
         if let readError = summary.capture.readError {
-            console.err("capplan: warning: \(capture): \(readError); the report covers the \(summary.capture.packets) packets before it\n")
+            console.err("capplan: warning: \(summary.capture.file): \(readError); the report covers the \(summary.capture.packets) packets before it\n")
         }
     }
 }

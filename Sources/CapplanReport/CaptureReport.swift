@@ -47,20 +47,31 @@ public enum CaptureReport {
     static let pathFindingLimit = 20
 
     /// Resets and ICMP errors with their maker, and every packet lost on the way.
+    /// Hops that say the same thing (a SYN sent again and stopped at the same place) are one
+    /// finding, counted, with the first one's words.
     static func pathFindings(_ path: PathReport) -> [Summary.Finding] {
-        var findings: [Summary.Finding] = []
-        for connection in path.connections {
-            for hop in connection.ladder {
-                guard let text = hop.finding, findings.count < pathFindingLimit else { continue }
-                let made = hop.packet.hasPrefix("RST") || hop.packet.hasPrefix("ICMP")
-                let onTheWay = hop.sender.map { $0.kind == .node || $0.kind == .network } ?? false
-                guard made || onTheWay || !hop.missedAt.isEmpty else { continue }
-                let severity: Summary.Finding.Severity = onTheWay || !hop.missedAt.isEmpty ? .error : .info
-                findings.append(.init(kind: "path", severity: severity, text: text + ruleEvidence(hop, path.rules),
-                                      packets: hop.seen.map(\.packet).sorted(), times: hop.seen.map(\.time).sorted()))
+        var findings: [Summary.Finding] = [], keys: [String] = [], counts: [Int] = []
+        for hop in path.connections.flatMap(\.ladder) {
+            guard let text = hop.finding else { continue }
+            let made = hop.packet.hasPrefix("RST") || hop.packet.hasPrefix("ICMP")
+            let onTheWay = hop.sender.map { $0.kind == .node || $0.kind == .network } ?? false
+            guard made || onTheWay || !hop.missedAt.isEmpty else { continue }
+            let key = [hop.packet, hop.sender.map { "\($0.kind) \($0.name) \($0.firstSeenAt)" } ?? "", hop.missedAt.joined(separator: ","),
+                       hop.seen.map(\.point).sorted().joined(separator: ",")].joined(separator: "|")
+            if let at = keys.firstIndex(of: key) {
+                counts[at] += 1
+                findings[at].packets = Array((findings[at].packets + hop.seen.map(\.packet)).sorted().prefix(20))
+                continue
             }
+            guard findings.count < pathFindingLimit else { continue }
+            let severity: Summary.Finding.Severity = onTheWay || !hop.missedAt.isEmpty ? .error : .info
+            keys.append(key)
+            counts.append(1)
+            findings.append(.init(kind: "path", severity: severity, text: text + ruleEvidence(hop, path.rules),
+                                  packets: hop.seen.map(\.packet).sorted(), times: hop.seen.map(\.time).sorted()))
         }
-        let named = Set(path.connections.flatMap(\.ladder).compactMap { $0.sender?.kind == .node ? $0.sender?.name : nil })
+        for (index, count) in counts.enumerated() where count > 1 { findings[index].text += " (\(count) times)" }
+        let named = Set(path.connections.flatMap(\.ladder).compactMap { $0.sender?.kind == .node ? $0.sender?.name : $0.stoppedOn })
         for rule in path.rules where !named.contains(rule.node) && findings.count < pathFindingLimit {
             findings.append(.init(kind: "path", severity: .warning, text: "on node \(rule.node), table \(rule.table), `\(rule.rule)` "
                                   + "counted \(rule.packets) packet\(rule.packets == 1 ? "" : "s") during the run", packets: [], times: []))
@@ -70,11 +81,63 @@ public enum CaptureReport {
 
     /// The refusing or dropping rules of the node that made a packet, as evidence.
     static func ruleEvidence(_ hop: PathHop, _ rules: [PathRuleCount]) -> String {
-        guard let sender = hop.sender, sender.kind == .node else { return "" }
-        let counted = rules.filter { $0.node == sender.name }.prefix(3)
+        guard let node = hop.sender?.kind == .node ? hop.sender?.name : hop.stoppedOn else { return "" }
+        let counted = rules.filter { $0.node == node }.prefix(3)
         guard !counted.isEmpty else { return "" }
-        return "; during the run on node \(sender.name): " + counted.map { "`\($0.rule)` counted +\($0.packets)" }.joined(separator: ", ")
+        return "; during the run on node \(node): " + counted.map { "`\($0.rule)` counted +\($0.packets)" }.joined(separator: ", ")
     }
 
     static func linkName(_ linkType: Int32) -> String { LinkType.name(of: linkType) }
+}
+
+/// Captures taken at several points of one path (tcpdump on a pod's veth, on its node's uplink,
+/// on the other node's), analysed as one: merged by time, and each key packet followed across
+/// the points, as `apply` does for `interfaces: path`.
+extension CaptureReport {
+    public static func analyse(points: [(point: PathPoint, path: String)], identities: IdentityMap = IdentityMap(),
+                               progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
+        let readers = try points.map { entry throws(PcapError) in try PcapReader(path: entry.path) }
+        let decoders = try readers.map { reader throws(PcapError) in try PacketDecoder(linkType: reader.linkType) }
+        var analyzer = ConnectionAnalyzer()
+        var tracer = PathTracer(points: points.map(\.point))
+        var heads: [RawPacket?] = []
+        var readError: String?
+        func advance(_ index: Int) {
+            do {
+                heads[index] = try readers[index].next()
+            } catch {
+                heads[index] = nil
+                readError = readError ?? error.message
+            }
+        }
+        heads = Array(repeating: nil, count: readers.count)
+        readers.indices.forEach(advance)
+        var number = 0
+        // Each reader's packet stays valid until its next read: hold one per reader, take the earliest.
+        while let (index, packet) = earliest(heads) {
+            number += 1
+            let decoded = decoders[index].decode(packet.bytes)
+            analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            tracer.add(decoded, point: index, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+            if number & 0xFFFF == 0 { progress?(number) }
+            advance(index)
+        }
+        analyzer.finish()
+        var summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
+                                     linkType: linkName(readers.first?.linkType ?? 1), readError: readError).build()
+        let path = tracer.report(start: analyzer.totals.first)
+        summary.path = path
+        summary.findings = pathFindings(path) + summary.findings
+        return summary
+    }
+
+    /// The reader whose held packet is the earliest (the first reader on a tie), nil when all have ended.
+    static func earliest(_ heads: [RawPacket?]) -> (Int, RawPacket)? {
+        var best: (Int, RawPacket)?
+        for (index, head) in heads.enumerated() {
+            guard let head else { continue }
+            if best.map({ head.timestamp < $0.1.timestamp }) ?? true { best = (index, head) }
+        }
+        return best
+    }
 }

@@ -91,7 +91,8 @@ struct PathTracerTests {
         let hop = try #require(feed.report().connections.first?.ladder.first)
         #expect(hop.sender?.kind == .pod && hop.sender?.name == "myapp/client")
         #expect(hop.missedAt == ["b/veth-server"])
-        #expect(hop.finding?.contains("lost after b/eth0") == true, "\(hop.finding ?? "no finding")")
+        #expect(hop.stoppedOn == "b")
+        #expect(hop.finding?.contains("SYN stopped on node b: last seen on b/eth0 at 0.002 s, never on b/veth-server") == true, "\(hop.finding ?? "no finding")")
     }
 
     @Test func aResetMadeByTheClientsNodeNeverCrossedItsUplink() throws {
@@ -101,7 +102,7 @@ struct PathTracerTests {
         let hop = try #require(feed.report().connections.first?.ladder.last)
         #expect(hop.packet == "RST")
         #expect(hop.sender?.kind == .node && hop.sender?.name == "a")
-        #expect(hop.finding?.contains("never crossed a/eth0") == true, "\(hop.finding ?? "no finding")")
+        #expect(hop.finding?.contains("RST made by node a: first seen on a/veth-client at 1.500 s, never on a/eth0 before it") == true, "\(hop.finding ?? "no finding")")
     }
 
     /// Masquerade: on the uplink the pod's address and port are the node's.
@@ -159,5 +160,19 @@ struct PathTracerTests {
         #expect(ladder.map { $0.seen.count } == [2, 2, 1])
         #expect(ladder.map(\.direction) == ["outbound", "inbound", "outbound"])
         #expect(ladder.last?.missedAt == ["a/eth0"])
+    }
+    /// The connection's last data left the pod and never crossed the uplink: stopped on the node.
+    @Test func theLastDataIsFollowedAndItsLossNamed() throws {
+        var feed = try Feed(points: Self.onePoint)
+        feed.add(0, at: 0.000, Self.tcp(Segment(from: Self.client, to: Self.far, flags: Self.syn, seq: 1), id: 3))
+        feed.add(1, at: 0.001, Self.tcp(Segment(from: Self.node, to: Self.far, flags: Self.syn, seq: 1, ttl: 63), id: 3))
+        feed.add(0, at: 0.100, Self.tcp(Segment(from: Self.client, to: Self.far, flags: 0x18, seq: 2, ack: 10, payload: 100), id: 4))
+        feed.add(1, at: 0.101, Self.tcp(Segment(from: Self.node, to: Self.far, flags: 0x18, seq: 2, ack: 10, payload: 100, ttl: 63), id: 4))
+        feed.add(0, at: 0.200, Self.tcp(Segment(from: Self.client, to: Self.far, flags: 0x18, seq: 102, ack: 10, payload: 100), id: 5))
+        let ladder = try #require(feed.report().connections.first?.ladder)
+        let data = try #require(ladder.first { $0.packet == "last DATA" })
+        #expect(data.seen.map(\.packet) == [5], "the latest segment, seen on the veth only")
+        #expect(data.missedAt == ["a/eth0"] && data.stoppedOn == "a")
+        #expect(data.finding?.hasPrefix("last DATA stopped on node a: last seen on a/veth-client at 0.200 s") == true, "\(data.finding ?? "")")
     }
 }

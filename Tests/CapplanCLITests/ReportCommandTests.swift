@@ -23,6 +23,51 @@ struct ReportCommandTests {
         return path
     }
 
+    /// A connection to the far end, as one point saw it: `me` is the pod's address on the veth and
+    /// the node's on the uplink (masquerade); the uplink sees outbound packets `shift` ns after the
+    /// veth, inbound ones before it. The far end's RST comes in last.
+    static func play(_ crafter: inout Crafter, me: (ip: String, port: UInt16), ttl: UInt8, shift: Int64) {
+        let far = Crafter.server, base = crafter.clock
+        let segments: [(Double, Crafter.TCP)] = [
+            (0.01, Crafter.TCP(from: me, to: far, flags: SYN, seq: 0)),
+            (0.02, Crafter.TCP(from: far, to: me, flags: SYN | ACK, seq: 0, ack: 1, ttl: ttl)),
+            (0.03, Crafter.TCP(from: me, to: far, flags: ACK | PSH, seq: 1, ack: 1, payload: 50)),
+            (5.03, Crafter.TCP(from: far, to: me, flags: RST, seq: 1, ttl: ttl)),
+        ]
+        for (time, segment) in segments {
+            crafter.clock = base + Int64(time * 1e9) + (segment.from == me ? shift : -shift)
+            crafter.tcp(segment, after: 0)
+        }
+    }
+
+    /// Captures of two points of a path (the pod's veth, its node's uplink where the pod is
+    /// masqueraded) analysed as one: one connection in two views, the RST from outside.
+    @Test func pointsOfAPathAreAnalysedAsOne() throws {
+        var veth = Crafter(), uplink = Crafter()
+        Self.play(&veth, me: (ip: "10.244.0.5", port: 40000), ttl: 63, shift: 0)
+        Self.play(&uplink, me: (ip: "192.0.2.1", port: 61000), ttl: 64, shift: 100_000)
+        let result = runCLI("report", "--format", "json",
+                            "--point", "file=\(try veth.write()),node=a,interface=veth1,pod=myapp/web,address=10.244.0.5",
+                            "--point", "file=\(try uplink.write()),node=a,interface=eth0")
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let connection = try #require(((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]])?.first)
+        #expect(connection["views"] as? [String] == ["a/veth1: 10.244.0.5:40000 > 203.0.113.20:443", "a/eth0: 192.0.2.1:61000 > 203.0.113.20:443"])
+        let ladder = try #require(connection["ladder"] as? [[String: Any]])
+        #expect(ladder.compactMap { $0["packet"] as? String } == ["SYN", "SYN-ACK", "last DATA", "RST"])
+        let reset = try #require(ladder.last?["sender"] as? [String: String])
+        #expect(reset == ["kind": "external", "name": "a", "firstSeenAt": "a/eth0"])
+        let first = try #require((summary["findings"] as? [[String: Any]])?.first?["text"] as? String)
+        #expect(first.hasPrefix("RST came from outside node a: it entered on a/eth0"), "\(first)")
+    }
+
+    @Test func aPointThatIsNotWholeSaysWhatItNeeds() {
+        let result = runCLI("report", "--point", "file=veth.pcap,node=a")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("file=, node= and interface= are needed"), "\(result.stderr)")
+        #expect(runCLI("report", "capture.pcap", "--point", "file=a.pcap,node=a,interface=eth0").stderr.contains("not both"))
+    }
+
     @Test func printsFindingsFirstWithLabels() throws {
         let labels = try Self.labels("""
             labels:

@@ -31,14 +31,17 @@ extension PathTracer {
                                           : PathSender(kind: .network, name: nodes.sorted().joined(separator: " and "), firstSeenAt: at.name)
             hop.sender = sender
             hop.finding = "\(hop.packet) made by " + (sender.kind == .node ? "node \(sender.name)" : "the network between nodes \(sender.name)")
-                + ": it reached \(at.name) at \(time) s but never crossed \(passed)"
+                + ": first seen on \(at.name) at \(time) s, never on \(passed) before it"
         }
         let exit = outbound ? high : low
-        if let next = outbound ? ranks.first(where: { $0 > exit }) : ranks.last(where: { $0 < exit }) {
+        if let next = outbound ? ranks.first(where: { $0 > exit }) : ranks.last(where: { $0 < exit }),
+           let last = seen.filter({ $0.rank == exit }).map(\.sighting).max(by: { $0.nanos < $1.nanos }) {
             hop.missedAt = path.filter { $0.value == next }.map { points[$0.key].name }.sorted()
-            let last = seen.filter { $0.rank == exit }.map(\.sighting).max { $0.nanos < $1.nanos }
-            let lastTime = String(format: "%.3f", hop.seen.first { $0.packet == last?.packet }?.time ?? 0)
-            let lost = "\(hop.packet) lost after \(last.map { points[$0.point].name } ?? "?") at \(lastTime) s: it never reached \(names(at: next, path))"
+            let nodes = Set(path.filter { $0.value == next }.map { points[$0.key].node } + [points[last.point].node])
+            hop.stoppedOn = nodes.count == 1 ? nodes.first : nil
+            let lastTime = String(format: "%.3f", hop.seen.first { $0.packet == last.packet }?.time ?? 0)
+            let lost = (hop.stoppedOn.map { "\(hop.packet) stopped on node \($0)" } ?? "\(hop.packet) lost between nodes \(nodes.sorted().joined(separator: " and "))")
+                + ": last seen on \(points[last.point].name) at \(lastTime) s, never on \(names(at: next, path))"
             hop.finding = hop.finding.map { "\($0); \(lost)" } ?? lost
         }
     }

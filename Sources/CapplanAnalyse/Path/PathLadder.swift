@@ -15,9 +15,11 @@ extension PathTracer {
         for (index, group) in groups.enumerated() {
             byConnection[table.root(group.sightings[0].view), default: []].append(index)
         }
+        var data: [Int: [(key: Key, sighting: Sighting)]] = [:]
+        for entry in lastData.values { data[table.root(entry.sighting.view), default: []].append(entry) }
         let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
-        var connections = byConnection.values.sorted { ($0.first ?? 0) < ($1.first ?? 0) }.map { indices in
-            connection(indices.map { groups[$0] }, table: table, origin: origin)
+        var connections = byConnection.sorted { ($0.value.first ?? 0) < ($1.value.first ?? 0) }.map { root, indices in
+            connection(indices.map { groups[$0] }, lastData: data[root] ?? [], origin: origin)
         }
         // Those with a finding first, then those seen at several points; the order within stays by time.
         let rank: (PathConnection) -> Int = { connection in
@@ -28,11 +30,15 @@ extension PathTracer {
         return PathReport(points: points, connections: connections, untracedPackets: untraced)
     }
 
-    /// One connection's ladder.
-    func connection(_ groups: [Group], table: ViewTable, origin: Int64) -> PathConnection {
+    /// One connection's ladder: its key packets, and its last data each way, in time order.
+    func connection(_ keyGroups: [Group], lastData: [(key: Key, sighting: Sighting)], origin: Int64) -> PathConnection {
+        var groups = keyGroups
         let podEnd = groups.flatMap(\.sightings).filter { points[$0.point].role == .podVeth }.min { $0.nanos < $1.nanos }
         let path = podEnd.map { order(groups, podEnd: $0.point) } ?? [:]
         let podSide = podEnd.map { podSides(groups, podEnd: $0.point) } ?? [:]
+        groups = (groups + lastDataGroups(lastData, podSide: podSide)).sorted {
+            ($0.sightings.first?.nanos ?? 0) < ($1.sightings.first?.nanos ?? 0)
+        }
         var seenViews: [Int: Sighting] = [:]
         for sighting in groups.flatMap(\.sightings) where seenViews[sighting.point] == nil { seenViews[sighting.point] = sighting }
         let views = seenViews.keys.sorted().compactMap { point in
@@ -46,12 +52,24 @@ extension PathTracer {
                               seen: group.sightings.map { sighting in
                                   PathSighting(point: points[sighting.point].name, time: Double(sighting.nanos - origin) / 1e9,
                                                ttl: sighting.ttl, packet: sighting.packet, from: sighting.from.description, to: sighting.to.description)
-                              }, missedAt: [], sender: nil, finding: nil)
+                              }, missedAt: [], stoppedOn: nil, sender: nil, finding: nil)
             if let outbound, let podEnd { attribute(&hop, group, outbound: outbound, path: path, podEnd: podEnd.point, earlierTTL: inboundTTL) }
             if outbound == false { for sighting in group.sightings { inboundTTL[sighting.point] = sighting.ttl } }
             ladder.append(hop)
         }
         return PathConnection(pod: podEnd.flatMap { points[$0.point].pod }, views: views, ladder: ladder)
+    }
+
+    /// Each way, the latest data segment any point saw, with every point whose last data it was too.
+    func lastDataGroups(_ entries: [(key: Key, sighting: Sighting)], podSide: [Int: Endpoint]) -> [Group] {
+        var groups: [Group] = []
+        for outbound in [true, false] {
+            let way = entries.filter { entry in podSide[entry.sighting.point].map { (entry.sighting.from == $0) == outbound } ?? false }
+            guard let latest = way.max(by: { $0.sighting.nanos < $1.sighting.nanos }) else { continue }
+            let seen = way.filter { $0.key == latest.key }.map { $0.sighting }.sorted { $0.nanos < $1.nanos }
+            groups.append(Group(label: "last DATA", sightings: seen))
+        }
+        return groups
     }
 
     /// The rank of each point on this connection's path (see the type's comment).

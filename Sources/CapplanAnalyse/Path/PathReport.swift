@@ -65,6 +65,8 @@ public struct PathHop: Sendable, Codable, Equatable {
     public var seen: [PathSighting]
     /// Points on its way that did not see it, after the last that did: where it was lost.
     public var missedAt: [String]
+    /// The node a lost packet stopped on, when the last point that saw it and the next are both on it.
+    public var stoppedOn: String?
     public var sender: PathSender?
     /// The hop in words, with its evidence, when there is something to say.
     public var finding: String?

@@ -1,7 +1,7 @@
 public import CapplanPackets
 
-/// Follows each key packet (SYN, SYN-ACK, FIN, RST, ICMP error) across the capture points of a
-/// path, in the run's one pass. A packet seen at several points is matched by the fields that
+/// Follows each key packet (SYN, SYN-ACK, FIN, RST, ICMP error, and each connection's last data
+/// segment either way) across the capture points of a path, in the run's one pass. A packet seen at several points is matched by the fields that
 /// routing and NAT leave alone: IP ID, TCP sequence and acknowledgment numbers, flags, payload
 /// length and a hash of its first payload bytes (for an ICMP error: the IDs of it and of the
 /// packet it quotes, and the quoted sequence number). Addresses and ports are not part of the
@@ -11,7 +11,8 @@ public struct PathTracer {
     public let points: [PathPoint]
     /// Sightings further apart than this are different packets (a retransmission with equal fields).
     public var window: Int64 = 2_000_000_000
-    /// At most this many key packets are followed; the rest are counted.
+    /// At most this many key packets are followed, on at most twice as many connection views
+    /// (a connection as one point sees it); the rest are counted.
     public var limit = 200_000
 
     struct Key: Hashable {
@@ -35,6 +36,9 @@ public struct PathTracer {
     }
 
     var groups: [Group] = []
+    /// The last data segment each view saw each way (view << 1 | 1 when it came from the view's
+    /// lower endpoint), for the ladder's last data: kept per view, not per packet.
+    var lastData: [Int: (key: Key, sighting: Sighting)] = [:]
     private var recent: [Key: [Int]] = [:]
     private var sincePrune = 0
     private(set) var untraced = 0
@@ -48,8 +52,16 @@ public struct PathTracer {
         guard points.indices.contains(point), let (key, label, from, to) = Self.describe(packet, raw: raw) else { return }
         let nanos = timestamp.nanoseconds
         prune(now: nanos)
-        let view = views.id(point: point, proto: packet.transport == .tcp ? 6 : packet.icmp.quotedProtocol, from, to)
+        guard let view = views.id(point: point, proto: packet.transport == .tcp ? 6 : packet.icmp.quotedProtocol, from, to,
+                                  limit: 2 * limit) else {
+            untraced += 1
+            return
+        }
         let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
+        if label == "DATA" {
+            lastData[view << 1 | (from == views.views[view].low ? 1 : 0)] = (key, sighting)
+            return
+        }
         if let index = recent[key]?.last(where: { candidate in
             let group = groups[candidate]
             return nanos - (group.sightings.first?.nanos ?? nanos) <= window && !group.sightings.contains { $0.point == point }
@@ -87,7 +99,7 @@ public struct PathTracer {
         switch packet.transport {
         case .tcp:
             let tcp = packet.tcp
-            guard tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) != 0 else { return nil }
+            guard tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) != 0 || packet.payloadLength > 0 else { return nil }
             let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(tcp.sequence),
                           b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(packet.payloadLength & 0xFF_FFFF),
                           c: payloadHash(packet, raw: raw))
@@ -109,7 +121,7 @@ public struct PathTracer {
     static func label(_ tcp: TCPHeader) -> String {
         if tcp.has(TCPHeader.rst) { return tcp.has(TCPHeader.ack) ? "RST-ACK" : "RST" }
         if tcp.has(TCPHeader.syn) { return tcp.has(TCPHeader.ack) ? "SYN-ACK" : "SYN" }
-        return "FIN"
+        return tcp.has(TCPHeader.fin) ? "FIN" : "DATA"
     }
 
     /// FNV-1a over the first 16 captured payload bytes (0 without payload).
@@ -152,9 +164,11 @@ struct ViewTable {
     private var ids: [View: Int] = [:]
     private var parent: [Int] = []
 
-    mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint) -> Int {
+    /// The view's id; nil for a new one once there are `limit` views.
+    mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
         let view = View(point: point, proto: proto, low: min(a, b), high: max(a, b))
         if let id = ids[view] { return id }
+        guard views.count < limit else { return nil }
         ids[view] = views.count
         parent.append(views.count)
         views.append(view)
