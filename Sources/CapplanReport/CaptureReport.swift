@@ -92,7 +92,9 @@ public enum CaptureReport {
 
 /// Captures taken at several points of one path (tcpdump on a pod's veth, on its node's uplink,
 /// on the other node's), analysed as one: merged by time, and each key packet followed across
-/// the points, as `apply` does for `interfaces: path`.
+/// the points, as `apply` does for `interfaces: path`. The connections are analysed as the pods'
+/// veths saw them: an uplink carries every pod's traffic, and its copies of the pods' packets
+/// (rewritten by NAT) would be other connections; it serves the path.
 extension CaptureReport {
     public static func analyse(points: [(point: PathPoint, path: String)], identities: IdentityMap = IdentityMap(),
                                progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
@@ -113,11 +115,14 @@ extension CaptureReport {
         heads = Array(repeating: nil, count: readers.count)
         readers.indices.forEach(advance)
         var number = 0
+        let veths = points.map { $0.point.role == .podVeth }
         // Each reader's packet stays valid until its next read: hold one per reader, take the earliest.
         while let (index, packet) = earliest(heads) {
             number += 1
             let decoded = decoders[index].decode(packet.bytes)
-            analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            if veths[index] {
+                analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            }
             tracer.add(decoded, point: index, number: number, timestamp: packet.timestamp, raw: packet.bytes)
             if number & 0xFFFF == 0 { progress?(number) }
             advance(index)

@@ -16,18 +16,41 @@ extension PathTracer {
             byConnection[table.root(group.sightings[0].view), default: []].append(index)
         }
         var data: [Int: [(key: Key, sighting: Sighting)]] = [:]
-        for entry in lastData.values { data[table.root(entry.sighting.view), default: []].append(entry) }
-        let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
-        var connections = byConnection.sorted { ($0.value.first ?? 0) < ($1.value.first ?? 0) }.map { root, indices in
-            connection(indices.map { groups[$0] }, lastData: data[root] ?? [], origin: origin)
+        for (slot, entry) in lastData.enumerated() {
+            guard let entry else { continue }
+            let view = table.views[slot >> 1], fromLow = slot & 1 == 1
+            let sighting = Sighting(point: view.point, packet: entry.packet, nanos: entry.nanos, ttl: entry.ttl,
+                                    from: fromLow ? view.low : view.high, to: fromLow ? view.high : view.low, view: slot >> 1)
+            data[table.root(slot >> 1), default: []].append((entry.key, sighting))
         }
-        // Those with a finding first, then those seen at several points; the order within stays by time.
-        let rank: (PathConnection) -> Int = { connection in
+        let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
+        // Ladders are built only for the connections that get one: those likely to have something
+        // to say first (judged from the groups alone, cheaply), then those seen at several points.
+        let chosen = byConnection.map { (root: $0.key, indices: $0.value, rank: rank($0.value)) }
+            .sorted { ($0.rank, $0.indices.first ?? 0) < ($1.rank, $1.indices.first ?? 0) }
+            .prefix(Self.connectionLimit)
+        let connections = chosen.sorted { ($0.indices.first ?? 0) < ($1.indices.first ?? 0) }.map { entry in
+            connection(entry.indices.map { groups[$0] }, lastData: data[entry.root] ?? [], origin: origin)
+        }
+        let final: (PathConnection) -> Int = { connection in
             connection.ladder.contains { $0.finding != nil } ? 0 : connection.views.count > 1 ? 1 : 2
         }
-        connections = connections.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }
-            .prefix(Self.connectionLimit).map(\.element)
-        return PathReport(points: points, connections: connections, untracedPackets: untraced)
+        let ordered = connections.enumerated().sorted { (final($0.element), $0.offset) < (final($1.element), $1.offset) }.map(\.element)
+        return PathReport(points: points, connections: ordered, untracedPackets: untraced)
+    }
+
+    /// 0: a RST or ICMP error, a packet some point of the connection did not see, or a connection
+    /// that never crossed an uplink though there are some; 1: seen at several points; 2: the rest.
+    func rank(_ indices: [Int]) -> Int {
+        var seen: Set<Int> = []
+        for index in indices {
+            let group = groups[index]
+            if group.label.hasPrefix("RST") || group.label.hasPrefix("ICMP") { return 0 }
+            for sighting in group.sightings { seen.insert(sighting.point) }
+        }
+        if indices.contains(where: { groups[$0].sightings.count < seen.count }) { return 0 }
+        if !seen.contains(where: { points[$0].role == .uplink }), points.contains(where: { $0.role == .uplink }) { return 0 }
+        return seen.count > 1 ? 1 : 2
     }
 
     /// One connection's ladder: its key packets, and its last data each way, in time order.

@@ -36,20 +36,35 @@ public struct PathTracer {
     }
 
     var groups: [Group] = []
-    /// The last data segment each view saw each way (view << 1 | 1 when it came from the view's
-    /// lower endpoint), for the ladder's last data: kept per view, not per packet.
-    var lastData: [Int: (key: Key, sighting: Sighting)] = [:]
+    /// The last data segment each view saw each way, at view << 1 | 1 when it came from the view's
+    /// lower endpoint, for the ladder's last data: kept per view, not per packet.
+    var lastData: [DataSighting?] = []
+
+    struct DataSighting {
+        var key: Key
+        var packet: Int
+        var nanos: Int64
+        var ttl: UInt8
+    }
+    /// Match candidates: the groups of the last `window` by key, and the same in the order they
+    /// began, so the oldest leave first (no scan of the table).
     private var recent: [Key: [Int]] = [:]
-    private var sincePrune = 0
+    private var began: [(nanos: Int64, key: Key)] = []
+    private var beganHead = 0
     private(set) var untraced = 0
     /// Connections as each point sees them, joined when one packet is seen as two of them.
     var views = ViewTable()
 
-    public init(points: [PathPoint]) { self.points = points }
+    private let pointCount: Int
+
+    public init(points: [PathPoint]) {
+        self.points = points
+        pointCount = points.count
+    }
 
     /// One packet seen at `point`; only key packets are kept.
     public mutating func add(_ packet: DecodedPacket, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
-        guard points.indices.contains(point), let (key, label, from, to) = Self.describe(packet, raw: raw) else { return }
+        guard point >= 0, point < pointCount, let (key, isData, from, to) = Self.describe(packet, raw: raw) else { return }
         let nanos = timestamp.nanoseconds
         prune(now: nanos)
         guard let view = views.id(point: point, proto: packet.transport == .tcp ? 6 : packet.icmp.quotedProtocol, from, to,
@@ -57,11 +72,13 @@ public struct PathTracer {
             untraced += 1
             return
         }
-        let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
-        if label == "DATA" {
-            lastData[view << 1 | (from == views.views[view].low ? 1 : 0)] = (key, sighting)
+        if isData {
+            let slot = view << 1 | (from == views.views[view].low ? 1 : 0)
+            if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
+            lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
+        let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
         if let index = recent[key]?.last(where: { candidate in
             let group = groups[candidate]
             return nanos - (group.sightings.first?.nanos ?? nanos) <= window && !group.sightings.contains { $0.point == point }
@@ -75,24 +92,30 @@ public struct PathTracer {
             return
         }
         recent[key, default: []].append(groups.count)
-        groups.append(Group(label: label, sightings: [sighting]))
+        began.append((nanos, key))
+        groups.append(Group(label: Self.label(packet), sightings: [sighting]))
     }
 
-    /// Forgets match candidates older than the window (every few thousand packets).
+    /// Forgets match candidates older than the window, oldest first: each key's candidates are in
+    /// the order they began, so the one leaving is the first of its list.
     private mutating func prune(now: Int64) {
-        sincePrune += 1
-        guard sincePrune >= 4096 else { return }
-        sincePrune = 0
-        let window = self.window, groups = self.groups
-        recent = recent.compactMapValues { indices in
-            let kept = indices.filter { now - (groups[$0].sightings.first?.nanos ?? now) <= window }
-            return kept.isEmpty ? nil : kept
+        while beganHead < began.count, now - began[beganHead].nanos > window {
+            let key = began[beganHead].key
+            if var candidates = recent[key] {
+                candidates.removeFirst()
+                recent[key] = candidates.isEmpty ? nil : candidates
+            }
+            beganHead += 1
+        }
+        if beganHead > 4096, beganHead * 2 > began.count {
+            began.removeFirst(beganHead)
+            beganHead = 0
         }
     }
 
-    /// The match key, the packet's name in a ladder, and the connection's endpoints in the
-    /// direction it travels; nil for a packet that is not a key packet.
-    static func describe(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> (Key, String, Endpoint, Endpoint)? {
+    /// The match key, whether it is a data segment (not a key packet), and the connection's
+    /// endpoints in the direction it travels; nil for a packet the tracer does not follow.
+    static func describe(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> (Key, Bool, Endpoint, Endpoint)? {
         guard packet.network == .ipv4 || packet.network == .ipv6, !packet.isLaterFragment else { return nil }
         let from = Endpoint(address: packet.source, port: packet.sourcePort)
         let to = Endpoint(address: packet.destination, port: packet.destinationPort)
@@ -103,7 +126,7 @@ public struct PathTracer {
             let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(tcp.sequence),
                           b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(packet.payloadLength & 0xFF_FFFF),
                           c: payloadHash(packet, raw: raw))
-            return (key, label(tcp), from, to)
+            return (key, tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0, from, to)
         case .icmp, .icmpv6:
             let icmp = packet.icmp
             guard icmp.isError, icmp.hasQuotedPacket, icmp.hasQuotedPorts else { return nil }
@@ -111,17 +134,20 @@ public struct PathTracer {
             let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(quoted.identification),
                           b: UInt64(icmp.type) << 8 | UInt64(icmp.code) | 1 << 63, c: UInt64(quoted.sequence))
             // An error travels back toward the sender of the packet it quotes.
-            return (key, "ICMP \(icmp.type)/\(icmp.code)", Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort),
+            return (key, false, Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort),
                     Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort))
         default:
             return nil
         }
     }
 
-    static func label(_ tcp: TCPHeader) -> String {
+    /// The packet's name in a ladder.
+    static func label(_ packet: DecodedPacket) -> String {
+        guard packet.transport == .tcp else { return "ICMP \(packet.icmp.type)/\(packet.icmp.code)" }
+        let tcp = packet.tcp
         if tcp.has(TCPHeader.rst) { return tcp.has(TCPHeader.ack) ? "RST-ACK" : "RST" }
         if tcp.has(TCPHeader.syn) { return tcp.has(TCPHeader.ack) ? "SYN-ACK" : "SYN" }
-        return tcp.has(TCPHeader.fin) ? "FIN" : "DATA"
+        return "FIN"
     }
 
     /// FNV-1a over the first 16 captured payload bytes (0 without payload).

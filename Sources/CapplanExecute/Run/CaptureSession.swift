@@ -147,6 +147,7 @@ final class CaptureSession {
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
                       reproduce: ReproduceScheduler, start: Date) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
+        let uplinks = Set((target.pathPoints ?? []).indices.filter { target.pathPoints?[$0].role == .uplink })
         var counts = Counts(origins: .init(sources: target.source.interfaces))
         var lastStatus = Date.distantPast, lastFlush = Date()
         try target.source.run(shouldStop: {
@@ -173,7 +174,11 @@ final class CaptureSession {
             guard let redacted = writer.write(packet) else { return }
             counts.origins.add(packet.source)
             let decoded = decoder.decode(redacted.bytes)
-            analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)
+            // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
+            if !uplinks.contains(packet.source) {
+                analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength,
+                             raw: redacted.bytes)
+            }
             tracer?.add(decoded, point: packet.source, number: writer.written, timestamp: redacted.timestamp, raw: redacted.bytes)
             if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
