@@ -34,7 +34,7 @@ struct ReportCommand: ParsableCommand {
           capplan report capture.pcap
           capplan report capture.pcap --labels labels.yaml --out runs/today
           capplan report capture.pcap --format json | jq '.findings[].text'
-          capplan report --point file=veth.pcap,node=a,interface=veth1,pod=myapp/web,address=10.244.0.5 \\
+          capplan report --point file=veth.pcap,node=a,interface=veth1,pod=myapp/web \\
                          --point file=eth0.pcap,node=a,interface=eth0
 
         Exit status: 0 report written, 1 the capture or labels file cannot be used, 2 bad usage.

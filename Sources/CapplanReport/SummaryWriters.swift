@@ -33,6 +33,7 @@ public enum SummaryMarkdown {
             text += "\(number + 1). **\(finding.kind)** \(finding.text)" + (evidence.isEmpty ? "" : " (\(evidence.joined(separator: "; ")))") + "\n"
         }
 
+        text += pathSection(summary.path)
         text += "\n## Connections by outcome\n\n| state | meaning | connections |\n|---|---|---:|\n"
         for state in ConnState.allCases {
             if let count = summary.connections.byState[state.rawValue], count > 0 {
@@ -71,6 +72,29 @@ public enum SummaryMarkdown {
                 + "\(event.idleSeconds.map(seconds) ?? "-") | \(event.bytesFromSender) / \(event.bytesFromReceiver) | \(window) | \(ttl) |\n"
         }
         if summary.resets.count > 50 { text += "\n\(summary.resets.count - 50) more in summary.json.\n" }
+        return text
+    }
+
+    /// The ladders of the connections a path finding names (at most 5, 12 packets each): where
+    /// each key packet was seen, where it was not, and who made it.
+    static func pathSection(_ path: PathReport?) -> String {
+        guard let path else { return "" }
+        var text = "\n## Path\n\nCapture points: " + path.points.map { point in
+            point.name + (point.role == .uplink ? " (uplink)" : point.pod.map { " (pod \($0))" } ?? "")
+        }.joined(separator: ", ") + ".\n"
+        let shown = path.connections.filter { $0.ladder.contains { $0.finding != nil } }.prefix(5)
+        for connection in shown {
+            text += "\n### " + (connection.views.first ?? "connection") + "\n\n"
+            for translation in connection.translations { text += "- \(translation)\n" }
+            if !connection.translations.isEmpty { text += "\n" }
+            text += "| packet | way | seen at (s, TTL) | not seen at | made by |\n|---|---|---|---|---|\n"
+            for hop in connection.ladder.prefix(12) {
+                let seen = hop.seen.map { "\($0.point) \(String(format: "%.3f", $0.time)) (\($0.ttl))" }.joined(separator: ", ")
+                let maker = hop.sender.map { "\($0.kind.rawValue) \($0.name)" } ?? ""
+                text += "| \(hop.packet) | \(hop.direction ?? "?") | \(seen) | \(hop.missedAt.joined(separator: ", ")) | \(maker) |\n"
+            }
+            if connection.ladder.count > 12 { text += "\n\(connection.ladder.count - 12) more in summary.json.\n" }
+        }
         return text
     }
 

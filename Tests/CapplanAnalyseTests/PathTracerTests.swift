@@ -83,6 +83,22 @@ struct PathTracerTests {
         #expect(report.hop(ofPacket: feed.number)?.packet == "RST-ACK")
     }
 
+    /// Node a's conntrack entry for the connection (as `conntrack -L` prints it) says how it was
+    /// translated; node b's for another connection says nothing about this one.
+    @Test func conntrackNamesTheTranslation() throws {
+        var feed = try Feed(points: Self.points)
+        Self.handshakeThroughService(&feed)
+        let entries = ConntrackEntry.parse("""
+            tcp      6 117 ESTABLISHED src=10.244.0.5 dst=10.96.0.80 sport=40000 dport=80 src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=40000 [ASSURED] mark=0 use=1
+            udp      17 29 src=10.244.0.5 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.96.0.10 dst=10.244.0.5 sport=53 dport=5353 mark=0 use=1
+            conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.
+            """, node: "a") + ConntrackEntry.parse("tcp 6 10 CLOSE src=10.244.0.9 dst=10.244.1.7 sport=1 dport=8080 src=10.244.1.7 dst=10.244.0.9 sport=8080 dport=1", node: "b")
+        #expect(entries.count == 3)
+        let connection = try #require(feed.tracer.report(start: nil, conntrack: entries).connections.first)
+        #expect(connection.translations == ["node a (conntrack): 10.244.0.5:40000 > 10.96.0.80:80 sent on as 10.244.0.5:40000 > 10.244.1.7:8080: "
+                                            + "destination 10.96.0.80:80 -> 10.244.1.7:8080 (DNAT)"])
+    }
+
     @Test func aSynDroppedOnTheServersNodeIsLostAfterThatNodesUplink() throws {
         var feed = try Feed(points: Self.points)
         feed.add(0, at: 0.000, Self.tcp(Segment(from: Self.client, to: Self.service, flags: Self.syn, seq: 1000), id: 7))

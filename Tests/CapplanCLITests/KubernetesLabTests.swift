@@ -551,6 +551,10 @@ struct KubernetesLabTests {
             let syn = try #require(hops("SYN").first)
             #expect(seenBy.count == 3 && points(syn) == seenBy, "the client's veth, node A's uplink, node B's: \(points(syn))")
             #expect(syn["stoppedOn"] as? String == "lab-worker")
+            // Node A's conntrack says where it sent the connection to the Service.
+            let connection = ((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]])?.first
+            #expect((connection?["translations"] as? [String])?.contains { $0.contains("> 10.96.0.82:81 sent on as") && $0.contains("(DNAT)") } == true,
+                    "\(connection?["translations"] ?? "none")")
             #expect((syn["missedAt"] as? [String])?.first?.hasPrefix("lab-worker/veth") == true)
             #expect(findings.contains { $0.contains("SYN stopped on node lab-worker") && $0.contains("capplan lab: node B drops 8081") }, "\(findings)")
         }

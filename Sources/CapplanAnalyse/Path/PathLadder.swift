@@ -9,7 +9,10 @@ extension PathTracer {
     /// At most this many connections get a ladder: those with something to say come first.
     public static let connectionLimit = 200
 
-    public func report(start: Timestamp?) -> PathReport {
+    /// `conntrack`: the capture nodes' entries (read at the capture's stop), which say how each
+    /// node translated a connection.
+    public func report(start: Timestamp?, conntrack: [ConntrackEntry] = []) -> PathReport {
+        let byOriginal = Dictionary(conntrack.map { ("\($0.node) \($0.original.from) \($0.original.to)", $0) }, uniquingKeysWith: { first, _ in first })
         var table = views
         var byConnection: [Int: [Int]] = [:]
         for (index, group) in groups.enumerated() {
@@ -30,13 +33,30 @@ extension PathTracer {
             .sorted { ($0.rank, $0.indices.first ?? 0) < ($1.rank, $1.indices.first ?? 0) }
             .prefix(Self.connectionLimit)
         let connections = chosen.sorted { ($0.indices.first ?? 0) < ($1.indices.first ?? 0) }.map { entry in
-            connection(entry.indices.map { groups[$0] }, lastData: data[entry.root] ?? [], origin: origin)
+            var followed = connection(entry.indices.map { groups[$0] }, lastData: data[entry.root] ?? [], origin: origin)
+            followed.translations = translations(entry.indices.map { groups[$0] }, byOriginal)
+            return followed
         }
         let final: (PathConnection) -> Int = { connection in
             connection.ladder.contains { $0.finding != nil } ? 0 : connection.views.count > 1 ? 1 : 2
         }
         let ordered = connections.enumerated().sorted { (final($0.element), $0.offset) < (final($1.element), $1.offset) }.map(\.element)
         return PathReport(points: points, connections: ordered, untracedPackets: untraced)
+    }
+
+    /// How the nodes' conntrack tables say they translated the connection: an entry whose original
+    /// tuple is the connection as a point on that node saw it.
+    func translations(_ groups: [Group], _ byOriginal: [String: ConntrackEntry]) -> [String] {
+        guard !byOriginal.isEmpty else { return [] }
+        var found: [String] = []
+        for sighting in groups.flatMap(\.sightings) {
+            for (from, to) in [(sighting.from, sighting.to), (sighting.to, sighting.from)] {
+                guard let entry = byOriginal["\(points[sighting.point].node) \(from) \(to)"], let text = entry.translation,
+                      !found.contains(text) else { continue }
+                found.append(text)
+            }
+        }
+        return found
     }
 
     /// 0: a RST or ICMP error, a packet some point of the connection did not see, or a connection

@@ -78,6 +78,8 @@ public struct PathConnection: Sendable, Codable, Equatable {
     public var pod: String?
     /// `point: a:port > b:port` as each point saw the connection's first packet.
     public var views: [String]
+    /// How the nodes translated it, from their conntrack tables (empty when none did, or no entry was left).
+    public var translations: [String] = []
     public var ladder: [PathHop]
 }
 

@@ -138,7 +138,7 @@ final class CaptureSession {
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         let report = RunReport(context: context, target: target, writer: writer, start: start, end: Date(), counts: counts,
                                stopReason: stop.reason, reproduce: reproduce.records)
-        var path = tracer?.report(start: analyzer.totals.first)
+        var path = tracer?.report(start: analyzer.totals.first, conntrack: nodeState?.conntrackEntries() ?? [])
         path?.rules = nodeState?.countedRules() ?? []
         return try report.write(analyzer, path: path)
     }

@@ -67,5 +67,19 @@ final class NodeStateReader {
         }
     }
 
+    /// The pods' conntrack entries of both reads, each once: the start's may have gone by the stop.
+    func conntrackEntries() -> [ConntrackEntry] {
+        var entries: [ConntrackEntry] = [], seen: Set<String> = []
+        for moment in ["after", "before"] {
+            for (read, text) in zip(reads, taken[moment] ?? []) where read.name.hasPrefix("conntrack") {
+                for entry in ConntrackEntry.parse(text, node: node(of: read))
+                where seen.insert("\(entry.node) \(entry.original) \(entry.reply)").inserted {
+                    entries.append(entry)
+                }
+            }
+        }
+        return entries
+    }
+
     private func node(of read: NodeStateRead) -> String { read.node ?? localNode }
 }
