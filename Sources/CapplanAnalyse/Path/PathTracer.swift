@@ -187,18 +187,47 @@ struct ViewTable {
     }
 
     private(set) var views: [View] = []
-    private var ids: [View: Int] = [:]
     private var parent: [Int] = []
+    /// Open addressing over `views` (id + 1; 0 is empty), kept at most half full: every packet
+    /// of the path looks its view up, and a multiply-and-shift hash costs a fraction of SipHash.
+    private var slots = [Int32](repeating: 0, count: 1024)
 
     /// The view's id; nil for a new one once there are `limit` views.
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
         let view = View(point: point, proto: proto, low: min(a, b), high: max(a, b))
-        if let id = ids[view] { return id }
-        guard views.count < limit else { return nil }
-        ids[view] = views.count
+        let mask = slots.count - 1
+        var slot = Self.hash(view) & mask
+        while slots[slot] != 0 {
+            let id = Int(slots[slot]) - 1
+            if views[id] == view { return id }
+            slot = (slot + 1) & mask
+        }
+        guard views.count < limit, views.count < Int(Int32.max) - 1 else { return nil }
+        slots[slot] = Int32(views.count + 1)
         parent.append(views.count)
         views.append(view)
+        if views.count * 2 > slots.count { grow() }
         return views.count - 1
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (id, view) in views.enumerated() {
+            var slot = Self.hash(view) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id + 1)
+        }
+    }
+
+    static func hash(_ view: View) -> Int {
+        var h = UInt64(truncatingIfNeeded: view.point) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(view.proto)
+        for word in [view.low.address.high, view.low.address.low, view.high.address.high, view.high.address.low,
+                     UInt64(view.low.port) << 16 | UInt64(view.high.port)] {
+            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+        }
+        return Int(truncatingIfNeeded: h >> 1)
     }
 
     mutating func join(_ a: Int, _ b: Int) {
