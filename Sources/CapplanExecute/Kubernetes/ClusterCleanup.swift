@@ -12,6 +12,9 @@ public enum ClusterCleanup {
         let pods = try kubectl.get(ClusterObjects.List<ClusterObjects.Pod>.self, ["pods", "--all-namespaces", "-l", selector],
                                    what: "list capplan's helper pods").items
         for pod in pods {
+            // A killed run's streams may still be open (its kubectl exec processes live on where it
+            // ran): ending the tcpdumps ends them, or the pod waits on them to go away.
+            TcpdumpStreams.interruptTcpdump(namespace: pod.namespace, pod: pod.name, kubectl: kubectl)
             let outcome = kubectl.deletePod(namespace: pod.namespace, name: pod.name)
             say(outcome.description)
             if outcome.changedSomething { actions += 1 }

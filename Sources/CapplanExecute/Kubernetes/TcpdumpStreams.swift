@@ -86,7 +86,11 @@ final class TcpdumpStreams {
     /// SIGINT to every tcpdump in a helper (found with ps: neither image needs pkill). The helper
     /// has its own PID namespace, so only capplan's own processes are there.
     static func interruptTcpdump(in helper: HelperPod, kubectl: Kubectl) {
-        let prefix = ["exec", "-n", helper.namespace, helper.name, "-c", HelperPod.container, "--"]
+        interruptTcpdump(namespace: helper.namespace, pod: helper.name, kubectl: kubectl)
+    }
+
+    static func interruptTcpdump(namespace: String, pod: String, kubectl: Kubectl) {
+        let prefix = ["exec", "-n", namespace, pod, "-c", HelperPod.container, "--"]
         guard let listing = try? kubectl.run(prefix + ["ps", "-o", "pid,comm"], timeout: 15), listing.status == 0 else { return }
         let pids = listing.output.split(separator: "\n").compactMap { line -> String? in
             let words = line.split(separator: " ")
