@@ -35,11 +35,15 @@ public enum CaptureReport {
     /// With a path report, what it says about who made or lost a packet comes first among the findings.
     public static func summarise(_ analyzer: ConnectionAnalyzer, identities: IdentityMap, file: String, linkType: Int32,
                                  readError: String? = nil, path: PathReport? = nil) -> Summary {
-        var summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
-        if let path {
-            summary.path = path
-            summary.findings = pathFindings(path) + summary.findings
-        }
+        let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: file, linkType: linkName(linkType), readError: readError).build()
+        return path.map { with($0, summary) } ?? summary
+    }
+
+    /// The summary with its path, whose findings come first.
+    static func with(_ path: PathReport, _ summary: Summary) -> Summary {
+        var summary = summary
+        summary.path = path
+        summary.findings = pathFindings(path) + summary.findings
         return summary
     }
 
@@ -128,12 +132,9 @@ extension CaptureReport {
             advance(index)
         }
         analyzer.finish()
-        var summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
+        let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
                                      linkType: linkName(readers.first?.linkType ?? 1), readError: readError).build()
-        let path = tracer.report(start: analyzer.totals.first)
-        summary.path = path
-        summary.findings = pathFindings(path) + summary.findings
-        return summary
+        return with(tracer.report(start: analyzer.totals.first), summary)
     }
 
     /// The reader whose held packet is the earliest (the first reader on a tie), nil when all have ended.

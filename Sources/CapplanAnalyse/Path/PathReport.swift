@@ -93,10 +93,14 @@ public struct PathReport: Sendable, Codable, Equatable {
     public var rules: [PathRuleCount] = []
 
     /// The hop that holds the packet with this number, if any point's sighting has it.
-    public func hop(ofPacket number: Int) -> PathHop? {
-        for connection in connections {
-            for hop in connection.ladder where hop.seen.contains(where: { $0.packet == number }) { return hop }
+    public func hop(ofPacket number: Int) -> PathHop? { hopsByPacket()[number] }
+
+    /// Every sighting's packet number -> its hop, built once for a whole verdict.
+    public func hopsByPacket() -> [Int: PathHop] {
+        var hops: [Int: PathHop] = [:]
+        for hop in connections.flatMap(\.ladder) {
+            for sighting in hop.seen where hops[sighting.packet] == nil { hops[sighting.packet] = hop }
         }
-        return nil
+        return hops
     }
 }

@@ -122,11 +122,12 @@ public struct PathTracer {
         switch packet.transport {
         case .tcp:
             let tcp = packet.tcp
-            guard tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) != 0 || packet.payloadLength > 0 else { return nil }
+            let isData = tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
+            guard !isData || packet.payloadLength > 0 else { return nil }
             let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(tcp.sequence),
                           b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(packet.payloadLength & 0xFF_FFFF),
                           c: payloadHash(packet, raw: raw))
-            return (key, tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0, from, to)
+            return (key, isData, from, to)
         case .icmp, .icmpv6:
             let icmp = packet.icmp
             guard icmp.isError, icmp.hasQuotedPacket, icmp.hasQuotedPorts else { return nil }

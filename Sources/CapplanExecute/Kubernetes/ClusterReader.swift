@@ -88,7 +88,7 @@ struct ClusterReader {
 
     /// `exec ... cat /sys/class/net/eth0/iflink` in the container capplan uses (the runbook's step 3).
     static func iflinkArguments(_ pod: TargetSnapshot.Pod, container: String?) -> [String] {
-        ["exec", "-n", pod.namespace, pod.name] + (container.map { ["-c", $0] } ?? []) + ["--", "cat", "/sys/class/net/eth0/iflink"]
+        Kubectl.execArguments(namespace: pod.namespace, pod: pod.name, container: container, ["cat", "/sys/class/net/eth0/iflink"])
     }
 
     private func allowed(_ arguments: [String]) -> Bool {

@@ -55,7 +55,17 @@ public struct Kubectl: Sendable {
 
     /// The argv that runs `command` in a pod's container, with nothing interpreted on the way.
     public func exec(namespace: String, pod: String, container: String?, _ command: [String]) -> [String] {
-        argv + ["exec", "-n", namespace, pod] + (container.map { ["-c", $0] } ?? []) + ["--"] + command
+        argv + Self.execArguments(namespace: namespace, pod: pod, container: container, command)
+    }
+
+    /// `exec -n NAMESPACE POD [-c CONTAINER] -- COMMAND...`, the arguments after kubectl itself.
+    static func execArguments(namespace: String, pod: String, container: String?, _ command: [String]) -> [String] {
+        ["exec", "-n", namespace, pod] + (container.map { ["-c", $0] } ?? []) + ["--"] + command
+    }
+
+    /// Runs `command` in a helper pod's container (on its node's network) and requires success.
+    func checkInHelper(_ helper: HelperPod, _ command: [String], what: String) throws(KubernetesError) -> String {
+        try check(Self.execArguments(namespace: helper.namespace, pod: helper.name, container: HelperPod.container, command), timeout: 30, what: what)
     }
 
     /// The first call of every command that reads a cluster: one that does not answer is said so,

@@ -138,8 +138,7 @@ struct KubernetesExecutor {
         target.readNodeState = { [kubectl] read in
             guard let helper = state.helpers.first(where: { $0.node.value == read.node }) else { return .failure(.init(reason: "no helper on its node")) }
             do throws(KubernetesError) {
-                return .success(try kubectl.check(["exec", "-n", helper.namespace, helper.name, "-c", HelperPod.container, "--"] + read.command,
-                                                  timeout: 30, what: "read \(read.name)"))
+                return .success(try kubectl.checkInHelper(helper, read.command, what: "read \(read.name)"))
             } catch {
                 return .failure(.init(reason: error.description))
             }

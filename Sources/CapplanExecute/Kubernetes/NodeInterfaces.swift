@@ -15,7 +15,7 @@ struct NodeInterfaces {
             guard let node = stream.node, let helper = helpers.first(where: { $0.node.value == node }) else {
                 throw KubernetesError("no helper pod on the node of stream \(StepPrinter.streamSource(stream.source))")
             }
-            if links[node] == nil { links[node] = IPLink.parse(try run(helper, ["ip", "-o", "link"], what: "list the interfaces of node \(node)")) }
+            if links[node] == nil { links[node] = IPLink.parse(try kubectl.checkInHelper(helper, ["ip", "-o", "link"], what: "list the interfaces of node \(node)")) }
             let interface = try interface(stream, node: node, helper: helper, links: links[node] ?? [:])
             // Two far ends behind one route: the same uplink, captured once.
             if interface.uplink, let at = resolved.firstIndex(where: { $0.interface.uplink && $0.interface.point == interface.point }) {
@@ -44,16 +44,16 @@ struct NodeInterfaces {
             }
             return ResolvedInterface(name: name, method: "\(pod): eth0 iflink \(index) -> \(name) (kubectl exec cat)", node: node, pod: pod)
         case .podRoute(let pod, let address):
-            let route = try run(helper, ["ip", "-o", "route", "get", address], what: "read the node's route to \(address)")
-            guard let device = IPLink.device(inRoute: route) else {
+            let (device, route) = try routeDevice(helper, toward: address)
+            guard let device else {
                 throw KubernetesError("cannot find the interface of pod \(pod): its image shows no eth0 iflink and the node's route to \(address) names none (\(route))")
             }
             return ResolvedInterface(name: device, method: "\(pod): no eth0 iflink in its image; the node's route to \(address) -> \(device), filtered to its addresses",
                                      node: node, pod: pod, extraFilter: stream.extraFilter)
         case .uplink(let toward, _):
             let address = toward.first ?? ""
-            let route = try run(helper, ["ip", "-o", "route", "get", address], what: "read the node's route toward \(address)")
-            guard let device = IPLink.device(inRoute: route) else {
+            let (device, route) = try routeDevice(helper, toward: address)
+            guard let device else {
                 throw KubernetesError("node \(node) has no route toward \(address) (\(route)): the path's uplink is the interface of that route")
             }
             return ResolvedInterface(name: device, method: "uplink: the node's route toward \(toward.joined(separator: ", ")) -> \(device)",
@@ -61,7 +61,9 @@ struct NodeInterfaces {
         }
     }
 
-    private func run(_ helper: HelperPod, _ command: [String], what: String) throws(KubernetesError) -> String {
-        try kubectl.check(["exec", "-n", helper.namespace, helper.name, "-c", HelperPod.container, "--"] + command, timeout: 30, what: what)
+    /// The interface of the node's route toward `address`, as `ip -o route get` in the helper names it.
+    private func routeDevice(_ helper: HelperPod, toward address: String) throws(KubernetesError) -> (device: String?, route: String) {
+        let route = try kubectl.checkInHelper(helper, ["ip", "-o", "route", "get", address], what: "read the node's route toward \(address)")
+        return (IPLink.device(inRoute: route), route)
     }
 }

@@ -90,7 +90,7 @@ final class TcpdumpStreams {
     }
 
     static func interruptTcpdump(namespace: String, pod: String, kubectl: Kubectl) {
-        let prefix = ["exec", "-n", namespace, pod, "-c", HelperPod.container, "--"]
+        let prefix = Kubectl.execArguments(namespace: namespace, pod: pod, container: HelperPod.container, [])
         guard let listing = try? kubectl.run(prefix + ["ps", "-o", "pid,comm"], timeout: 15), listing.status == 0 else { return }
         let pids = listing.output.split(separator: "\n").compactMap { line -> String? in
             let words = line.split(separator: " ")

@@ -147,7 +147,8 @@ final class CaptureSession {
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
                       reproduce: ReproduceScheduler, start: Date) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
-        let uplinks = Set((target.pathPoints ?? []).indices.filter { target.pathPoints?[$0].role == .uplink })
+        // Per source index: an uplink of a path (a plain array: it is read for every packet).
+        let uplink = (target.pathPoints ?? []).map { $0.role == .uplink }
         var counts = Counts(origins: .init(sources: target.source.interfaces))
         var lastStatus = Date.distantPast, lastFlush = Date()
         try target.source.run(shouldStop: {
@@ -175,7 +176,7 @@ final class CaptureSession {
             counts.origins.add(packet.source)
             let decoded = decoder.decode(redacted.bytes)
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
-            if !uplinks.contains(packet.source) {
+            if !(packet.source < uplink.count && uplink[packet.source]) {
                 analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength,
                              raw: redacted.bytes)
             }

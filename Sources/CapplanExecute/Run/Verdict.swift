@@ -50,17 +50,15 @@ public struct Verdict: Sendable, Codable, Equatable {
         var sender: PathSender?
 
         static func all(in summary: Summary) -> [Event] {
-            var events = observed(in: summary)
-            guard let path = summary.path else { return events }
-            var hops: Set<String> = []
-            events = events.filter { event in
-                guard let hop = path.hop(ofPacket: event.packet) else { return true }
+            let events = observed(in: summary)
+            guard let hops = summary.path?.hopsByPacket() else { return events }
+            var counted: Set<String> = []
+            return events.compactMap { event in
+                guard let hop = hops[event.packet] else { return event }
                 let first = hop.seen.map(\.packet).min() ?? event.packet
-                return hops.insert("\(event.kind.rawValue) \(first)").inserted
-            }
-            return events.map { event in
+                guard counted.insert("\(event.kind.rawValue) \(first)").inserted else { return nil }
                 var event = event
-                event.sender = path.hop(ofPacket: event.packet)?.sender
+                event.sender = hop.sender
                 return event
             }
         }
