@@ -50,3 +50,31 @@ public struct IdentityMap: Sendable {
         entries.first { $0.block.contains(address) }?.identity
     }
 }
+
+extension IdentityMap {
+    /// The single addresses the map names, each with a host name in DNS form (`web-1.myapp.pod`,
+    /// `blocked.myapp.svc`, `worker-2.node`): for a pcapng's name resolution, so Wireshark shows them.
+    public var hostNames: [(address: IPAddress, names: [String])] {
+        entries.filter { $0.block.prefixLength == $0.block.address.bitCount }.map { entry in
+            (entry.block.address, [entry.identity.hostName])
+        }
+    }
+}
+
+extension Identity {
+    /// The identity a `hostName` names (`web-1.myapp.pod` → pod myapp/web-1), nil for any other name.
+    public init?(hostName: String) {
+        let parts = hostName.split(separator: ".").map(String.init)
+        guard parts.count >= 2, let last = parts.last,
+              let kind = last == "svc" ? .service : Kind(rawValue: last) else { return nil }
+        self.init(name: parts.dropLast().reversed().joined(separator: "/"), kind: kind)
+    }
+
+    /// `namespace/name` as `name.namespace`, then the kind (`svc` for a Service); any other character becomes `-`.
+    public var hostName: String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+        let parts = name.split(separator: "/").reversed().map { String($0.map { allowed.contains($0) ? $0 : "-" }) }
+        let suffix = kind == .service ? "svc" : kind.rawValue
+        return (parts + [suffix]).joined(separator: ".")
+    }
+}

@@ -24,8 +24,10 @@ struct ApplyCommand: ParsableCommand {
         The capture runs until the plan's duration, maxPackets or maxBytes, or its stop \
         condition plus grace; reproduce commands start at their offsets (kubectl exec in a pod, \
         or on this machine). Packets are redacted before they reach disk and analysed in the \
-        same pass; the run directory gets capture.pcap, summary.md, summary.json, run.json and \
-        steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
+        same pass; the run directory gets capture.pcapng (one interface per capture point, named \
+        node/interface, names for the run's pods, Services and nodes, the findings' words as \
+        comments on the packets they cite; output.format: pcap for classic capture.pcap), \
+        summary.md, summary.json, run.json and steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
         processes stopped, helper pods deleted (and waited for), nodes uncordoned. \
         journal.json lets capplan cleanup finish the job after a run was killed outright.
 

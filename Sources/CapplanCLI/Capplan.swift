@@ -4,7 +4,7 @@ import CapplanLoad
 /// The `capplan` command line. Every subcommand lives in this library, one file each,
 /// so tests run them in-process; the executable only calls `Capplan.run`.
 public struct Capplan: ParsableCommand {
-    public static let version = "0.1.0"
+    public static let version = capplanVersion
 
     public static let configuration = CommandConfiguration(
         commandName: "capplan",

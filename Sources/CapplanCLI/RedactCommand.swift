@@ -18,12 +18,17 @@ struct RedactCommand: ParsableCommand {
         MACs; mask scrub patterns in payloads byte for byte. Checksums that covered changed bytes \
         are updated, so a valid one stays valid. The original length of every packet is kept.
 
+        The output is pcapng when its name ends in .pcapng: each packet keeps its interface, \
+        named as in the input (interface 1, 2, ... with redact.names: drop); the input's \
+        descriptions, comments and name resolution are left out, as they may hold names and \
+        addresses the packet rules do not reach. Any other name gives classic pcap.
+
         The key: redact.key names an environment variable or a file holding 32 bytes (raw, or \
         64 hex digits); without one, a fresh random key is used and the report says so. The \
         report shows the key's fingerprint, never the key.
 
         Examples:
-          capplan redact capture.pcap shared.pcap --plan plans/lb-rst.yaml
+          capplan redact capture.pcapng shared.pcapng --plan plans/lb-rst.yaml
           CAPPLAN_KEY=$(cat key.hex) capplan redact in.pcap out.pcap --rules rules.yaml
           capplan redact in.pcap out.pcap --rules rules.yaml --format json | jq .stats
 
@@ -34,7 +39,7 @@ struct RedactCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The capture to read (pcap or pcapng).", valueName: "in"))
     var input: String
 
-    @Argument(help: ArgumentHelp("The redacted capture to write (pcap).", valueName: "out"))
+    @Argument(help: ArgumentHelp("The redacted capture to write: pcapng if its name ends in .pcapng, else pcap.", valueName: "out"))
     var output: String
 
     @Option(help: ArgumentHelp("Take the rules from this plan's redact: section.", valueName: "plan"))
@@ -66,7 +71,7 @@ struct RedactCommand: ParsableCommand {
         let fingerprint: String
         let randomKey: Bool
         do {
-            (stats, fingerprint, randomKey) = try Self.redactFile(input: input, output: output, rules: rules)
+            (stats, fingerprint, randomKey) = try Self.redactFile(input: input, output: output, rules: rules, keepNames: redaction.names == .keep)
         } catch {
             console.err("capplan: \(error)\n")
             throw CommandExit.invalidPlan
@@ -92,10 +97,19 @@ struct RedactCommand: ParsableCommand {
     }
 
     /// Streams in → redact → out; the output appears under its name only once complete.
-    static func redactFile(input: String, output: String, rules: RedactionRules) throws -> (RedactionStats, String, Bool) {
-        let reader = try PcapReader(path: input)
+    static func redactFile(input: String, output: String, rules: RedactionRules, keepNames: Bool = true) throws -> (RedactionStats, String, Bool) {
+        let reader = try openCaptureFile(input)
+        if Set(reader.interfaces.map(\.linkType)).count > 1 {
+            throw RedactionError("\(input) has interfaces of different link types; split it (editcap) and redact each")
+        }
         let partial = output + ".partial"
-        let writer = try RedactingWriter(path: partial, rules: rules, linkType: reader.linkType, snaplen: reader.snaplen)
+        let pcapng = output.hasSuffix(".pcapng") ? RedactingWriter.PcapngHeader(
+            comment: "redacted by capplan \(capplanVersion)", application: "capplan \(capplanVersion)",
+            interfaces: reader.interfaces.enumerated().map { index, interface in
+                PcapngInterface(name: keepNames && !interface.name.isEmpty ? interface.name : "interface \(index + 1)",
+                                linkType: interface.linkType, snaplen: interface.snaplen)
+            }) : nil
+        let writer = try RedactingWriter(path: partial, rules: rules, linkType: reader.linkType, snaplen: reader.snaplen, pcapng: pcapng)
         var completed = false
         defer {
             writer.close()

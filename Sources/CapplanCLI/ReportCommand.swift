@@ -30,8 +30,12 @@ struct ReportCommand: ParsableCommand {
         `apply` does for `interfaces: path`. A point is file=FILE,node=NODE,interface=NAME, plus \
         pod=NAMESPACE/NAME (and address=POD_IP) for a pod's veth; without pod it is an uplink.
 
+        A capture.pcapng that apply wrote carries its capture points and names: its packets are \
+        followed across the points again and its addresses named, without --point or --labels \
+        (the nodes' rule counters and conntrack stay in the run's node-state/).
+
         Examples:
-          capplan report capture.pcap
+          capplan report runs/lb-rst/2026-11-26T15-04-05Z/capture.pcapng
           capplan report capture.pcap --labels labels.yaml --out runs/today
           capplan report capture.pcap --format json | jq '.findings[].text'
           capplan report --point file=veth.pcap,node=a,interface=veth1,pod=myapp/web \\

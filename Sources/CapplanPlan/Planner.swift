@@ -42,7 +42,7 @@ public enum Planner {
             operations.append(.reproduce(step, argv: try reproduceArgv(step, plan: plan)))
         }
         if let stop = plan.stop { operations.append(.stopWhen(stop)) }
-        operations += [.collect, .redact(plan.redaction), .analyse(expectations: plan.expectations), .report(directory: plan.outputDirectory)]
+        operations += [.collect, .redact(plan.redaction), .analyse(expectations: plan.expectations), .report(directory: plan.outputDirectory, capture: plan.outputFormat)]
         return operations.enumerated().map { Step(number: $0.offset + 1, operation: $0.element) }
     }
 

@@ -106,7 +106,8 @@ public struct Step: Sendable, Codable, Equatable {
         case collect
         case redact(Redaction)
         case analyse(expectations: [Expectation])
-        case report(directory: String)
+        /// The run directory and the capture file's format.
+        case report(directory: String, capture: CaptureFileFormat)
     }
 
     public init(number: Int, operation: Operation) {

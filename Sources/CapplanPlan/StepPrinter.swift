@@ -107,8 +107,8 @@ public enum StepPrinter {
         case .analyse(let expectations):
             guard !expectations.isEmpty else { return ["no expectations: the verdict is informational"] }
             return expectations.map(expectationLine)
-        case .report(let directory):
-            return ["\(directory)/: capture.pcap, summary.md, summary.json, run.json, steps.log"]
+        case .report(let directory, let capture):
+            return ["\(directory)/: \(capture.fileName), summary.md, summary.json, run.json, steps.log"]
         }
     }
 

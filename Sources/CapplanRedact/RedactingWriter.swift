@@ -4,25 +4,85 @@ public import CapplanPackets
 /// every packet is redacted before any byte of it reaches the file.
 public final class RedactingWriter {
     public let redactor: Redactor
-    private let writer: PcapWriter
+    private let output: Output
     /// Packets written so far (the drop filter may leave some out).
     public private(set) var written = 0
 
-    public init(path: String, rules: RedactionRules, linkType: Int32, snaplen: Int) throws {
-        redactor = try Redactor(rules: rules, linkType: linkType, snaplen: snaplen)
-        writer = try PcapWriter(path: path, linkType: linkType, snaplen: snaplen)
+    /// Classic pcap (one link type), or pcapng (a section comment and one interface per capture point).
+    private enum Output {
+        case pcap(PcapWriter)
+        case pcapng(PcapngWriter)
+    }
+
+    /// What a pcapng's first blocks say: the section's comment and application, and the interfaces.
+    public struct PcapngHeader: Sendable {
+        public var comment: String
+        public var application: String
+        public var interfaces: [PcapngInterface]
+
+        public init(comment: String, application: String, interfaces: [PcapngInterface]) {
+            self.comment = comment
+            self.application = application
+            self.interfaces = interfaces
+        }
+    }
+
+    /// Writes classic pcap, or pcapng when `pcapng` describes the file's first blocks.
+    public convenience init(path: String, rules: RedactionRules, linkType: Int32, snaplen: Int, pcapng: PcapngHeader? = nil) throws {
+        try self.init(path: path, redactor: try Redactor(rules: rules, linkType: linkType, snaplen: snaplen), linkType: linkType, snaplen: snaplen,
+                      pcapng: pcapng)
+    }
+
+    /// With a redactor made beforehand (its key already chose the run's pseudonyms).
+    public init(path: String, redactor: Redactor, linkType: Int32, snaplen: Int, pcapng: PcapngHeader? = nil) throws {
+        self.redactor = redactor
+        if let pcapng {
+            output = .pcapng(try PcapngWriter(path: path, comment: pcapng.comment, application: pcapng.application, interfaces: pcapng.interfaces))
+        } else {
+            output = .pcap(try PcapWriter(path: path, linkType: linkType, snaplen: snaplen))
+        }
     }
 
     /// Redacts and writes one packet; returns the redacted packet (valid until the next call),
     /// or nil when the drop filter leaves it out.
     public func write(_ packet: RawPacket) -> RedactedPacket? {
-        guard let redacted = redactor.redact(packet) else { return nil }
-        writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
-        written += 1
+        guard let redacted = redact(packet) else { return nil }
+        append(redacted, interface: packet.source)
         return redacted
     }
 
-    public func flush() throws { try writer.flush() }
+    /// The redaction alone, for a caller that looks at the packet before `append` writes it.
+    public func redact(_ packet: RawPacket) -> RedactedPacket? { redactor.redact(packet) }
 
-    public func close() { writer.close() }
+    /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags.
+    public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) {
+        switch output {
+        case .pcap(let writer):
+            writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
+        case .pcapng(let writer):
+            writer.write(interface: interface, timestamp: redacted.timestamp, bytes: redacted.bytes,
+                         originalLength: redacted.originalLength, direction: direction)
+        }
+        written += 1
+    }
+
+    /// A pcapng's name resolution: addresses as the capture shows them (already pseudonymized by
+    /// the caller when the rules say so). Nothing for classic pcap.
+    public func writeNames(_ entries: [(address: IPAddress, names: [String])]) {
+        if case .pcapng(let writer) = output { writer.writeNames(entries) }
+    }
+
+    public func flush() throws {
+        switch output {
+        case .pcap(let writer): try writer.flush()
+        case .pcapng(let writer): try writer.flush()
+        }
+    }
+
+    public func close() {
+        switch output {
+        case .pcap(let writer): writer.close()
+        case .pcapng(let writer): writer.close()
+        }
+    }
 }

@@ -3,12 +3,17 @@ public import CapplanPackets
 
 /// Reads a capture with libpcap, decodes and analyses it in one pass, and builds the summary.
 public enum CaptureReport {
-    /// Analyses the file at `path`. Throws only when the file cannot be opened as a capture at all;
-    /// an error part-way (a file cut mid-packet) is reported in the summary after the packets before it.
+    /// Analyses the file at `path` (pcap or pcapng). Throws only when the file cannot be opened as a
+    /// capture at all; an error part-way (a file cut mid-packet) is reported in the summary after the
+    /// packets before it. A pcapng that apply wrote for `interfaces: path` names its points, and
+    /// its packets are followed across them again.
     public static func analyse(path: String, identities: IdentityMap = IdentityMap(),
                                progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
-        let reader = try PcapReader(path: path)
-        let decoder = try PacketDecoder(linkType: reader.linkType)
+        let reader = try openCaptureFile(path)
+        // A pcapng that apply wrote names the run's pods, Services and nodes; a labels file overrides them.
+        let identities = identities.isEmpty ? namedIdentities(reader) : identities
+        var decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
+        var tracer = pathTracer(reader.interfaces)
         var analyzer = ConnectionAnalyzer()
         var number = 0
         var readError: String?
@@ -16,19 +21,39 @@ public enum CaptureReport {
             let next: RawPacket?
             do {
                 next = try reader.next()
+                if decoders.count < reader.interfaces.count {
+                    decoders += try reader.interfaces[decoders.count...].map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
+                }
             } catch {
                 readError = error.message
                 break
             }
-            guard let packet = next else { break }
+            guard let packet = next, packet.source < decoders.count else { break }
             number += 1
-            analyzer.add(decoder.decode(packet.bytes), number: number, timestamp: packet.timestamp,
-                         originalLength: packet.originalLength, raw: packet.bytes)
+            let decoded = decoders[packet.source].decode(packet.bytes)
+            if tracer.map({ packet.source >= $0.points.count || $0.points[packet.source].role != .uplink }) ?? true {
+                analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            }
+            if packet.source < tracer?.points.count ?? 0 { tracer?.add(decoded, point: packet.source, number: number, timestamp: packet.timestamp, raw: packet.bytes) }
             if number & 0xFFFF == 0 { progress?(number) }
         }
         analyzer.finish()
-        return SummaryBuilder(analyzer: analyzer, identities: identities, file: path,
-                              linkType: linkName(reader.linkType), readError: readError).build()
+        let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: path,
+                                     linkType: linkName(reader.linkType), readError: readError).build()
+        return tracer.map { with($0.report(start: analyzer.totals.first), summary) } ?? summary
+    }
+
+    static func namedIdentities(_ reader: any CaptureFileReader) -> IdentityMap {
+        guard let pcapng = reader as? PcapngReader else { return IdentityMap() }
+        return IdentityMap(pcapng.names.compactMap { entry in
+            entry.names.lazy.compactMap(Identity.init(hostName:)).first.map { (CIDR(address: entry.address, prefixLength: entry.address.bitCount), $0) }
+        })
+    }
+
+    /// The tracer for a capture whose every interface is a path point capplan described, nil otherwise.
+    static func pathTracer(_ interfaces: [PcapngInterface]) -> PathTracer? {
+        let points = interfaces.compactMap { PathPoint(name: $0.name, pcapngComment: $0.comment) }
+        return points.count == interfaces.count && points.count > 1 ? PathTracer(points: points) : nil
     }
 
     /// The summary of packets analysed elsewhere (a live capture), once `analyzer.finish()` ran.
@@ -102,7 +127,7 @@ public enum CaptureReport {
 extension CaptureReport {
     public static func analyse(points: [(point: PathPoint, path: String)], identities: IdentityMap = IdentityMap(),
                                progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
-        let readers = try points.map { entry throws(PcapError) in try PcapReader(path: entry.path) }
+        let readers = try points.map { entry throws(PcapError) in try openCaptureFile(entry.path) }
         let decoders = try readers.map { reader throws(PcapError) in try PacketDecoder(linkType: reader.linkType) }
         var analyzer = ConnectionAnalyzer()
         var tracer = PathTracer(points: points.map(\.point))

@@ -47,10 +47,10 @@ struct ApplyTests {
         let (result, directory) = try expectApplyPerformsThePlan(path)
         #expect(result.status == 0, "\(result.stderr)")
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
-        #expect(files.isSuperset(of: ["capture.pcap", "summary.md", "summary.json", "run.json", "steps.log", "journal.json"]))
+        #expect(files.isSuperset(of: ["capture.pcapng", "summary.md", "summary.json", "run.json", "steps.log", "journal.json"]))
         let run = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/run.json"))) as? [String: Any])
         #expect((run["verdict"] as? [String: Any]).flatMap { ($0["results"] as? [[String: Any]])?.allSatisfy { $0["held"] as? Bool == true } } == true)
-        #expect(try Tshark.count(directory + "/capture.pcap", filter: "frame") > 0)
+        #expect(try Tshark.count(directory + "/capture.pcapng", filter: "frame") > 0)
         #expect(try Self.leftovers().isEmpty)
     }
 
@@ -106,12 +106,72 @@ struct ApplyTests {
         #expect(result.status == 0, "\(result.stderr)")
         let directory = try Self.runDirectory(runs)
         let rules = try String(contentsOfFile: directory + "/node-state/cpl-node/iptables-after.txt", encoding: .utf8)
-        let endpoint = try #require(try Tshark.fields(directory + "/capture.pcap", filter: "tcp.flags.syn == 1", ["ip.dst"]).first?.first)
+        let endpoint = try #require(try Tshark.fields(directory + "/capture.pcapng", filter: "tcp.flags.syn == 1", ["ip.dst"]).first?.first)
         #expect(endpoint != "203.0.113.12", "the capture's addresses are pseudonymized")
         #expect(!rules.contains("203.0.113.12"), "no original address survives in the node's rules")
         #expect(rules.contains("-A FORWARD -d \(endpoint)/32 -p tcp -m tcp --dport 9443 -j REJECT"), "\(rules)")
         let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
         #expect(summary.contains("`-A FORWARD -d \(endpoint)/32 -p tcp -m tcp --dport 9443 -j REJECT --reject-with tcp-reset` counted +1"), "\(summary)")
+    }
+
+    /// apply's pcapng, read by Wireshark and tcpdump: an interface per capture point named
+    /// `node/interface`, the pod's name for its address, the direction of each packet on the pod's
+    /// veth, and the finding's words on the RST; `capplan report` reads the file back to the same
+    /// connections and path findings (the rule counters live in node-state/, not in the file).
+    @Test func thePcapngTellsWiresharkWhereEachPacketWas() throws {
+        let (path, runs) = try Self.plan("node-reject")
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let directory = try Self.runDirectory(runs), capture = directory + "/capture.pcapng"
+        let veth = "cpl-node/" + (try Self.hostVeth(of: "cpl-app"))
+        let rows = try Tshark.fields(capture, filter: "tcp", ["frame.interface_name", "tcp.flags.str", "frame.packet_flags_direction", "frame.comment"])
+        let syn = try #require(rows.first { $0[1].contains("S") }), rst = try #require(rows.first { $0[1].contains("R") })
+        #expect(syn[0] == veth && syn[2] == "0x00000001", "the pod's SYN enters the host at its veth: \(syn)")
+        #expect(rst[0] == veth && rst[2] == "0x00000002", "\(rst)")
+        #expect(rst[3].hasPrefix("capplan: RST-ACK made by node cpl-node"), "\(rst)")
+        let interfaces = try NetLab.run(["capinfos", "-I", capture], keepStandardError: false)
+        #expect(interfaces.contains("Name = cpl-node/ext0") && interfaces.contains("Description = veth of pod cpl-app"), "\(interfaces)")
+        #expect(try NetLab.run(["capinfos", capture], keepStandardError: false).contains("of plan lab-node-reject (sha256 "))
+        let named = try Tshark.fields(capture, filter: "tcp.flags.syn == 1", ["ip.src_host"], nameResolution: true)
+        #expect(named.first == ["cpl-app.pod"])
+        #expect(try NetLab.run(["tcpdump", "-nr", capture], keepStandardError: false).split(separator: "\n").count == rows.count)
+
+        let again = try runBinary(["report", capture, "--format", "json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let applied = try Self.json(directory + "/summary.json"), reread = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        #expect(NSDictionary(dictionary: applied["connections"] as? [String: Any] ?? [:]).isEqual(to: reread["connections"] as? [String: Any] ?? ["": 0]))
+        func texts(_ summary: [String: Any]) -> [String] {
+            (summary["findings"] as? [[String: Any]] ?? []).compactMap { ($0["text"] as? String)?.components(separatedBy: "; during the run").first }
+        }
+        #expect(texts(applied) == texts(reread) && !texts(applied).isEmpty, "\(texts(applied)) vs \(texts(reread))")
+    }
+
+    /// With addresses pseudonymized and names dropped, no original address and no name is anywhere in the file.
+    @Test func aRedactedPcapngHoldsNoAddressAndNoName() throws {
+        let (path, runs) = try Self.plan("node-reject") {
+            $0.replacingOccurrences(of: "redact: {payload: drop}", with: "redact: {payload: drop, addresses: pseudonymize, names: drop}")
+        }
+        let result = try runBinary(["apply", path, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let capture = try Self.runDirectory(runs) + "/capture.pcapng"
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: capture)))
+        for address in ["198.51.100.10", "203.0.113.12"] {
+            let binary = address.split(separator: ".").compactMap { UInt8($0) }
+            #expect(!Self.contains(bytes, binary), "\(address) in binary")
+            #expect(!Self.contains(bytes, Array(address.utf8)), "\(address) as text")
+        }
+        for name in ["cpl-app", "cpl-node"] { #expect(!Self.contains(bytes, Array(name.utf8)), "\(name)") }
+        #expect(try Tshark.count(capture, filter: "tcp") == 2)
+        #expect(try Tshark.fields(capture, filter: "tcp", ["frame.interface_name"]).allSatisfy { $0.first?.hasPrefix("node1/") == true })
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
+    }
+
+    static func json(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
     /// The host-side name of a lab pod's veth: the node's interface whose index is the pod's eth0 iflink.
@@ -144,8 +204,8 @@ struct ApplyTests {
         #expect(process.terminationStatus == 130)
         let directory = try Self.runDirectory(runs)
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
-        #expect(files.isSuperset(of: ["capture.pcap", "summary.md", "run.json"]), "\(files)")
-        #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil, "tshark reads the capture")
+        #expect(files.isSuperset(of: ["capture.pcapng", "summary.md", "run.json"]), "\(files)")
+        #expect((try? Tshark.count(directory + "/capture.pcapng", filter: "frame")) != nil, "tshark reads the capture")
         #expect(try Self.leftovers().isEmpty)
         #expect(try String(contentsOfFile: directory + "/run.json", encoding: .utf8).contains("SIG\(signal) received"))
     }
@@ -163,7 +223,7 @@ struct ApplyTests {
         #expect(waitForExit(process, timeout: 20))
         #expect(process.terminationStatus == 130)
         let directory = try Self.runDirectory(runs)
-        #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil)
+        #expect((try? Tshark.count(directory + "/capture.pcapng", filter: "frame")) != nil)
         let log = try String(contentsOfFile: directory + "/steps.log", encoding: .utf8)
         #expect(log.contains("undo: stop"), "the endpoint and the client were stopped")
         #expect(try Self.leftovers().isEmpty)

@@ -154,7 +154,7 @@ struct KubernetesLabTests {
         #expect(try Self.clusterState() == before, "the cluster is as before the run")
         #expect(try Self.strayKubectl().isEmpty)
         let podIP = try Self.kubectl("-n", "myapp", "get", "pod", "myapppod", "-o", "jsonpath={.status.podIP}")
-        let pcap = directory + "/capture.pcap"
+        let pcap = directory + "/capture.pcapng"
         let summary = try Self.json(directory + "/summary.json")
         let resets = try #require(summary["resets"] as? [[String: Any]])
         switch name {
@@ -240,7 +240,7 @@ struct KubernetesLabTests {
         let log = try String(contentsOfFile: directory + "/steps.log", encoding: .utf8)
         #expect(log.contains("done: exit 130"))
         if log.contains("capture: start") {
-            #expect((try? Tshark.count(directory + "/capture.pcap", filter: "frame")) != nil, "a readable pcap")
+            #expect((try? Tshark.count(directory + "/capture.pcapng", filter: "frame")) != nil, "a readable pcap")
         }
     }
 
@@ -405,7 +405,7 @@ struct KubernetesLabTests {
         let interface = try #require((run["interfaces"] as? [[String: Any]])?.first)
         #expect(interface["name"] as? String == "any")
         #expect((interface["extraFilter"] as? String)?.contains("10250") == true, "capplan's own stream is left out")
-        let resets = try Tshark.count(directory + "/capture.pcap", filter: "tcp.flags.reset == 1 && tcp.srcport == 8443")
+        let resets = try Tshark.count(directory + "/capture.pcapng", filter: "tcp.flags.reset == 1 && tcp.srcport == 8443")
         #expect(resets >= 2, "the RST on more than one interface of the node: \(resets)")
         let summary = try Self.json(directory + "/summary.json")
         #expect((summary["refused"] as? [Any])?.count == 1, "counted once")
@@ -474,7 +474,7 @@ struct KubernetesLabTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try Self.clusterState() == before)
         let run = try Self.json(directory + "/run.json")
-        let pcap = directory + "/capture.pcap"
+        let pcap = directory + "/capture.pcapng"
         let interfaces = try #require(run["interfaces"] as? [[String: Any]])
         #expect(Set(interfaces.compactMap { $0["node"] as? String }) == [ProcessInfo.processInfo.hostName, "lab-worker"])
         let streams = ((run["packets"] as? [String: Any])?["kernel"] as? [[String: Any]]) ?? []
@@ -522,7 +522,7 @@ struct KubernetesLabTests {
         let (result, directory) = try expectApplyPerformsThePlan(path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try Self.clusterState() == before)
-        let pcap = directory + "/capture.pcap", run = try Self.json(directory + "/run.json")
+        let pcap = directory + "/capture.pcapng", run = try Self.json(directory + "/run.json")
         let summary = try Self.json(directory + "/summary.json")
         let ladder = ((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]] ?? []).flatMap { $0["ladder"] as? [[String: Any]] ?? [] }
         let findings = (summary["findings"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }

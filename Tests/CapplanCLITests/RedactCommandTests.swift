@@ -19,6 +19,28 @@ struct RedactCommandTests {
         return path
     }
 
+    /// A pcapng of two named interfaces (mergecap of two captures) redacted to pcapng: each packet
+    /// keeps its interface; with names: drop the interfaces are numbered; nothing of the input's
+    /// name resolution survives.
+    @Test func aPcapngStaysAPcapngWithItsInterfaces() throws {
+        var crafter = Crafter()
+        crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: SYN, seq: 0))
+        crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: SYN, seq: 0))
+        crafter.tcp(Crafter.TCP(from: Crafter.server, to: Crafter.client, flags: SYN | ACK, seq: 0, ack: 1))
+        let input = try crafter.writePcapng(interfaces: ["node-a/veth1", "node-a/eth0"], names: [(Crafter.client.ip, "web-1.myapp.pod")])
+        for (names, expected) in [("keep", ["node-a/veth1", "node-a/eth0", "node-a/veth1"]), ("drop", ["interface 1", "interface 2", "interface 1"])] {
+            let rules = try Self.file("redact:\n  payload: drop\n  addresses: pseudonymize\n  names: \(names)\n")
+            let output = Crafter.directory + "/out-\(UUID().uuidString).pcapng"
+            let result = runCLI("redact", input, output, "--rules", rules)
+            #expect(result.status == 0, "\(result.stderr)")
+            let rows = try Tshark.fields(output, filter: "ip", ["frame.interface_name", "ip.src"])
+            #expect(rows.map { $0[0] } == expected)
+            #expect(rows.count == 3 && !rows.contains { $0[1] == Crafter.client.ip || $0[1] == Crafter.server.ip })
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
+            #expect(!text.contains("web-1") && !text.contains("about node-a"), "no name resolution or description is carried over")
+        }
+    }
+
     @Test func redactsWithAKeyFromAFileAndReports() throws {
         let key = try Self.file(Self.hexKey + "\n", "key")
         let rules = try Self.file("redact:\n  payload: drop\n  addresses: pseudonymize\n  key: {file: \(key)}\n")

@@ -73,6 +73,6 @@ struct ValidateCommandTests {
             #expect(help.status == 0)
             #expect(help.stdout.contains("Examples:"), "\(command) --help has no examples")
         }
-        #expect(runCLI("--version").stdout == "0.1.0\n")
+        #expect(runCLI("--version").stdout == "0.2.0\n")
     }
 }

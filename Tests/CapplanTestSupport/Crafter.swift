@@ -102,6 +102,23 @@ public struct Crafter: Sendable {
         return path
     }
 
+    /// Writes the packets to a new pcapng file with capplan's writer, the `n`th packet on interface
+    /// `n % interfaces.count`, each interface named as given, with a name for each address in `names`.
+    public func writePcapng(interfaces: [String], names: [(String, String)] = []) throws -> String {
+        let path = Crafter.directory + "/crafted-\(UUID().uuidString).pcapng"
+        try? FileManager.default.createDirectory(atPath: Crafter.directory, withIntermediateDirectories: true)
+        let writer = try PcapngWriter(path: path, comment: "crafted", application: "capplan tests",
+                                      interfaces: interfaces.map { PcapngInterface(name: $0, description: "about \($0)", linkType: 1, snaplen: 262_144) })
+        writer.writeNames(names.compactMap { address, name in IPAddress(address).map { ($0, [name]) } })
+        for (index, packet) in packets.enumerated() {
+            packet.bytes.withUnsafeBytes {
+                writer.write(interface: index % interfaces.count, timestamp: Timestamp(nanoseconds: packet.time), bytes: $0, originalLength: packet.bytes.count)
+            }
+        }
+        writer.close()
+        return path
+    }
+
     /// A folder of this test process's files, removed when it exits.
     public static let directory: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("capplan-test-\(getpid())").path

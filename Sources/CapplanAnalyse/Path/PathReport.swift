@@ -104,3 +104,30 @@ public struct PathReport: Sendable, Codable, Equatable {
         return hops
     }
 }
+
+/// A path point written into a pcapng interface's comment, so `capplan report` can follow the
+/// packets of apply's own capture again: `capplan point: role=uplink node=a pod=ns/web addresses=10.0.0.5`.
+/// Addresses are as the capture shows them (pseudonyms when redacted).
+extension PathPoint {
+    static let commentPrefix = "capplan point:"
+
+    public var pcapngComment: String {
+        var words = [Self.commentPrefix, "role=\(role.rawValue)", "node=\(node)"]
+        if let pod { words.append("pod=\(pod)") }
+        if !addresses.isEmpty { words.append("addresses=" + addresses.joined(separator: ",")) }
+        return words.joined(separator: " ")
+    }
+
+    /// The point an interface comment describes, nil when it is not one capplan wrote.
+    public init?(name: String, pcapngComment comment: String?) {
+        guard let comment, comment.hasPrefix(Self.commentPrefix) else { return nil }
+        var fields: [String: String] = [:]
+        for word in comment.dropFirst(Self.commentPrefix.count).split(separator: " ") {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        guard let role = fields["role"].flatMap(Role.init(rawValue:)), let node = fields["node"] else { return nil }
+        self.init(name: name, node: node, role: role, pod: fields["pod"],
+                  addresses: fields["addresses"].map { $0.split(separator: ",").map(String.init) } ?? [])
+    }
+}

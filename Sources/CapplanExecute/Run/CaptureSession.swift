@@ -89,21 +89,13 @@ final class CaptureSession {
         let plan = context.plan
         let reproduce = ReproduceScheduler(context: context)
         defer { reproduce.stopAll() }
-        let rules = try RedactionRules(plan.redaction, environment: context.options.environment)
-        let writer = try RedactingWriter(path: context.directory + "/capture.pcap", rules: rules,
-                                         linkType: target.source.linkType, snaplen: plan.capture.snaplen)
+        let (file, writer, points) = try openCapture()
         defer { writer.close() }
         var analyzer = ConnectionAnalyzer()
         // The analysis sees redacted packets: pod addresses and identities as the capture has them.
-        let redactor = writer.redactor
-        target.identities = target.identities.mapped(redactor.pseudonymized)
-        var tracer = target.pathPoints.map { points in
-            PathTracer(points: points.map { point in
-                var point = point
-                point.addresses = point.addresses.compactMap(IPAddress.init).map { redactor.pseudonymized($0).description }
-                return point
-            })
-        }
+        target.identities = target.identities.mapped(writer.redactor.pseudonymized)
+        file.writeNames(writer, identities: target.identities)
+        var tracer = points.map { PathTracer(points: $0) }
         let nodeState = nodeStateReader(redactor: writer.redactor)
         nodeState?.take("before")
         let start = Date()
@@ -112,7 +104,8 @@ final class CaptureSession {
         context.say("capturing on \(target.source.interfaces.joined(separator: ", ")) for up to \(plan.capture.duration)"
                     + (plan.capture.filter.isEmpty ? "" : " (filter: \(plan.capture.filter))"))
         context.journal.note("capture: start")
-        let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start)
+        let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start,
+                              podAddresses: (points ?? []).map { Set($0.role == .podVeth ? $0.addresses.compactMap(IPAddress.init) : []) })
         if let early = target.source.endedEarly { stop.endedEarly(early) }
         nodeState?.take("after")
         for problem in nodeState?.problems ?? [] { context.say("node state not read: \(problem)") }
@@ -136,17 +129,37 @@ final class CaptureSession {
         reproduce.stopAll()
         // run.json, written next, says these steps are done.
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
-        let report = RunReport(context: context, target: target, writer: writer, start: start, end: Date(), counts: counts,
+        let report = RunReport(context: context, target: target, writer: writer, file: file, start: start, end: Date(), counts: counts,
                                stopReason: stop.reason, reproduce: reproduce.records)
         var path = tracer?.report(start: analyzer.totals.first, conntrack: nodeState?.conntrackEntries() ?? [])
         path?.rules = nodeState?.countedRules() ?? []
         return try report.write(analyzer, path: path)
     }
 
+    /// The capture file, its redact → write stage, and the path points as its packets will show them
+    /// (the redactor's key chooses the pseudonyms, so a pcapng describes the points in its first blocks).
+    private func openCapture() throws -> (CaptureFile, RedactingWriter, [PathPoint]?) {
+        let plan = context.plan
+        let rules = try RedactionRules(plan.redaction, environment: context.options.environment)
+        let file = CaptureFile(context: context)
+        let redactor = try Redactor(rules: rules, linkType: target.source.linkType, snaplen: plan.capture.snaplen)
+        let points = target.pathPoints.map { points in
+            points.map { point in
+                var point = point
+                point.addresses = point.addresses.compactMap(IPAddress.init).map { redactor.pseudonymized($0).description }
+                return point
+            }
+        }
+        let writer = try RedactingWriter(path: file.path, redactor: redactor, linkType: target.source.linkType, snaplen: plan.capture.snaplen,
+                                         pcapng: file.header(context: context, target: target, points: points))
+        return (file, writer, points)
+    }
+
     /// Captures until the stop policy says so; each packet is redacted, written and analysed.
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
-                      reproduce: ReproduceScheduler, start: Date) throws -> Counts {
+                      reproduce: ReproduceScheduler, start: Date, podAddresses: [Set<IPAddress>]) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
+        let cooked = [LinkType.linuxSLL.rawValue, LinkType.linuxSLL2.rawValue].contains(target.source.linkType)
         // Per source index: an uplink of a path (a plain array: it is read for every packet).
         let uplink = (target.pathPoints ?? []).map { $0.role == .uplink }
         var counts = Counts(origins: .init(sources: target.source.interfaces))
@@ -172,9 +185,11 @@ final class CaptureSession {
             }
             counts.captured += 1
             counts.bytes += Int64(packet.bytes.count)
-            guard let redacted = writer.write(packet) else { return }
-            counts.origins.add(packet.source)
+            guard let redacted = writer.redact(packet) else { return }
             let decoded = decoder.decode(redacted.bytes)
+            writer.append(redacted, interface: packet.source, direction: CaptureFile.direction(
+                decoded, cooked: cooked, podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : []))
+            counts.origins.add(packet.source)
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
             if !(packet.source < uplink.count && uplink[packet.source]) {
                 analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength,

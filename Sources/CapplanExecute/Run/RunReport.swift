@@ -13,6 +13,7 @@ struct RunReport {
     let target: CaptureTarget
     /// The redact → write stage, with the rules, key and counts it used.
     let writer: RedactingWriter
+    let file: CaptureFile
     let start: Date
     let end: Date
     let counts: CaptureSession.Counts
@@ -22,7 +23,7 @@ struct RunReport {
     func write(_ analyzer: ConnectionAnalyzer, path: PathReport?) throws -> ApplyExit {
         let plan = context.plan
         let source = target.source
-        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: "capture.pcap", linkType: source.linkType, path: path)
+        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: file.format.fileName, linkType: source.linkType, path: path)
         let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities)
         let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
             : source.endedEarly != nil ? .failed
@@ -31,13 +32,18 @@ struct RunReport {
         target.record(&record)
         let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
             + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
+        do {
+            try file.annotate(summary)
+        } catch {
+            context.say("the capture's packets were not commented: \(error)")
+        }
         try markdown.write(toFile: context.directory + "/summary.md", atomically: true, encoding: .utf8)
         try SummaryJSON.render(summary).write(toFile: context.directory + "/summary.json", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let runJSON = String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         try runJSON.write(toFile: context.directory + "/run.json", atomically: true, encoding: .utf8)
-        context.journal.note("wrote capture.pcap, summary.md, summary.json, run.json")
+        context.journal.note("wrote \(file.format.fileName), summary.md, summary.json, run.json")
         if context.options.json {
             context.out(runJSON)
         } else if !context.options.quiet {

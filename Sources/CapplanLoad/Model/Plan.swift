@@ -14,6 +14,16 @@ public struct Plan: Sendable, Codable, Equatable {
     public var redaction: Redaction
     public var expectations: [Expectation]
     public var outputDirectory: String
+    /// How the run's capture file is written (`output.format`).
+    public var outputFormat: CaptureFileFormat
+}
+
+/// The run's capture file: pcapng (a block per capture point, names, comments) or classic pcap.
+public enum CaptureFileFormat: String, Sendable, Codable, Equatable, CaseIterable {
+    case pcapng, pcap
+
+    /// Its name in the run directory.
+    public var fileName: String { "capture.\(rawValue)" }
 }
 
 public struct Target: Sendable, Codable, Equatable {
@@ -135,6 +145,9 @@ public struct Redaction: Sendable, Codable, Equatable {
 
     public enum Addresses: String, Sendable, Codable, Equatable { case keep, pseudonymize }
     public enum MACs: String, Sendable, Codable, Equatable { case keep, zero, pseudonymize }
+    /// Names of pods, Services and nodes in a pcapng: kept (name resolution, interface descriptions,
+    /// packet comments) or dropped (none of them is written).
+    public enum Names: String, Sendable, Codable, Equatable { case keep, drop }
 
     public enum KeySource: Sendable, Codable, Equatable {
         case environment(String)
@@ -151,6 +164,7 @@ public struct Redaction: Sendable, Codable, Equatable {
     public var scrub: [String]
     public var dropFilter: String?
     public var key: KeySource
+    public var names: Names = .keep
 
     public static let none = Redaction(disabled: true, payload: .keep, addresses: .keep, keepNetworks: [], macs: .keep,
                                        scrub: [], dropFilter: nil, key: .random)

@@ -120,6 +120,8 @@ public enum PlanSchema {
         SchemaField("scrub", .list(.string(.regex), minItems: 1), "Regular expressions (PCRE2) masked in TCP and UDP payloads, byte for byte."),
         SchemaField("drop", .string(.bpf), "A BPF filter of packets to leave out entirely."),
         SchemaField("key", .object(secretSource), defaultNote: "a fresh random key per run", "Where the pseudonymization key comes from."),
+        SchemaField("names", .word(["keep", "drop"]), default: "keep",
+                    "Pod, Service and node names in a pcapng (name resolution, interface descriptions, packet comments); drop writes none of them."),
     ])
 
     static let truncate = SchemaObject("truncate", "Keep the first N bytes of each payload.", example: "payload: {truncate: 64}", [
@@ -144,6 +146,9 @@ public enum PlanSchema {
 
     static let output = SchemaObject("output", "Where the run's files go.", [
         SchemaField("dir", .string(.outputTemplate), default: "runs/{name}/{time}", "The run directory; placeholders: {name}, {time}, {node}, {target}."),
+        SchemaField("format", .word(["pcapng", "pcap"]), default: "pcapng",
+                    "capture.pcapng: one interface per capture point with its name, names of the run's addresses, comments on the packets findings cite; "
+                        + "pcap: capture.pcap, classic, one link type, no names."),
     ])
 
     /// A rules file for `capplan redact --rules`: the plan's `redact:` section on its own.

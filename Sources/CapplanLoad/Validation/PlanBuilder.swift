@@ -32,7 +32,8 @@ struct PlanBuilder {
             stop: stop,
             redaction: redaction,
             expectations: expectations,
-            outputDirectory: root["output"]?["dir"]?.string ?? "runs/{name}/{time}"
+            outputDirectory: root["output"]?["dir"]?.string ?? "runs/{name}/{time}",
+            outputFormat: root["output"]?["format"]?.string.flatMap(CaptureFileFormat.init(rawValue:)) ?? .pcapng
         )
     }
 
@@ -329,6 +330,7 @@ struct PlanBuilder {
         }
         return Redaction(disabled: false, payload: payload, addresses: addresses,
                          keepNetworks: value["keepNetworks"]?.strings.compactMap { try? CIDR.parseValue($0).get() } ?? [],
-                         macs: macs, scrub: value["scrub"]?.strings ?? [], dropFilter: value["drop"]?.string, key: key)
+                         macs: macs, scrub: value["scrub"]?.strings ?? [], dropFilter: value["drop"]?.string, key: key,
+                         names: value["names"]?.string.flatMap(Redaction.Names.init(rawValue:)) ?? .keep)
     }
 }

@@ -10,9 +10,27 @@ public struct RawPacket {
     public var source = 0
 }
 
+/// A capture file read packet by packet: classic pcap through libpcap, pcapng through capplan's
+/// own reader (which keeps each packet's interface).
+public protocol CaptureFileReader: AnyObject {
+    var path: String { get }
+    /// libpcap's DLT value for the first interface's link type.
+    var linkType: Int32 { get }
+    var snaplen: Int { get }
+    /// The file's interfaces, when it describes them (pcapng); `RawPacket.source` indexes them.
+    var interfaces: [PcapngInterface] { get }
+    /// The next packet, nil at the end; valid until the next call.
+    func next() throws(PcapError) -> RawPacket?
+}
+
+/// Opens a capture file with the reader its first bytes call for.
+public func openCaptureFile(_ path: String) throws(PcapError) -> any CaptureFileReader {
+    PcapngReader.looksLikePcapng(path) ? try PcapngReader(path: path) : try PcapReader(path: path)
+}
+
 /// Owns an offline libpcap handle over a pcap or pcapng file; frees it in deinit.
 /// Timestamps are read at nanosecond precision (libpcap scales microsecond files).
-public final class PcapReader {
+public final class PcapReader: CaptureFileReader {
     public let path: String
     /// libpcap's DLT value for the file's link type.
     public let linkType: Int32
@@ -31,6 +49,9 @@ public final class PcapReader {
     }
 
     deinit { close() }
+
+    /// A classic pcap file describes one interface.
+    public var interfaces: [PcapngInterface] { [PcapngInterface(name: "", linkType: linkType, snaplen: snaplen)] }
 
     /// Idempotent: later reads return nil.
     public func close() {

@@ -1,0 +1,91 @@
+import CapplanAnalyse
+import CapplanLoad
+import CapplanPackets
+import CapplanPlan
+import CapplanRedact
+import CapplanReport
+import Foundation
+
+/// The run's capture file as the planner chose it (the report step's format), and what a pcapng
+/// of it says besides the packets: who wrote it, the capture points, the run's names, and
+/// comments on the packets the findings cite. Names are written only while the rules keep them.
+struct CaptureFile {
+    let format: CaptureFileFormat
+    let path: String
+    let keepNames: Bool
+
+    init(context: RunContext) {
+        format = context.steps.lazy.compactMap { step -> CaptureFileFormat? in
+            if case .report(_, let capture) = step.operation { capture } else { nil }
+        }.first ?? .pcapng
+        path = context.directory + "/" + format.fileName
+        keepNames = context.plan.redaction.names == .keep
+    }
+
+    /// The section comment and one interface per capture point, in the source's order (the
+    /// packets' `source`). Path points carry their description for `capplan report`.
+    func header(context: RunContext, target: CaptureTarget, points: [PathPoint]?) -> RedactingWriter.PcapngHeader? {
+        guard format == .pcapng else { return nil }
+        let plan = context.plan
+        let sha = Redactor.sha256(Array(context.apply.planSource.utf8)).map { String(format: "%02x", $0) }.joined()
+        let comment = "capplan \(capplanVersion) run \(context.runID) of plan \(plan.name) (sha256 \(sha))"
+        let names = target.source.interfaces
+        func node(_ index: Int) -> String? {
+            let node = index < target.interfaces.count ? target.interfaces[index].node : nil
+            return node ?? points.flatMap { index < $0.count && !$0[index].node.isEmpty ? $0[index].node : nil }
+        }
+        // Without names, nodes are numbered in the order of their names.
+        let nodes = Array(Set(names.indices.compactMap(node))).sorted()
+        func shown(_ node: String) -> String { keepNames ? node : "node\((nodes.firstIndex(of: node) ?? 0) + 1)" }
+        let interfaces = names.indices.map { index in
+            let resolved = index < target.interfaces.count ? target.interfaces[index] : nil
+            let interface = resolved?.name ?? names[index]
+            let name = node(index).map { "\(shown($0))/\(interface)" } ?? interface
+            var point = index < (points?.count ?? 0) ? points?[index] : nil
+            point?.name = name
+            if let pointNode = point?.node { point?.node = shown(pointNode) }
+            if !keepNames { point?.pod = nil }
+            return PcapngInterface(name: name, description: keepNames ? resolved.map(Self.describe) : nil, comment: point?.pcapngComment,
+                                   linkType: target.source.linkType, snaplen: plan.capture.snaplen)
+        }
+        return .init(comment: comment, application: "capplan \(capplanVersion)", interfaces: interfaces)
+    }
+
+    static func describe(_ interface: ResolvedInterface) -> String {
+        if let pod = interface.pod { return "veth of pod \(pod)" + (interface.node.map { " on node \($0)" } ?? "") }
+        if interface.uplink { return "uplink of node \(interface.node ?? "this machine")" }
+        return "interface \(interface.name)" + (interface.node.map { " on node \($0)" } ?? "")
+    }
+
+    /// The run's named single addresses, as the capture shows them (`identities` already mapped to pseudonyms).
+    func writeNames(_ writer: RedactingWriter, identities: IdentityMap) {
+        guard format == .pcapng, keepNames else { return }
+        writer.writeNames(identities.hostNames)
+    }
+
+    /// Comments on the packets the findings cite, added once the report is known.
+    func annotate(_ summary: Summary) throws {
+        guard format == .pcapng, keepNames else { return }
+        var comments: [Int: String] = [:]
+        for finding in summary.findings {
+            for packet in finding.packets.prefix(Self.commentsPerFinding) where comments[packet] == nil {
+                comments[packet] = "capplan: " + finding.text
+            }
+        }
+        try PcapngWriter.addComments(path: path, comments)
+    }
+
+    static let commentsPerFinding = 20
+
+    /// Which way a packet went at its point, where the point knows: Linux cooked captures say it,
+    /// and a pod's host-side veth receives what the pod sends.
+    static func direction(_ packet: DecodedPacket, cooked: Bool, podAddresses: Set<IPAddress>) -> PacketDirection? {
+        if cooked {
+            return packet.packetType == 4 ? .outbound : .inbound
+        }
+        guard !podAddresses.isEmpty, packet.network == .ipv4 || packet.network == .ipv6 else { return nil }
+        if podAddresses.contains(packet.source) { return .inbound }
+        if podAddresses.contains(packet.destination) { return .outbound }
+        return nil
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads a pcapng file block by block, keeping which interface each packet came from (libpcap
+/// hides it, and refuses interfaces of different link types). Every length is checked against
+/// the block that holds it, so a malformed or cut file ends with an error, never a crash.
+/// Sections after the first add their interfaces after the earlier ones'.
+public final class PcapngReader: CaptureFileReader {
+    public let path: String
+    /// The interfaces described so far (all of them once the first packet is read, as writers put them first).
+    public private(set) var interfaces: [PcapngInterface] = []
+    /// The first section's comment.
+    public private(set) var sectionComment: String?
+    /// What the name resolution blocks read so far say: each address with its names.
+    public private(set) var names: [(address: IPAddress, names: [String])] = []
+    public var linkType: Int32 { interfaces.first?.linkType ?? 1 }
+    public var snaplen: Int { interfaces.map(\.snaplen).max() ?? 0 }
+
+    private var file: UnsafeMutablePointer<FILE>?
+    private var swapped = false
+    /// Index of the current section's interface 0 in `interfaces`.
+    private var sectionBase = 0
+    /// Per interface: the timestamp unit, as (power of ten or of two, exponent).
+    private var resolutions: [(decimal: Bool, exponent: Int)] = []
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity = 1 << 16
+    /// The first packet block, read ahead by `init` to learn the interfaces.
+    private var pending = false
+    /// Blocks larger than this are taken as damage rather than allocated.
+    static let blockLimit = 1 << 28
+
+    public init(path: String) throws(PcapError) {
+        guard let file = fopen(path, "rb") else {
+            throw PcapError("fopen", String(cString: strerror(errno)), path: path)
+        }
+        self.path = path
+        self.file = file
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        guard try readBlock() == Self.sectionHeader else { throw PcapError("pcapng", "not a pcapng file", path: path) }
+        // Read up to the first packet, so the interfaces (and their link types) are known.
+        while let type = try readBlock() {
+            if Self.packetTypes.contains(type) { pending = true; break }
+        }
+        if interfaces.isEmpty { throw PcapError("pcapng", "the file describes no interface", path: path) }
+    }
+
+    deinit {
+        close()
+        buffer.deallocate()
+    }
+
+    public func close() {
+        if let file { fclose(file) }
+        file = nil
+    }
+
+    static let sectionHeader: UInt32 = 0x0A0D_0D0A
+    static let packetTypes: Set<UInt32> = [2, 3, 6]
+
+    /// Whether the file at `path` starts like a pcapng file.
+    public static func looksLikePcapng(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4)) ?? Data()
+        return head.elementsEqual([0x0A, 0x0D, 0x0D, 0x0A])
+    }
+
+    public func next() throws(PcapError) -> RawPacket? {
+        while true {
+            if pending {
+                pending = false
+                if let packet = try packet() { return packet }
+                continue
+            }
+            guard let type = try readBlock() else { return nil }
+            if Self.packetTypes.contains(type), let packet = try packet() { return packet }
+        }
+    }
+
+    // MARK: blocks
+
+    private var blockType: UInt32 = 0
+    private var blockLength = 0
+
+    /// Reads the next block into the buffer (its body: the bytes between the length fields) and
+    /// takes in what it describes; nil at a clean end of file.
+    private func readBlock() throws(PcapError) -> UInt32? {
+        guard let file else { return nil }
+        var header = [UInt8](repeating: 0, count: 8)
+        let got = fread(&header, 1, 8, file)
+        if got == 0 { return nil }
+        guard got == 8 else { throw cut("a block header") }
+        var type = load32(header, 0)
+        if type == Self.sectionHeader || type.byteSwapped == Self.sectionHeader {
+            type = Self.sectionHeader
+            var magic = [UInt8](repeating: 0, count: 4)
+            guard fread(&magic, 1, 4, file) == 4 else { throw cut("a section header") }
+            let raw = magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            guard raw == 0x1A2B_3C4D || raw.byteSwapped == 0x1A2B_3C4D else {
+                throw PcapError("pcapng", "a section header with an unknown byte-order magic", path: path)
+            }
+            swapped = raw != 0x1A2B_3C4D
+            try readBody(length: Int(load32(header, 4)), already: magic)
+        } else {
+            try readBody(length: Int(load32(header, 4)), already: [])
+        }
+        blockType = type
+        try takeIn(type)
+        return type
+    }
+
+    private func readBody(length: Int, already: [UInt8]) throws(PcapError) {
+        guard let file else { return }
+        guard length >= 12 + already.count, length % 4 == 0, length <= Self.blockLimit else {
+            throw PcapError("pcapng", "a block with an impossible length \(length)", path: path)
+        }
+        if length > capacity {
+            buffer.deallocate()
+            capacity = length
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        }
+        // The body and the trailing length: everything after the 8-byte header.
+        let rest = length - 8
+        for (offset, byte) in already.enumerated() { buffer.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
+        guard fread(buffer + already.count, 1, rest - already.count, file) == rest - already.count else { throw cut("a block") }
+        guard swap(buffer.loadUnaligned(fromByteOffset: rest - 4, as: UInt32.self)) == UInt32(length) else {
+            throw PcapError("pcapng", "a block whose two length fields differ", path: path)
+        }
+        blockLength = rest - 4
+    }
+
+    private func cut(_ what: String) -> PcapError {
+        PcapError("pcapng", "truncated dump file; the file ends inside \(what)", path: path)
+    }
+
+    private func takeIn(_ type: UInt32) throws(PcapError) {
+        switch type {
+        case Self.sectionHeader:
+            sectionBase = interfaces.count
+            if interfaces.isEmpty, blockLength >= 16 { sectionComment = options(from: 16)[1] }
+        case 1:
+            guard blockLength >= 8 else { throw damaged("interface description") }
+            let found = options(from: 8)
+            var interface = PcapngInterface(name: found[2] ?? "interface \(interfaces.count)", description: found[3], comment: found[1],
+                                            linkType: Int32(u16(0)), snaplen: Int(u32(4)))
+            if interface.linkType == 101 { interface.linkType = 12 }  // LINKTYPE_RAW as libpcap's DLT_RAW
+            interfaces.append(interface)
+            resolutions.append(tsresol)
+        case 4:
+            readNames()
+        default:
+            break
+        }
+    }
+
+    /// The records of a name resolution block; one that runs past the block ends the reading of it.
+    private func readNames() {
+        var at = 0
+        while at + 4 <= blockLength, names.count < Self.nameLimit {
+            let type = u16(at), length = Int(u16(at + 2))
+            guard type != 0, at + 4 + length <= blockLength else { break }
+            let size = type == 1 ? 4 : type == 2 ? 16 : 0
+            if size > 0, length > size {
+                let value = UnsafeRawBufferPointer(start: buffer + at + 4, count: length)
+                let address = size == 4 ? IPAddress(ipv4: value.prefix(4).reduce(0) { $0 << 8 | UInt32($1) })
+                    : IPAddress(ipv6High: value.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, low: value[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+                let texts = value.dropFirst(size).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                names.append((address, texts))
+            }
+            at += 4 + (length + 3) & ~3
+        }
+    }
+
+    static let nameLimit = 100_000
+
+    private func damaged(_ what: String) -> PcapError { PcapError("pcapng", "a damaged \(what) block", path: path) }
+
+    /// The current block's packet, nil for a block that holds none.
+    private func packet() throws(PcapError) -> RawPacket? {
+        let interface: Int, ticks: UInt64, captured: Int, original: Int, start: Int
+        switch blockType {
+        case 6:
+            guard blockLength >= 20 else { throw damaged("packet") }
+            interface = Int(u32(0))
+            ticks = UInt64(u32(4)) << 32 | UInt64(u32(8))
+            (captured, original, start) = (Int(u32(12)), Int(u32(16)), 20)
+        case 2:
+            guard blockLength >= 20 else { throw damaged("packet") }
+            interface = Int(u16(0))
+            ticks = UInt64(u32(4)) << 32 | UInt64(u32(8))
+            (captured, original, start) = (Int(u32(12)), Int(u32(16)), 20)
+        case 3:
+            guard blockLength >= 4 else { throw damaged("simple packet") }
+            interface = 0
+            ticks = 0
+            original = Int(u32(0))
+            (captured, start) = (min(original, blockLength - 4), 4)
+        default:
+            return nil
+        }
+        let index = sectionBase + interface
+        guard index < interfaces.count else { throw PcapError("pcapng", "a packet on interface \(interface), which no block described", path: path) }
+        guard captured <= blockLength - start else { throw damaged("packet") }
+        return RawPacket(timestamp: Timestamp(nanoseconds: Self.nanoseconds(ticks, resolutions[index])), originalLength: original,
+                         bytes: UnsafeRawBufferPointer(start: buffer + start, count: captured), source: index)
+    }
+
+    static func nanoseconds(_ ticks: UInt64, _ unit: (decimal: Bool, exponent: Int)) -> Int64 {
+        let signed = Int64(clamping: ticks)
+        if unit.decimal {
+            if unit.exponent <= 9 {
+                let scale = (0..<(9 - unit.exponent)).reduce(Int64(1)) { value, _ in value * 10 }
+                let (result, overflow) = signed.multipliedReportingOverflow(by: scale)
+                return overflow ? .max : result
+            }
+            let scale = (0..<min(unit.exponent - 9, 18)).reduce(Int64(1)) { value, _ in value * 10 }
+            return signed / scale
+        }
+        let perSecond = Double(sign: .plus, exponent: min(unit.exponent, 1000), significand: 1)
+        return Int64(clamping: Int64(exactly: (Double(ticks) / perSecond * 1e9).rounded(.down)) ?? .max)
+    }
+
+    // MARK: fields of the current block
+
+    private func u32(_ offset: Int) -> UInt32 { swap(buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    private func u16(_ offset: Int) -> UInt16 {
+        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        return swapped ? value.byteSwapped : value
+    }
+    private func swap(_ value: UInt32) -> UInt32 { swapped ? value.byteSwapped : value }
+    private func load32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        swap(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) })
+    }
+
+    /// The last interface's timestamp unit, read by `options(from:)`.
+    private var tsresol: (decimal: Bool, exponent: Int) = (true, 6)
+
+    /// The text options (by code) of the current block's options from `offset`; notes `if_tsresol`.
+    private func options(from offset: Int) -> [UInt16: String] {
+        var found: [UInt16: String] = [:]
+        var at = offset
+        tsresol = (true, 6)
+        while at + 4 <= blockLength {
+            let code = u16(at), length = Int(u16(at + 2))
+            if code == 0 { break }
+            guard at + 4 + length <= blockLength else { break }
+            if code == 9, length >= 1 {
+                let raw = buffer.load(fromByteOffset: at + 4, as: UInt8.self)
+                tsresol = (raw & 0x80 == 0, Int(raw & 0x7F))
+            } else if [1, 2, 3].contains(code) || blockType == Self.sectionHeader && code == 4 {
+                let bytes = UnsafeRawBufferPointer(start: buffer + at + 4, count: length)
+                found[code] = found[code] ?? String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            at += 4 + (length + 3) & ~3
+        }
+        return found
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One capture point as a pcapng Interface Description Block.
+public struct PcapngInterface: Sendable, Equatable {
+    /// `if_name`: the point's name, `node/interface`.
+    public var name: String
+    /// `if_description`: what it serves, in words ("veth of pod myapp/web-1").
+    public var description: String?
+    /// An `opt_comment` on the block: what capplan needs to read the point back (see `PathPointCodec`).
+    public var comment: String?
+    /// libpcap's DLT number; written as the pcapng LINKTYPE.
+    public var linkType: Int32
+    public var snaplen: Int
+
+    public init(name: String, description: String? = nil, comment: String? = nil, linkType: Int32, snaplen: Int) {
+        self.name = name
+        self.description = description
+        self.comment = comment
+        self.linkType = linkType
+        self.snaplen = snaplen
+    }
+}
+
+/// Which way a packet went at its point, as the Enhanced Packet Block's `epb_flags` says it.
+public enum PacketDirection: UInt32, Sendable {
+    case inbound = 1, outbound = 2
+}
+
+/// Writes a pcapng file (one section) in the host's byte order: a Section Header Block with a
+/// comment, one Interface Description Block per capture point with nanosecond timestamps,
+/// Name Resolution Blocks, and an Enhanced Packet Block per packet with its interface, its
+/// direction where known and an optional comment. libpcap writes only classic pcap, so this is
+/// capplan's own; the block layout follows the pcapng specification (IETF draft-ietf-opsawg-pcapng).
+public final class PcapngWriter {
+    public let path: String
+    private var file: UnsafeMutablePointer<FILE>?
+    private var block: [UInt8] = []
+
+    public init(path: String, comment: String?, application: String?, interfaces: [PcapngInterface]) throws(PcapError) {
+        guard let file = fopen(path, "wb") else {
+            throw PcapError("fopen", String(cString: strerror(errno)), path: path)
+        }
+        self.path = path
+        self.file = file
+        setvbuf(file, nil, _IOFBF, 1 << 20)
+        var options = PcapngOptions()
+        options.add(text: 1, comment)
+        options.add(text: 4, application)  // shb_userappl
+        var body: [UInt8] = []
+        body.append(u32: 0x1A2B_3C4D)  // byte-order magic
+        body.append(u16: 1)
+        body.append(u16: 0)
+        body.append(u64: UInt64.max)  // section length: not given
+        emit(type: 0x0A0D_0D0A, body + options.end())
+        for interface in interfaces { emit(type: 1, Self.interfaceBody(interface)) }
+    }
+
+    deinit { close() }
+
+    static func interfaceBody(_ interface: PcapngInterface) -> [UInt8] {
+        var body: [UInt8] = []
+        body.append(u16: UInt16(truncatingIfNeeded: PcapngLinkType.linktype(fromDLT: interface.linkType)))
+        body.append(u16: 0)
+        body.append(u32: UInt32(clamping: interface.snaplen))
+        var options = PcapngOptions()
+        options.add(text: 1, interface.comment)
+        options.add(text: 2, interface.name)
+        options.add(text: 3, interface.description)
+        options.add(code: 9, [9])  // if_tsresol: 10^-9 s
+        return body + options.end()
+    }
+
+    /// A Name Resolution Block: each address with its names. Addresses that are not IPv4 or IPv6 are skipped.
+    public func writeNames(_ entries: [(address: IPAddress, names: [String])]) {
+        guard !entries.isEmpty else { return }
+        var body: [UInt8] = []
+        for entry in entries where !entry.names.isEmpty {
+            var value: [UInt8] = entry.address.bytes
+            for name in entry.names { value += Array(name.utf8) + [0] }
+            body.append(u16: entry.address.isIPv6 ? 2 : 1)
+            body.append(u16: UInt16(clamping: value.count))
+            body += value
+            body += [UInt8](repeating: 0, count: (4 - value.count % 4) % 4)
+        }
+        body.append(u32: 0)  // nrb_record_end
+        emit(type: 4, body)
+    }
+
+    /// One Enhanced Packet Block on interface `interface` (its index in the order given).
+    public func write(interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int,
+                      direction: PacketDirection? = nil, comment: String? = nil) {
+        guard let file else { return }
+        var options = PcapngOptions()
+        options.add(text: 1, comment)
+        if let direction { options.add(code: 2, u32: direction.rawValue) }
+        let optionBytes = options.isEmpty ? [] : options.end()
+        let padded = (bytes.count + 3) & ~3
+        let total = 28 + padded + optionBytes.count + 4
+        block.removeAll(keepingCapacity: true)
+        block.append(u32: 6)
+        block.append(u32: UInt32(total))
+        block.append(u32: UInt32(truncatingIfNeeded: interface))
+        let nanoseconds = UInt64(bitPattern: timestamp.nanoseconds)
+        block.append(u32: UInt32(truncatingIfNeeded: nanoseconds >> 32))
+        block.append(u32: UInt32(truncatingIfNeeded: nanoseconds))
+        block.append(u32: UInt32(bytes.count))
+        block.append(u32: UInt32(clamping: max(originalLength, bytes.count)))
+        block.append(contentsOf: bytes)
+        block.append(contentsOf: repeatElement(0, count: padded - bytes.count))
+        block += optionBytes
+        block.append(u32: UInt32(total))
+        _ = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    }
+
+    /// Pushes buffered blocks to the file, so an interrupted run leaves a readable capture.
+    public func flush() throws(PcapError) {
+        guard let file else { return }
+        if fflush(file) != 0 { throw PcapError("fflush", "cannot write \(path): \(String(cString: strerror(errno)))", path: path) }
+    }
+
+    /// Idempotent.
+    public func close() {
+        if let file { fclose(file) }
+        file = nil
+    }
+
+    private func emit(type: UInt32, _ body: [UInt8]) {
+        guard let file else { return }
+        var bytes: [UInt8] = []
+        bytes.append(u32: type)
+        bytes.append(u32: UInt32(12 + body.count))
+        bytes += body
+        bytes.append(u32: UInt32(12 + body.count))
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    }
+}
+
+extension PcapngWriter {
+    /// Adds an `opt_comment` to the Enhanced Packet Blocks numbered in `comments` (1 = the file's first
+    /// packet) of a pcapng this writer wrote, by writing the file anew beside it and renaming it over:
+    /// the findings that cite packets are known only once the capture has ended.
+    public static func addComments(path: String, _ comments: [Int: String]) throws(PcapError) {
+        guard !comments.isEmpty else { return }
+        guard let input = fopen(path, "rb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: path) }
+        defer { fclose(input) }
+        let temporary = path + ".comments"
+        guard let output = fopen(temporary, "wb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: temporary) }
+        var number = 0, failed = false
+        var header = [UInt8](repeating: 0, count: 8), block: [UInt8] = []
+        while fread(&header, 1, 8, input) == 8 {
+            let type = header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            let length = Int(header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
+            guard length >= 12, length % 4 == 0 else { failed = true; break }
+            block = header + [UInt8](repeating: 0, count: length - 8)
+            guard block.withUnsafeMutableBytes({ raw in raw.baseAddress.map { fread($0 + 8, 1, length - 8, input) } ?? 0 }) == length - 8 else { failed = true; break }
+            if type == 6 {
+                number += 1
+                if let comment = comments[number] { block = commented(block, comment) }
+            }
+            if block.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, output) }) != block.count { failed = true; break }
+        }
+        if fclose(output) != 0 || failed {
+            unlink(temporary)
+            throw PcapError("pcapng", "cannot add comments to \(path)", path: path)
+        }
+        guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
+    }
+
+    /// An Enhanced Packet Block with a comment put first among its options.
+    static func commented(_ block: [UInt8], _ comment: String) -> [UInt8] {
+        let captured = Int(block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 20, as: UInt32.self) })
+        let optionsStart = 28 + (captured + 3) & ~3
+        guard optionsStart <= block.count - 4 else { return block }
+        var options = PcapngOptions()
+        options.add(text: 1, comment)
+        let existing = Array(block[optionsStart..<(block.count - 4)])
+        let body = Array(block[8..<optionsStart]) + options.bytes + (existing.isEmpty ? [0, 0, 0, 0] : existing)
+        var rebuilt: [UInt8] = []
+        rebuilt.append(u32: 6)
+        rebuilt.append(u32: UInt32(12 + body.count))
+        rebuilt += body
+        rebuilt.append(u32: UInt32(12 + body.count))
+        return rebuilt
+    }
+}
+
+/// A block's options, each padded to 32 bits, ended by `opt_endofopt`.
+struct PcapngOptions {
+    private(set) var bytes: [UInt8] = []
+
+    var isEmpty: Bool { bytes.isEmpty }
+
+    mutating func add(code: UInt16, _ value: [UInt8]) {
+        bytes.append(u16: code)
+        bytes.append(u16: UInt16(clamping: value.count))
+        bytes += value
+        bytes += [UInt8](repeating: 0, count: (4 - value.count % 4) % 4)
+    }
+
+    mutating func add(text code: UInt16, _ text: String?) {
+        guard let text, !text.isEmpty else { return }
+        add(code: code, Array(text.utf8.prefix(65_000)))
+    }
+
+    mutating func add(code: UInt16, u32 value: UInt32) {
+        var raw: [UInt8] = []
+        raw.append(u32: value)
+        add(code: code, raw)
+    }
+
+    /// The options with their end marker (nothing at all when there are none).
+    func end() -> [UInt8] { bytes.isEmpty ? [] : bytes + [0, 0, 0, 0] }
+}
+
+/// libpcap's DLT numbers differ from the LINKTYPE numbers files carry for a few types (raw IP above all).
+enum PcapngLinkType {
+    static func linktype(fromDLT dlt: Int32) -> Int32 {
+        switch dlt {
+        case 12, 14: 101  // DLT_RAW (BSD / OpenBSD) → LINKTYPE_RAW
+        default: dlt
+        }
+    }
+}
+
+extension [UInt8] {
+    mutating func append(u16 value: UInt16) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
+    mutating func append(u32 value: UInt32) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
+    mutating func append(u64 value: UInt64) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
+}

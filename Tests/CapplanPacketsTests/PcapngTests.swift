@@ -1,0 +1,124 @@
+import CapplanPackets
+import CapplanTestSupport
+import Foundation
+import Testing
+
+/// capplan's pcapng writer and reader, against Wireshark's tools and libpcap on real traffic
+/// (the shared lab's capture): what one writes the others read packet for packet.
+@Suite(.serialized)
+struct PcapngTests {
+    /// Every packet of a file as (interface, nanoseconds, bytes, original length).
+    static func packets(_ reader: any CaptureFileReader) throws -> [(Int, Int64, [UInt8], Int)] {
+        var all: [(Int, Int64, [UInt8], Int)] = []
+        while let packet = try reader.next() {
+            all.append((packet.source, packet.timestamp.nanoseconds, Array(packet.bytes), packet.originalLength))
+        }
+        return all
+    }
+
+    /// The lab's real capture written as pcapng, its packets dealt alternately to two interfaces.
+    static func written(comment: String = "capplan test section") throws -> (path: String, original: [(Int, Int64, [UInt8], Int)]) {
+        let input = try NetLab.shared.get().ethernet
+        let original = try packets(try PcapReader(path: input))
+        let path = Crafter.directory + "/written-\(UUID().uuidString).pcapng"
+        let writer = try PcapngWriter(path: path, comment: comment, application: "capplan tests", interfaces: [
+            PcapngInterface(name: "node-a/veth1", description: "veth of pod myapp/web-1", comment: "capplan point: role=pod-veth node=node-a",
+                            linkType: 1, snaplen: 262_144),
+            PcapngInterface(name: "node-a/eth0", description: "uplink of node node-a", linkType: 1, snaplen: 262_144),
+        ])
+        writer.writeNames([(try #require(IPAddress(NetLab.client)), ["web-1.myapp.pod"])])
+        for (index, packet) in original.enumerated() {
+            packet.2.withUnsafeBytes { bytes in
+                writer.write(interface: index % 2, timestamp: Timestamp(nanoseconds: packet.1), bytes: bytes, originalLength: packet.3,
+                             direction: index % 3 == 0 ? .inbound : nil)
+            }
+        }
+        writer.close()
+        return (path, original)
+    }
+
+    @Test func wiresharkAndTcpdumpReadWhatTheWriterWrote() throws {
+        let (path, original) = try Self.written()
+        let rows = try Tshark.fields(path, filter: "frame", ["frame.interface_name", "frame.time_epoch", "frame.len", "frame.packet_flags_direction"])
+        #expect(rows.count == original.count)
+        for (index, row) in rows.enumerated() where index < original.count {
+            #expect(row[0] == (index % 2 == 0 ? "node-a/veth1" : "node-a/eth0"))
+            #expect(row[2] == String(original[index].3))
+            let seconds = original[index].1 / 1_000_000_000, fraction = original[index].1 % 1_000_000_000
+            #expect(row[1] == "\(seconds)." + String(format: "%09lld", fraction), "packet \(index + 1)")
+            #expect(row[3] == (index % 3 == 0 ? "0x00000001" : ""), "packet \(index + 1) direction")
+        }
+        let names = try Tshark.fields(path, filter: "ip.src == \(NetLab.client) && !icmp", ["ip.src_host"], options: [], nameResolution: true)
+        #expect(Set(names) == [["web-1.myapp.pod"]])
+        let info = try NetLab.run(["capinfos", path], keepStandardError: false)
+        #expect(info.contains("capplan test section"), "\(info)")
+        #expect(info.contains("Number of interfaces in file: 2"))
+        #expect(info.contains("Description = veth of pod myapp/web-1"))
+        let tcpdump = try NetLab.run(["tcpdump", "-nr", path], keepStandardError: false)
+        #expect(tcpdump.split(separator: "\n").count == original.count)
+    }
+
+    @Test func theReaderGivesBackEveryPacketWithItsInterface() throws {
+        let (path, original) = try Self.written()
+        let reader = try PcapngReader(path: path)
+        #expect(reader.interfaces.map(\.name) == ["node-a/veth1", "node-a/eth0"])
+        #expect(reader.interfaces.first?.comment == "capplan point: role=pod-veth node=node-a")
+        #expect(reader.sectionComment == "capplan test section")
+        #expect(reader.names.map(\.names) == [["web-1.myapp.pod"]])
+        let read = try Self.packets(reader)
+        #expect(read.count == original.count)
+        for (index, packet) in read.enumerated() where index < original.count {
+            #expect(packet.0 == index % 2 && packet.1 == original[index].1 && packet.2 == original[index].2 && packet.3 == original[index].3,
+                    "packet \(index + 1)")
+        }
+    }
+
+    /// A pcapng written by Wireshark's editcap (microsecond units, its own options), read by the
+    /// reader, is the same packets libpcap reads from the pcap it came from.
+    @Test func aPcapngWiresharkWroteIsWhatLibpcapReads() throws {
+        let input = try NetLab.shared.get().any
+        let converted = Crafter.directory + "/editcap-\(UUID().uuidString).pcapng"
+        try NetLab.run(["editcap", "-F", "pcapng", input, converted])
+        let expected = try Self.packets(try PcapReader(path: input)), read = try Self.packets(try openCaptureFile(converted))
+        #expect(read.count == expected.count && read.count > 0)
+        #expect(zip(read, expected).allSatisfy { $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
+    }
+
+    /// A file cut anywhere ends in a clear error after the last whole packet, never a crash.
+    @Test func aFileCutAnywhereEndsInAnError() throws {
+        let (path, _) = try Self.written()
+        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(1600))
+        let all = try Self.packets(try PcapngReader(path: path))
+        for length in stride(from: 0, through: whole.count, by: 3) {
+            let cut = try Self.file(Array(whole.prefix(length)))
+            do {
+                let reader = try PcapngReader(path: cut)
+                var count = 0
+                do {
+                    while try reader.next() != nil { count += 1 }
+                } catch {
+                    #expect(error.message.contains("truncated") || error.message.contains("length"), "\(length): \(error.message)")
+                }
+                #expect(count < all.count)
+            } catch {
+                #expect(!error.message.isEmpty)
+            }
+        }
+    }
+
+    @Test func commentsAreAddedToTheNumberedPacketsOnly() throws {
+        let (path, original) = try Self.written()
+        try PcapngWriter.addComments(path: path, [2: "capplan: reset sent by pod myapp/web-1", 3: "second"])
+        let rows = try Tshark.fields(path, filter: "frame", ["frame.number", "frame.comment", "frame.packet_flags_direction"])
+        #expect(rows.count == original.count)
+        #expect(rows.filter { !$0[1].isEmpty }.map { [$0[0], $0[1]] } == [["2", "capplan: reset sent by pod myapp/web-1"], ["3", "second"]])
+        #expect(rows.first?[2] == "0x00000001", "options already there stay")
+        #expect(try Self.packets(try PcapngReader(path: path)).map(\.2) == original.map(\.2))
+    }
+
+    static func file(_ bytes: [UInt8]) throws -> String {
+        let path = Crafter.directory + "/cut-\(UUID().uuidString).pcapng"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
