@@ -20,12 +20,13 @@ public struct Capplan: ParsableCommand {
           capplan plan plans/lb-rst.yaml        show every step and its undo; changes nothing
           capplan apply plans/lb-rst.yaml       run it: capture, redact, analyse, report, undo
           capplan cleanup --cluster             remove what a killed run left on a cluster
+          capplan diff RUN_BEFORE RUN_AFTER     what a fix changed: findings new, gone, changed
           capplan schema > capplan-v1.json      JSON Schema for editors (yaml-language-server)
 
         Exit status: 0 success, 1 the plan is invalid, 2 bad usage or unreadable file.
         """,
         version: version,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, CleanupCommand.self, ReportCommand.self, RedactCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, CleanupCommand.self, ReportCommand.self, DiffCommand.self, RedactCommand.self, SchemaCommand.self]
     )
 
     public init() {}

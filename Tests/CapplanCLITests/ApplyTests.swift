@@ -165,6 +165,18 @@ struct ApplyTests {
         #expect(try Tshark.fields(capture, filter: "tcp", ["frame.interface_name"]).allSatisfy { $0.first?.hasPrefix("node1/") == true })
     }
 
+    /// Two real runs of one plan: the same findings, nothing new, exit 0.
+    @Test func twoRunsOfAPlanDiffToNothingNew() throws {
+        let (path, runs) = try Self.plan("node-reject")
+        for _ in 0..<2 { #expect(try runBinary(["apply", path, "--quiet"]).status == 0) }
+        let directories = try FileManager.default.contentsOfDirectory(atPath: runs).sorted().map { runs + "/" + $0 }
+        try #require(directories.count == 2)
+        let diff = try runBinary(["diff", directories[0], directories[1]])
+        #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
+        #expect(diff.stdout.contains("verdict: PASS → PASS") && diff.stdout.contains("0 new, 0 gone"), "\(diff.stdout)")
+        #expect(diff.stdout.contains("(plan lab-node-reject)") && !diff.stdout.contains("warning"), "\(diff.stdout)")
+    }
+
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
         return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
