@@ -27,7 +27,8 @@ struct ApplyCommand: ParsableCommand {
         same pass; the run directory gets capture.pcapng (one interface per capture point, named \
         node/interface, names for the run's pods, Services and nodes, the findings' words as \
         comments on the packets they cite; output.format: pcap for classic capture.pcap), \
-        summary.md, summary.json, run.json and steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
+        summary.md, summary.json, report.html (findings, a ladder of each connection they name, \
+        the run's timeline; one self-contained file), run.json and steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
         processes stopped, helper pods deleted (and waited for), nodes uncordoned. \
         journal.json lets capplan cleanup finish the job after a run was killed outright.
 

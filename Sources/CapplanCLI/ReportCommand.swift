@@ -59,7 +59,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "What to print: md (summary.md) or json (summary.json).")
     var format: ReportFormat = .md
 
-    @Option(help: ArgumentHelp("Also write summary.md and summary.json into this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Also write summary.md, summary.json and report.html into this directory.", valueName: "dir"))
     var out: String?
 
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case md, json }
@@ -87,6 +87,14 @@ struct ReportCommand: ParsableCommand {
         let point = PathPoint(name: "\(node)/\(interface)", node: node, role: fields["pod"] == nil ? .uplink : .podVeth, pod: fields["pod"],
                               addresses: fields["address"].map { [$0] } ?? [])
         return (point, file)
+    }
+
+    /// report.html: ladders of the connections the findings name, read back from the capture (a single file).
+    private func html(_ summary: Summary) -> String {
+        let timeline = [HTMLReport.TimelineEntry(time: 0, kind: .capture, text: "first packet")] + HTMLReport.events(summary)
+            + [HTMLReport.TimelineEntry(time: summary.capture.durationSeconds, kind: .stop, text: "last packet")]
+        return HTMLReport(title: "capplan report: \(summary.capture.file)", summary: summary,
+                          ladders: capture.map { LadderReader.read(path: $0, summary: summary) } ?? [], timeline: timeline).render()
     }
 
     func run() throws {
@@ -124,6 +132,7 @@ struct ReportCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try markdown.write(toFile: (out as NSString).appendingPathComponent("summary.md"), atomically: true, encoding: .utf8)
                 try json.write(toFile: (out as NSString).appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
+                try html(summary).write(toFile: (out as NSString).appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
             } catch {
                 console.err("capplan: cannot write the report into \(out): \(error.localizedDescription)\n")
                 throw CommandExit.invalidPlan

@@ -88,7 +88,7 @@ struct ReportCommandTests {
         let result = runCLI("report", try Self.capture(), "--out", out, "--format", "json")
         #expect(result.status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
-        #expect(files == ["summary.json", "summary.md"])
+        #expect(files == ["report.html", "summary.json", "summary.md"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any])
         #expect(json["schemaVersion"] as? Int == 1)
         #expect((json["connections"] as? [String: Any])?["byState"] as? [String: Int] == ["RSTR": 1, "REJ": 1])

@@ -38,12 +38,13 @@ struct RunReport {
             context.say("the capture's packets were not commented: \(error)")
         }
         try markdown.write(toFile: context.directory + "/summary.md", atomically: true, encoding: .utf8)
+        try html(summary, verdict: verdict).write(toFile: context.directory + "/report.html", atomically: true, encoding: .utf8)
         try SummaryJSON.render(summary).write(toFile: context.directory + "/summary.json", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let runJSON = String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         try runJSON.write(toFile: context.directory + "/run.json", atomically: true, encoding: .utf8)
-        context.journal.note("wrote \(file.format.fileName), summary.md, summary.json, run.json")
+        context.journal.note("wrote \(file.format.fileName), summary.md, report.html, summary.json, run.json")
         if context.options.json {
             context.out(runJSON)
         } else if !context.options.quiet {
@@ -52,6 +53,23 @@ struct RunReport {
         }
         if let early = source.endedEarly { context.err("capplan: \(early)\n") }
         return exit
+    }
+
+    /// report.html: the findings, a ladder of each connection they name (read back from the
+    /// capture just written), and the run's timeline: reproduce steps, events, the stop.
+    private func html(_ summary: Summary, verdict: Verdict?) -> String {
+        // Summary times count from the first packet; the run's from the capture's start.
+        let offset = counts.firstPacket ?? 0
+        var timeline = [HTMLReport.TimelineEntry(time: -offset, kind: .capture, text: "capture started")]
+        timeline += reproduce.map { step in
+            HTMLReport.TimelineEntry(time: step.at - offset, kind: .reproduce,
+                                     text: (step.pod.map { "in pod \($0): " } ?? step.netns.map { "in \($0): " } ?? "") + step.command.joined(separator: " "))
+        }
+        timeline += HTMLReport.events(summary)
+        timeline.append(.init(time: end.timeIntervalSince(start) - offset, kind: .stop, text: "capture stopped: \(stopReason)"))
+        let rows = verdict.map { $0.results.map { (expectation: $0.expectation, observed: $0.observed, held: $0.held) } }
+        return HTMLReport(title: "capplan apply: \(context.plan.name)", summary: summary, ladders: LadderReader.read(path: file.path, summary: summary),
+                          timeline: timeline.sorted { $0.time < $1.time }, verdict: rows).render()
     }
 
     private func runRecord(verdict: Verdict?, exit: ApplyExit) -> RunRecord {

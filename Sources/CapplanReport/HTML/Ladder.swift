@@ -1,0 +1,255 @@
+import CapplanAnalyse
+import CapplanPackets
+
+/// One connection a finding names, drawn as a ladder: its ends (and the capture points between
+/// them, on a path) as lanes, its packets as arrows down the time axis.
+public struct Ladder: Sendable {
+    public struct Arrow: Sendable {
+        public enum Kind: String, Sendable, CaseIterable { case syn, synAck = "syn-ack", ack, data, fin, rst, icmp }
+        public var kind: Kind
+        public var label: String
+        /// Seconds from the capture's first packet.
+        public var time: Double
+        /// Where it went: the sender's lane first, then each lane that saw it (with when).
+        public var stops: [(lane: Int, time: Double)]
+        /// It did not reach the far end's lane (a path point after the last stop missed it).
+        public var lost: Bool
+        public var packet: Int
+    }
+
+    public var title: String
+    /// The finding that names the connection.
+    public var finding: String
+    public var lanes: [String]
+    public var arrows: [Arrow]
+    /// Arrows left out in the middle to keep the page bounded.
+    public var omitted: Int
+}
+
+/// Reads the connections that findings name out of the capture, once the report is known:
+/// a second pass over the file that keeps only their packets, at most `arrowLimit` arrows each
+/// (data segments in a row one way are one arrow). Bounded by `ladderLimit` connections.
+public enum LadderReader {
+    public static let ladderLimit = 12
+    public static let arrowLimit = 60
+
+    /// A flow regardless of direction.
+    struct FlowKey: Hashable {
+        var proto: UInt8
+        var low: Endpoint
+        var high: Endpoint
+
+        init(proto: UInt8, _ a: Endpoint, _ b: Endpoint) {
+            self.proto = proto
+            (low, high) = a < b ? (a, b) : (b, a)
+        }
+    }
+
+    public static func read(path: String, summary: Summary) -> [Ladder] {
+        let cited = citedPackets(summary)
+        guard !cited.isEmpty, let keys = try? flowsOf(cited, path: path), !keys.isEmpty else { return [] }
+        var builders: [FlowKey: LadderBuilder] = [:]
+        var order: [FlowKey] = []
+        for (number, finding) in cited.sorted(by: { $0.key < $1.key }) {
+            guard let key = keys[number], builders[key] == nil, order.count < ladderLimit else { continue }
+            builders[key] = LadderBuilder(finding: finding, summary: summary)
+            order.append(key)
+        }
+        try? forEachPacket(path: path) { number, packet, source, time in
+            guard let key = flowKey(packet), let builder = builders[key] else { return }
+            builder.add(packet, number: number, source: source, time: time)
+        }
+        return order.compactMap { builders[$0]?.ladder() }
+    }
+
+    /// The first packet each finding cites (findings in order), and the finding's words.
+    static func citedPackets(_ summary: Summary) -> [Int: String] {
+        var cited: [Int: String] = [:]
+        for finding in summary.findings {
+            guard let first = finding.packets.first, cited[first] == nil else { continue }
+            cited[first] = finding.text
+        }
+        return cited
+    }
+
+    /// The flow of each cited packet: a pass over the file up to the last of them.
+    static func flowsOf(_ cited: [Int: String], path: String) throws -> [Int: FlowKey] {
+        let last = cited.keys.max() ?? 0
+        var keys: [Int: FlowKey] = [:]
+        try forEachPacket(path: path, until: last) { number, packet, _, _ in
+            if cited[number] != nil, let key = flowKey(packet) { keys[number] = key }
+        }
+        return keys
+    }
+
+    /// Each packet decoded, with its number, source interface and seconds from the first packet.
+    static func forEachPacket(path: String, until last: Int = .max,
+                              _ body: (Int, DecodedPacket, Int, Double) -> Void) throws {
+        let reader = try openCaptureFile(path)
+        let decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
+        var number = 0
+        var first: Timestamp?
+        while number < last, let packet = try? reader.next() {
+            number += 1
+            guard packet.source < decoders.count else { continue }
+            let start = first ?? packet.timestamp
+            first = start
+            body(number, decoders[packet.source].decode(packet.bytes), packet.source, packet.timestamp.seconds(since: start))
+        }
+    }
+
+    /// An ICMP error belongs to the flow it quotes.
+    static func flowKey(_ packet: DecodedPacket) -> FlowKey? {
+        switch packet.transport {
+        case .tcp, .udp:
+            return FlowKey(proto: packet.ipProtocol, Endpoint(address: packet.source, port: packet.sourcePort),
+                           Endpoint(address: packet.destination, port: packet.destinationPort))
+        case .icmp, .icmpv6:
+            let icmp = packet.icmp
+            guard icmp.isError, icmp.hasQuotedPorts else { return nil }
+            return FlowKey(proto: icmp.quotedProtocol, Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort),
+                           Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort))
+        default:
+            return nil
+        }
+    }
+}
+
+/// The arrows of one connection, as its packets come.
+final class LadderBuilder {
+    let finding: String
+    let summary: Summary
+    private var originator: Endpoint?
+    private var responder: Endpoint?
+    /// The interface the connection was first seen on: a path capture holds each packet once per point.
+    private var source: Int?
+    private var arrows: [Ladder.Arrow] = []
+    private var omitted = 0
+    private let resets: [Int: Summary.LabelledReset]
+    private let hops: [Int: PathHop]
+
+    init(finding: String, summary: Summary) {
+        self.finding = finding
+        self.summary = summary
+        resets = Dictionary(summary.resets.map { ($0.event.packet, $0) }, uniquingKeysWith: { first, _ in first })
+        hops = summary.path?.hopsByPacket() ?? [:]
+    }
+
+    func add(_ packet: DecodedPacket, number: Int, source: Int, time: Double) {
+        if self.source == nil { self.source = source }
+        guard source == self.source else { return }
+        let from = Endpoint(address: packet.source, port: packet.sourcePort)
+        if originator == nil {
+            let startsIt = packet.transport != .tcp || packet.tcp.flags & TCPHeader.ack == 0
+            originator = startsIt ? from : Endpoint(address: packet.destination, port: packet.destinationPort)
+            responder = startsIt ? Endpoint(address: packet.destination, port: packet.destinationPort) : from
+        }
+        let outbound = packet.transport == .icmp || packet.transport == .icmpv6
+            ? Endpoint(address: packet.icmp.quotedSource, port: packet.icmp.quotedSourcePort) != originator : from == originator
+        guard let (kind, label) = describe(packet, number: number) else { return }
+        if kind == .data, let last = arrows.last, last.kind == .data, (last.stops.first?.lane == 0) == outbound {
+            arrows[arrows.count - 1].label = Self.merged(last.label, packet.payloadLength)
+            return
+        }
+        var arrow = Ladder.Arrow(kind: kind, label: label, time: time, stops: [(outbound ? 0 : 1, time), (outbound ? 1 : 0, time)],
+                                 lost: false, packet: number)
+        if let hop = hops[number] { arrow.label += hop.sender.map { " · made by \($0.kind.rawValue) \($0.name)" } ?? "" }
+        if arrows.count >= LadderReader.arrowLimit {
+            // Keep the start and the end: drop from the middle.
+            arrows.remove(at: LadderReader.arrowLimit / 3)
+            omitted += 1
+        }
+        arrows.append(arrow)
+    }
+
+    static func merged(_ label: String, _ bytes: Int) -> String {
+        // "data 100 B" → "data ×2, 1500 B"
+        let words = label.split(separator: " ")
+        let count = words.count > 1 && words[1].hasPrefix("×") ? Int(words[1].dropFirst().dropLast()) ?? 1 : 1
+        let total = (Int(words[words.count - 2]) ?? 0) + bytes
+        return "data ×\(count + 1), \(total) B"
+    }
+
+    private func describe(_ packet: DecodedPacket, number: Int) -> (Ladder.Arrow.Kind, String)? {
+        switch packet.transport {
+        case .tcp:
+            let flags = packet.tcp.flags
+            if flags & TCPHeader.rst != 0 { return (.rst, resetLabel(number, ack: flags & TCPHeader.ack != 0)) }
+            if flags & TCPHeader.syn != 0 { return flags & TCPHeader.ack != 0 ? (.synAck, "SYN-ACK") : (.syn, "SYN") }
+            if flags & TCPHeader.fin != 0 { return (.fin, packet.payloadLength > 0 ? "FIN + \(packet.payloadLength) B" : "FIN") }
+            if packet.payloadLength > 0 { return (.data, "data \(packet.payloadLength) B") }
+            // A bare ACK: only the handshake's last one is drawn.
+            return arrows.count == 2 && arrows[1].kind == .synAck ? (.ack, "ACK") : nil
+        case .udp:
+            return (.data, "data \(packet.payloadLength) B")
+        case .icmp, .icmpv6:
+            let words = summary.icmpErrors.first { $0.packet == number }?.description ?? "error"
+            return (.icmp, "ICMP \(words) from \(label(packet.source))")
+        default:
+            return nil
+        }
+    }
+
+    private func resetLabel(_ number: Int, ack: Bool) -> String {
+        var text = ack ? "RST-ACK" : "RST"
+        guard let reset = resets[number]?.event else { return text }
+        text += " TTL \(reset.ttl)" + (reset.senderEarlierTTL.map { $0 == reset.ttl ? "" : " (earlier \($0))" } ?? "")
+        if let inWindow = reset.inWindow { text += inWindow ? ", in window" : ", out of window" }
+        if let idle = reset.idleSeconds, idle >= 0.5 { text += String(format: ", after %.1f s idle", idle) }
+        return text
+    }
+
+    func label(_ address: IPAddress) -> String {
+        let text = address.description
+        return summary.labels[text].map { "\(text) (\($0))" } ?? text
+    }
+
+    func label(_ endpoint: Endpoint) -> String {
+        summary.labels[endpoint.address.description].map { "\(endpoint) (\($0))" } ?? endpoint.description
+    }
+
+    func ladder() -> Ladder? {
+        guard let originator, let responder, !arrows.isEmpty else { return nil }
+        var ladder = Ladder(title: "\(label(originator)) → \(label(responder))", finding: finding,
+                            lanes: [label(originator), label(responder)], arrows: arrows, omitted: omitted)
+        if let path = summary.path { Self.addPoints(path, to: &ladder, podIsOriginator: podEnd(path) ?? true, hops: hops) }
+        return ladder
+    }
+
+    /// Which end is the path's pod: the originator when a veth point lists its address.
+    private func podEnd(_ path: PathReport) -> Bool? {
+        let pods = Set(path.points.filter { $0.role == .podVeth }.flatMap(\.addresses))
+        if let originator, pods.contains(originator.address.description) { return true }
+        if let responder, pods.contains(responder.address.description) { return false }
+        return nil
+    }
+
+    /// On a path, the points become lanes between the ends, pod side first; a key packet stops
+    /// at each point that saw it, and one lost on the way ends at the last.
+    static func addPoints(_ path: PathReport, to ladder: inout Ladder, podIsOriginator: Bool, hops: [Int: PathHop]) {
+        let points = path.points.sorted { ($0.role == .podVeth ? 0 : 1) < ($1.role == .podVeth ? 0 : 1) }.map(\.name)
+        guard points.count > 1 else { return }
+        let ordered = podIsOriginator ? points : points.reversed()
+        ladder.lanes = [ladder.lanes[0]] + ordered + [ladder.lanes[1]]
+        let far = ladder.lanes.count - 1
+        for index in ladder.arrows.indices {
+            var arrow = ladder.arrows[index]
+            let outbound = arrow.stops.first?.lane == 0
+            let (from, to) = outbound ? (0, far) : (far, 0)
+            guard let hop = hops[arrow.packet] else {
+                arrow.stops = [(from, arrow.time), (to, arrow.time)]
+                ladder.arrows[index] = arrow
+                continue
+            }
+            let seen = hop.seen.compactMap { sighting in ordered.firstIndex(of: sighting.point).map { ($0 + 1, sighting.time) } }
+                .sorted { outbound ? $0.0 < $1.0 : $0.0 > $1.0 }
+            let start = seen.first?.1 ?? arrow.time
+            arrow.lost = !hop.missedAt.isEmpty
+            // A packet a node or the network made starts where it was first seen, not at an end.
+            let fromEnd = hop.sender.map { $0.kind == .pod || $0.kind == .external } ?? true
+            arrow.stops = (fromEnd || seen.isEmpty ? [(from, start)] : []) + seen + (arrow.lost ? [] : [(to, seen.last?.1 ?? start)])
+            arrow.time = start
+            ladder.arrows[index] = arrow
+        }
+    }
+}
