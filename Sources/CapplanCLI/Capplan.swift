@@ -23,7 +23,10 @@ public struct Capplan: ParsableCommand {
           capplan diff RUN_BEFORE RUN_AFTER     what a fix changed: findings new, gone, changed
           capplan schema > capplan-v1.json      JSON Schema for editors (yaml-language-server)
 
-        Exit status: 0 success, 1 the plan is invalid, 2 bad usage or unreadable file.
+        Exit status: 0 success; 1 a plan, capture, rules or labels file is invalid, or a capture, \
+        rules or labels file cannot be read; 2 bad usage, or a plan file that cannot be read; \
+        apply also 3 an expectation did not hold, 4 the run failed, 130 interrupted; diff 3 the \
+        second run has a finding the first lacks. Each command's --help says its own.
         """,
         version: version,
         subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, CleanupCommand.self, ReportCommand.self, DiffCommand.self, RedactCommand.self, SchemaCommand.self]

@@ -32,7 +32,13 @@ struct RedactCommand: ParsableCommand {
           CAPPLAN_KEY=$(cat key.hex) capplan redact in.pcap out.pcap --rules rules.yaml
           capplan redact in.pcap out.pcap --rules rules.yaml --format json | jq .stats
 
-        Exit status: 0 written, 1 the rules, key or capture cannot be used, 2 bad usage.
+        A capture that ends in error (cut short while it was written, or damaged part-way) is \
+        redacted up to the last whole packet before the damage; the output holds those packets \
+        and capplan says where the input ended.
+
+        Exit status: 0 written, 1 the rules, key or capture cannot be used (nothing written), \
+        2 bad usage, 3 written, but the input ended in error: the output holds everything \
+        before that point.
         """
     )
 
@@ -67,17 +73,21 @@ struct RedactCommand: ParsableCommand {
             console.err("capplan: \(error)\n")
             throw CommandExit.invalidPlan
         }
-        let stats: RedactionStats
-        let fingerprint: String
-        let randomKey: Bool
+        let done: Redacted
         do {
-            (stats, fingerprint, randomKey) = try Self.redactFile(input: input, output: output, rules: rules, keepNames: redaction.names == .keep)
+            done = try Self.redactFile(input: input, output: output, rules: rules, keepNames: redaction.names == .keep)
         } catch {
             console.err("capplan: \(error)\n")
             throw CommandExit.invalidPlan
         }
-        let report = RedactionReport(input: input, output: output, rules: rules, stats: stats, keyFingerprint: fingerprint, randomKey: randomKey)
+        var report = RedactionReport(input: input, output: output, rules: rules, stats: done.stats, keyFingerprint: done.fingerprint,
+                                     randomKey: done.randomKey)
+        report.inputError = done.inputError.map { "after packet \(done.stats.packetsIn): \($0)" }
         console.out(format == .json ? try report.json() : report.text())
+        if let cut = report.inputError {
+            console.err("capplan: \(input) ends in error \(cut); \(output) holds the \(done.stats.packetsOut) packets redacted before it\n")
+            throw CommandExit(status: 3)
+        }
     }
 
     private func loadRedaction(_ console: Console) throws -> Redaction {
@@ -96,8 +106,17 @@ struct RedactCommand: ParsableCommand {
         }
     }
 
-    /// Streams in → redact → out; the output appears under its name only once complete.
-    static func redactFile(input: String, output: String, rules: RedactionRules, keepNames: Bool = true) throws -> (RedactionStats, String, Bool) {
+    /// What a redaction did, and the input's error when it ended in one part-way.
+    struct Redacted {
+        var stats: RedactionStats
+        var fingerprint: String
+        var randomKey: Bool
+        var inputError: String?
+    }
+
+    /// Streams in → redact → out; the output appears under its name only once complete (up to
+    /// the input's end, or to the error that ended it part-way).
+    static func redactFile(input: String, output: String, rules: RedactionRules, keepNames: Bool = true) throws -> Redacted {
         let reader = try openCaptureFile(input)
         if Set(reader.interfaces.map(\.linkType)).count > 1 {
             throw RedactionError("\(input) has interfaces of different link types; split it (editcap) and redact each")
@@ -115,14 +134,20 @@ struct RedactCommand: ParsableCommand {
             writer.close()
             if !completed { unlink(partial) }
         }
-        while let packet = try reader.next() { _ = writer.write(packet) }
+        var inputError: String?
+        do {
+            while let packet = try reader.next() { _ = writer.write(packet) }
+        } catch {
+            inputError = error.message
+        }
         try writer.flush()
         writer.close()
         guard rename(partial, output) == 0 else {
             throw RedactionError("cannot move \(partial) to \(output): \(String(cString: strerror(errno)))")
         }
         completed = true
-        return (writer.redactor.stats, writer.redactor.keyFingerprint, writer.redactor.keyIsRandom)
+        return Redacted(stats: writer.redactor.stats, fingerprint: writer.redactor.keyFingerprint, randomKey: writer.redactor.keyIsRandom,
+                        inputError: inputError)
     }
 }
 
@@ -135,6 +160,8 @@ struct RedactionReport: Encodable {
     var stats: RedactionStats
     var keyFingerprint: String?
     var randomKey: Bool
+    /// Where and how the input ended in error, when it did: the output holds what came before.
+    var inputError: String?
 
     struct Rules: Encodable {
         var payload: String
@@ -184,6 +211,7 @@ struct RedactionReport: Encodable {
             lines.append("  scrub \"\(pattern)\": \(matches) match\(matches == 1 ? "" : "es") masked")
         }
         lines.append("  checksums updated: \(stats.checksumsUpdated)")
+        if let inputError { lines.append("  input ended in error \(inputError); the output holds what came before") }
         if let keyFingerprint {
             lines.append("  key: fingerprint \(keyFingerprint)" + (randomKey ? " (a fresh random key for this run: pseudonyms differ from any other run)" : ""))
         }

@@ -41,6 +41,32 @@ struct RedactCommandTests {
         }
     }
 
+    /// A capture cut inside its last packet (tcpdump killed while writing) is redacted up to the
+    /// cut: the output holds the whole packets before it, and the exit status says the input was cut.
+    @Test func aCutCaptureIsRedactedUpToTheCut() throws {
+        for (name, input) in [("pcap", try Self.capture()), ("pcapng", try Self.pcapngCapture())] {
+            let whole = try Data(contentsOf: URL(fileURLWithPath: input))
+            let cut = Crafter.directory + "/cut-\(UUID().uuidString).\(name)"
+            try whole.prefix(whole.count - 20).write(to: URL(fileURLWithPath: cut))
+            let rules = try Self.file("redact:\n  payload: drop\n  addresses: pseudonymize\n")
+            let output = Crafter.directory + "/out-\(UUID().uuidString).\(name)"
+            let result = runCLI("redact", cut, output, "--rules", rules)
+            #expect(result.status == 3, "\(name): \(result.stderr)")
+            #expect(result.stderr.contains("ends in error after packet 2") && result.stderr.contains("holds the 2 packets"), "\(name): \(result.stderr)")
+            #expect(result.stdout.contains("input ended in error"), "\(result.stdout)")
+            #expect(try Tshark.count(output, filter: "frame") == 2, "\(name): the two whole packets")
+            #expect(!FileManager.default.fileExists(atPath: output + ".partial"))
+        }
+    }
+
+    static func pcapngCapture() throws -> String {
+        var crafter = Crafter()
+        crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: SYN, seq: 0))
+        crafter.tcp(Crafter.TCP(from: Crafter.server, to: Crafter.client, flags: SYN | ACK, seq: 0, ack: 1))
+        crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: ACK | PSH, seq: 1, ack: 1, payload: 100))
+        return try crafter.writePcapng(interfaces: ["eth0"])
+    }
+
     @Test func redactsWithAKeyFromAFileAndReports() throws {
         let key = try Self.file(Self.hexKey + "\n", "key")
         let rules = try Self.file("redact:\n  payload: drop\n  addresses: pseudonymize\n  key: {file: \(key)}\n")

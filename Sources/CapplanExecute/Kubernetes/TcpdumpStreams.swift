@@ -26,7 +26,7 @@ final class TcpdumpStreams {
     func start(_ streams: [(stream: CaptureStream, interface: ResolvedInterface)], helpers: [HelperPod], snaplen: Int, step: Step) throws {
         for (stream, interface) in streams {
             guard let helper = helpers.first(where: { $0.node.value == stream.node }), let node = stream.node else { continue }
-            let command = ["tcpdump", "-i", interface.name, "-U", "-w", "-", "-s", String(snaplen)] + (stream.filter.isEmpty ? [] : [stream.filter])
+            let command = ["tcpdump", "-i", interface.name, "-U", "-w", "-", "-s", String(snaplen)] + (stream.filter.isEmpty ? [] : ["--", stream.filter])
             let argv = kubectl.exec(namespace: helper.namespace, pod: helper.name, container: HelperPod.container, command)
             // A shared bridge is captured once per pod (each with its own host filter): names stay unique.
             let name = "\(node)/\(interface.name)" + (stream.extraFilter != nil ? interface.pod.map { " for \($0)" } ?? "" : "")

@@ -85,7 +85,9 @@ extension SchemaType {
     /// How the type reads in a message or the docs: "a duration", "one of keep, drop".
     public var phrase: String {
         switch self {
-        case .string(let format): return format == .text || format == .path ? "a string" : "a \(format.rawValue)"
+        case .string(let format):
+            guard format != .text, format != .path else { return "a string" }
+            return ("aeiouAEIOU".contains(format.rawValue.first ?? "x") ? "an " : "a ") + format.rawValue
         case .integer(let range): return "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case .boolean: return "true or false"
         case .duration: return "a duration (e.g. 60s, 5m, 1h30m)"

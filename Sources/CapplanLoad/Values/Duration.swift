@@ -25,6 +25,10 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
         ("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
     ]
 
+    /// Units people write out, and the one capplan takes for each.
+    static let longUnits = ["hour": "h", "hours": "h", "hr": "h", "hrs": "h", "minute": "m", "minutes": "m", "min": "m", "mins": "m",
+                            "second": "s", "seconds": "s", "sec": "s", "secs": "s", "millisecond": "ms", "milliseconds": "ms", "msec": "ms"]
+
     /// Parses one or more `<number><unit>` parts; units are h, m, s, ms.
     public static func parse(_ text: String) -> Result<PlanDuration, ValueError> {
         let chars = Array(text)
@@ -40,14 +44,23 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
         while index < chars.count {
             let numberStart = index
             while index < chars.count, chars[index].isASCII, chars[index].isNumber || chars[index] == "." { index += 1 }
+            let numberEnd = index
             guard index > numberStart, let number = Double(String(chars[numberStart..<index])) else {
                 return .failure(ValueError("\"\(text)\" is not a duration; write a number and a unit, e.g. 60s, 5m or 1h30m",
                                            offset: numberStart))
             }
+            // "10 minutes": the word after the space is the unit meant.
+            let spaced = index < chars.count && chars[index] == " "
+            while index < chars.count, chars[index] == " " { index += 1 }
             let unitStart = index
             while index < chars.count, chars[index].isLetter { index += 1 }
             let unit = String(chars[unitStart..<index])
-            guard let size = units.first(where: { $0.suffix == unit })?.milliseconds else {
+            let known = units.first(where: { $0.suffix == unit })?.milliseconds
+            guard !spaced, let size = known else {
+                if let meant = known != nil ? unit : Self.longUnits[unit.lowercased()] {
+                    let why = known != nil ? "no space goes between the number and its unit" : "capplan does not know the unit \"\(unit)\""
+                    return .failure(ValueError("\"\(text)\" is not a duration: \(why); write \(String(chars[numberStart..<numberEnd]))\(meant) (units: h, m, s, ms, e.g. 1h30m)", offset: unitStart))
+                }
                 let what = unit.isEmpty ? "a number without a unit" : "unknown unit \"\(unit)\""
                 return .failure(ValueError("\"\(text)\" is not a duration: \(what); units are h, m, s and ms, e.g. 1h30m",
                                            offset: unitStart))

@@ -29,7 +29,8 @@ public enum KubernetesName {
             let alphanumeric = char.isASCII && (char.isLowercase || char.isNumber)
             let allowed = alphanumeric || char == "-" || (allowDots && char == ".")
             if !allowed {
-                let hint = char.isUppercase ? " (Kubernetes names are lower case: \"\(name.lowercased())\")" : ""
+                let valid = suggestion(for: name, allowDots: allowDots)
+                let hint = char.isUppercase ? " (Kubernetes names are lower case: \"\(valid)\")" : char == "_" || char == " " ? " (for example \"\(valid)\")" : ""
                 return ValueError("\(what) \"\(name)\" has \(describe(char)), but may only have \(rule)\(hint)", offset: offset)
             }
             let atEdge = offset == 0 || offset == chars.count - 1
@@ -40,6 +41,16 @@ public enum KubernetesName {
             }
         }
         return nil
+    }
+
+    /// A valid name close to `name`: lower case, other characters as '-', trimmed to start and end with a letter or digit.
+    static func suggestion(for name: String, allowDots: Bool) -> String {
+        let mapped = name.lowercased().map { char -> Character in
+            char.isASCII && (char.isLetter || char.isNumber) || (allowDots && char == ".") ? char : "-"
+        }
+        let edge: (Character) -> Bool = { $0 == "-" || $0 == "." }
+        let trimmed = String(mapped.drop(while: edge).reversed().drop(while: edge).reversed())
+        return trimmed.isEmpty ? "my-name" : trimmed
     }
 
     static func describe(_ char: Character) -> String {
