@@ -4,7 +4,8 @@ public import CapplanPackets
 /// The result of analysing one capture: what `summary.json` holds (schema version 1,
 /// documented in docs/summary-schema.md) and what `summary.md` renders.
 public struct Summary: Sendable, Codable {
-    public static let currentSchemaVersion = 1
+    /// 2: addresses are text (`198.51.100.10`), no longer `{high, low, isIPv6}`.
+    public static let currentSchemaVersion = 2
 
     public var schemaVersion = Summary.currentSchemaVersion
     public var capture: CaptureInfo

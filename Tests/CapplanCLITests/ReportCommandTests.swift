@@ -90,7 +90,11 @@ struct ReportCommandTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(files == ["report.html", "summary.json", "summary.md"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any])
-        #expect(json["schemaVersion"] as? Int == 1)
+        #expect(json["schemaVersion"] as? Int == 2)
+        // Addresses are text wherever they appear.
+        let reset = try #require((json["resets"] as? [[String: Any]])?.first?["event"] as? [String: Any])
+        #expect((reset["sender"] as? [String: Any])?["address"] as? String == Crafter.server.ip, "\(reset)")
+        #expect((json["topTalkers"] as? [[String: Any]])?.allSatisfy { $0["address"] is String } == true)
         #expect((json["connections"] as? [String: Any])?["byState"] as? [String: Int] == ["RSTR": 1, "REJ": 1])
         #expect((json["counts"] as? [String: Int])?["resets"] == 2)
         #expect(result.stdout == (try String(contentsOfFile: out + "/summary.json", encoding: .utf8)))

@@ -38,6 +38,29 @@ public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringCo
 
     public var bitCount: Int { isIPv6 ? 128 : 32 }
 
+    /// In JSON an address is its text, `198.51.100.10` or `2001:db8::1`; the integer form that
+    /// summary.json schema version 1 wrote (`{high, low, isIPv6}`) is still read.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    private enum LegacyKeys: String, CodingKey { case high, low, isIPv6 }
+
+    public init(from decoder: Decoder) throws {
+        if let text = try? decoder.singleValueContainer().decode(String.self) {
+            guard let address = IPAddress(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not an IP address"))
+            }
+            self = address
+            return
+        }
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        high = try legacy.decode(UInt64.self, forKey: .high)
+        low = try legacy.decode(UInt64.self, forKey: .low)
+        isIPv6 = try legacy.decode(Bool.self, forKey: .isIPv6)
+    }
+
     /// Network-order bytes: 4 for IPv4, 16 for IPv6.
     public var bytes: [UInt8] {
         if !isIPv6 { return (0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt64($0))) } }
