@@ -1,0 +1,47 @@
+import CapplanTestSupport
+import Foundation
+import Testing
+
+/// tcpdump's own test captures (../shared/corpus/tcpdump-tests, 830 files, many malformed on
+/// purpose: fuzzer finds, bogus lengths, odd link types): `report` and `redact` on every one of
+/// them end in a report, or in a clear error (exit 1 saying why; for redact, 3 when it wrote what
+/// came before the damage), never a crash and never a hang.
+struct CorpusTests {
+    static let folder = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/tcpdump-tests").path
+
+    static func captures() throws -> [String] {
+        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
+                                 "the corpus is missing: tcpdump's test captures belong in \(folder) (see its SOURCES.md); CI has them there")
+        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { folder + "/" + $0 }
+    }
+
+    @Test func everyTcpdumpTestCaptureIsReportedAndRedactedOrRefusedClearly() throws {
+        let captures = try Self.captures()
+        #expect(captures.count >= 800, "\(captures.count) captures in \(Self.folder)")
+        let rules = Crafter.directory + "/corpus-rules-\(UUID().uuidString).yaml"
+        try "redact:\n  payload: {truncate: 16}\n  addresses: pseudonymize\n  macs: zero\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        var reported = 0, refused: [String: Int] = [:]
+        for capture in captures {
+            let started = Date()
+            let report = runCLI("report", capture, "--format", "json")
+            #expect(report.status == 0 || report.status == 1, "\(capture): report exited \(report.status)")
+            if report.status == 1 {
+                #expect(report.stderr.hasPrefix("capplan: cannot read the capture: "), "\(capture): \(report.stderr)")
+                let why = report.stderr.contains("is not one capplan decodes") ? "link type capplan does not decode" : "unreadable"
+                refused[why, default: 0] += 1
+            } else {
+                reported += 1
+                #expect((try? JSONSerialization.jsonObject(with: Data(report.stdout.utf8))) != nil, "\(capture): summary.json does not parse")
+            }
+            let output = Crafter.directory + "/corpus-\(UUID().uuidString)" + (capture.hasSuffix(".pcapng") ? ".pcapng" : ".pcap")
+            let redact = runCLI("redact", capture, output, "--rules", rules)
+            #expect([0, 1, 3].contains(redact.status), "\(capture): redact exited \(redact.status): \(redact.stderr)")
+            if redact.status == 1 { #expect(redact.stderr.hasPrefix("capplan: ") && !FileManager.default.fileExists(atPath: output), "\(capture)") }
+            if redact.status == 3 { #expect(FileManager.default.fileExists(atPath: output) && redact.stderr.contains("ends in error after packet"), "\(capture)") }
+            try? FileManager.default.removeItem(atPath: output)
+            #expect(Date().timeIntervalSince(started) < 20, "\(capture) took \(Date().timeIntervalSince(started)) s")
+        }
+        // Most of them are Ethernet or cooked captures capplan reads.
+        #expect(reported > captures.count / 2, "reported \(reported), refused \(refused)")
+    }
+}
