@@ -52,6 +52,8 @@ public struct ConnectionAnalyzer {
         public var icmpErrors = 0
         public var dnsResponses = 0
         public var dnsFailures = 0
+        /// UDP packets to or from port 53 whose DNS header the capture cut off (snaplen): their answers are unknown.
+        public var dnsMessagesCut = 0
         public var first: Timestamp?
         public var last: Timestamp?
     }
@@ -103,7 +105,11 @@ public struct ConnectionAnalyzer {
         case .udp where !packet.isLaterFragment:
             totals.udpPackets += 1
             track(packet, proto: 17, number: number, time: time, frameLength: originalLength)
-            if let dns = packet.dns { trackDNS(dns, packet, number: number, time: time, raw: raw) }
+            if let dns = packet.dns {
+                trackDNS(dns, packet, number: number, time: time, raw: raw)
+            } else if packet.sourcePort == 53 || packet.destinationPort == 53, packet.capturedPayloadLength < min(12, packet.payloadLength) {
+                totals.dnsMessagesCut += 1
+            }
         case .icmp, .icmpv6:
             totals.icmpPackets += 1
             if packet.icmp.isError { trackICMPError(packet, number: number, time: time) }

@@ -42,8 +42,15 @@ struct ApplyCommand: ParsableCommand {
           make demo        (the Kubernetes lab and examples/lab/lb-rst.yaml, end to end)
           sudo capplan apply examples/local/idle-reset.yaml   (scripts/lab/local-lab up first)
 
+        A result that rests on something not being seen (a notSeen that held, a seen that did \
+        not) is only as good as the capture. When the capture says it missed packets (the \
+        kernel dropped some, the snaplen cut DNS headers, one direction was not captured, a \
+        stream has gaps), such a result is "unsure" and the verdict INCONCLUSIVE, unless \
+        another expectation failed for certain; summary.md says why in one line.
+
         Exit status: 0 the expectations held (or there were none), 1 the plan is invalid, 2 bad \
-        usage, 3 an expectation did not hold, 4 the run failed, 130 interrupted.
+        usage, 3 an expectation did not hold, 4 the run failed, 5 inconclusive: the capture \
+        cannot vouch for a result, 130 interrupted.
         """
     )
 

@@ -25,7 +25,8 @@ public struct Capplan: ParsableCommand {
 
         Exit status: 0 success; 1 a plan, capture, rules or labels file is invalid, or a capture, \
         rules or labels file cannot be read; 2 bad usage, or a plan file that cannot be read; \
-        apply also 3 an expectation did not hold, 4 the run failed, 130 interrupted; diff 3 the \
+        apply also 3 an expectation did not hold, 4 the run failed, 5 inconclusive (the capture \
+        missed what a result rests on), 130 interrupted; diff 3 the \
         second run has a finding the first lacks. Each command's --help says its own.
         """,
         version: version,

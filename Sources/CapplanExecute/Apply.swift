@@ -79,7 +79,7 @@ public final class Apply {
         let notDone = context.undo.unwind(deadline: Date().addingTimeInterval(options.cleanupDeadline), say: { context.say($0) })
         guard notDone > 0 else { return exit }
         err("capplan: \(notDone) change\(notDone == 1 ? " was" : "s were") not undone (above); capplan cleanup \(context.directory) finishes the job\n")
-        return exit == .passed || exit == .expectationsFailed ? .failed : exit
+        return [.passed, .expectationsFailed, .inconclusive].contains(exit) ? .failed : exit
     }
 
     /// The run directory from the plan's template; never an existing one.

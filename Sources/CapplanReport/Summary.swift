@@ -35,6 +35,8 @@ public struct Summary: Sendable, Codable {
         public var end: String?
         public var durationSeconds: Double
         public var truncatedPackets: Int
+        /// DNS messages whose header the snaplen cut off: their outcome is unknown.
+        public var dnsMessagesCut = 0
         public var undecodedPackets: Int
         public var fragments: Int
         /// Copies of one packet seen on a second interface (`-i any`), counted once.

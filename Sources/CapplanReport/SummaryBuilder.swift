@@ -52,8 +52,9 @@ struct SummaryBuilder {
         return Summary(
             capture: .init(file: file, linkType: linkType, packets: totals.packets, bytes: totals.bytes,
                            start: totals.first?.description, end: totals.last?.description, durationSeconds: duration,
-                           truncatedPackets: totals.truncatedPackets, undecodedPackets: totals.undecodedPackets,
-                           fragments: totals.fragments, duplicateCopiesDropped: totals.copiesDropped, readError: readError),
+                           truncatedPackets: totals.truncatedPackets, dnsMessagesCut: totals.dnsMessagesCut, undecodedPackets: totals.undecodedPackets,
+                           fragments: totals.fragments, duplicateCopiesDropped: totals.copiesDropped,
+                           readError: readError),
             findings: findings,
             connections: .init(total: totals.connections, tcp: totals.tcpConnections, udp: totals.udpConnections,
                                byState: Dictionary(uniqueKeysWithValues: analyzer.stateCounts.map { ($0.key.rawValue, $0.value) }),

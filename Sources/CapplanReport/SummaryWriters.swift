@@ -102,6 +102,7 @@ public enum SummaryMarkdown {
         var text = "\n## Capture\n\n"
         text += "- link type: \(capture.linkType)\n- bytes on the wire: \(capture.bytes)\n"
         if capture.truncatedPackets > 0 { text += "- cut short by the snaplen: \(capture.truncatedPackets) packets\n" }
+        if capture.dnsMessagesCut > 0 { text += "- DNS messages without their header (snaplen or redaction): \(capture.dnsMessagesCut)\n" }
         if capture.fragments > 0 { text += "- IP fragments: \(capture.fragments)\n" }
         if capture.duplicateCopiesDropped > 0 {
             text += "- copies of a packet seen on a second interface, counted once: \(capture.duplicateCopiesDropped)\n"

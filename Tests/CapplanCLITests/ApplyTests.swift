@@ -41,7 +41,7 @@ struct ApplyTests {
     }
 
     /// Every example plan: apply performs exactly the steps plan shows, and ends in the plan's verdict.
-    @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "node-reject", "syn-dropped", "icmp-unreachable"])
+    @Test(arguments: ["idle-reset", "lb-idle-reset", "refused", "node-reject", "syn-dropped", "icmp-unreachable", "dns-failure"])
     func examplePlanEndsInItsVerdict(_ name: String) throws {
         let (path, _) = try Self.plan(name)
         let (result, directory) = try expectApplyPerformsThePlan(path)
@@ -175,6 +175,27 @@ struct ApplyTests {
         #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
         #expect(diff.stdout.contains("verdict: PASS → PASS") && diff.stdout.contains("0 new, 0 gone"), "\(diff.stdout)")
         #expect(diff.stdout.contains("(plan lab-node-reject)") && !diff.stdout.contains("warning"), "\(diff.stdout)")
+    }
+
+    /// A result that rests on what was not seen, from a capture that says it missed packets, is
+    /// unsure and the verdict INCONCLUSIVE (exit 5): DNS headers cut by a small snaplen; only the
+    /// pod's direction captured (the filter keeps its packets alone, as `tcpdump -Q in` would on
+    /// its veth), so the endpoint's reset is not there to see.
+    @Test(arguments: [
+        ("dns-failure", "  duration: 8s", "  duration: 8s\n  snaplen: 44", "DNS messages' headers were cut off"),
+        ("lb-idle-reset", "  filter: tcp port 443\n  duration: 20s", "  filter: tcp port 443 and src host 198.51.100.10\n  duration: 6s",
+         "one side's packets only, though that side acknowledged the other: a direction was not captured"),
+    ])
+    func aCaptureThatMissedWhatAResultNeedsIsInconclusive(_ name: String, _ from: String, _ to: String, _ why: String) throws {
+        let (path, runs) = try Self.plan(name) { $0.replacingOccurrences(of: from, with: to) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains(to))
+        let result = try runBinary(["apply", path])
+        #expect(result.status == 5, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("## Verdict: INCONCLUSIVE") && result.stdout.contains(why), "\(result.stdout)")
+        #expect(result.stdout.contains("| unsure |"))
+        let run = try Self.json(try Self.runDirectory(runs) + "/run.json")
+        #expect((run["verdict"] as? [String: Any])?["outcome"] as? String == "INCONCLUSIVE")
+        #expect(try Self.leftovers().isEmpty)
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

@@ -51,6 +51,25 @@ struct VerdictTests {
         #expect(verdict.passed == held)
     }
 
+    /// Kernel drops make a result that rests on an absence unsure: the verdict is inconclusive,
+    /// unless a result failed for certain. What was seen stays certain.
+    @Test(arguments: [
+        ("  - {notSeen: dns-failure}", Verdict.Outcome.inconclusive, [true]),
+        ("  - {seen: reset, from: external}", .inconclusive, [true]),
+        ("  - {seen: reset, from: pods}", .pass, [false]),
+        ("  - {seen: reset, from: pods}\n  - {notSeen: refused}", .fail, [false, false]),
+        ("  - {notSeen: refused}\n  - {notSeen: dns-failure}", .fail, [false, true]),
+    ] as [(String, Verdict.Outcome, [Bool])])
+    func dropsMakeWhatWasNotSeenUnsure(_ yaml: String, _ outcome: Verdict.Outcome, _ doubtful: [Bool]) throws {
+        let (summary, identities) = try Self.summary()
+        let verdict = Verdict.judge(try Self.expectations(yaml), summary: summary, identities: identities, kernelDrops: 12)
+        #expect(verdict.outcome == outcome, "\(verdict)")
+        #expect(verdict.results.map(\.doubtful) == doubtful)
+        #expect(verdict.doubts == (doubtful.contains(true) ? ["the kernel dropped 12 packets during the capture"] : []))
+        let clean = Verdict.judge(try Self.expectations(yaml), summary: summary, identities: identities)
+        #expect(clean.outcome != .inconclusive && clean.doubts.isEmpty, "without drops the same capture is certain")
+    }
+
     @Test func allMustHold() throws {
         let (summary, identities) = try Self.summary()
         let verdict = Verdict.judge(try Self.expectations("  - {seen: reset}\n  - {notSeen: refused}\n"), summary: summary, identities: identities)

@@ -13,6 +13,7 @@ count and time, only on addresses the test's own network namespaces hold.
                                  one request, then idle SECONDS and reset (the pod gives up), or
                                  wait up to SECONDS for the far end to close or reset
   traffic.py connect HOST PORT TIMEOUT   one connection attempt (refused, or unanswered)
+  traffic.py dns SERVER           two lookups: api.example.test (answered), missing.example.test (NXDOMAIN)
   traffic.py udp COUNT ADDRESS...  send COUNT rounds of one datagram to port 9999 of each
                                  address, 2 ms apart (the live-capture tests count them)
 
@@ -249,6 +250,9 @@ def main(argv):
             socket.create_connection((argv[2], int(argv[3])), timeout=float(argv[4])).close()
         except OSError as error:
             print(f"connect: {error}", flush=True)
+        return 0
+    if len(argv) >= 3 and argv[1] == "dns":
+        client_dns(argv[2])
         return 0
     if len(argv) >= 4 and argv[1] == "udp":
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -19,7 +19,8 @@ public struct ApplyOptions: Sendable {
 
 /// Exit codes of apply, as documented in --help.
 public enum ApplyExit: Int32, Sendable {
-    case passed = 0, invalid = 1, usage = 2, expectationsFailed = 3, failed = 4, interrupted = 130
+    /// inconclusive: the capture missed packets an expectation's result rests on (see Verdict).
+    case passed = 0, invalid = 1, usage = 2, expectationsFailed = 3, failed = 4, inconclusive = 5, interrupted = 130
 }
 
 /// What every step of one run shares: the plan, the run directory, the journal and undo stack,

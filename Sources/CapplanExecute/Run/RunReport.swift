@@ -24,10 +24,11 @@ struct RunReport {
         let plan = context.plan
         let source = target.source
         let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: file.format.fileName, linkType: source.linkType, path: path)
-        let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities)
+        let drops = target.statistics().reduce(0) { $0 + Int($1.droppedByKernel) }
+        let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities, kernelDrops: drops)
         let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
             : source.endedEarly != nil ? .failed
-            : (verdict?.passed == false ? .expectationsFailed : .passed)
+            : verdict?.outcome == .fail ? .expectationsFailed : verdict?.outcome == .inconclusive ? .inconclusive : .passed
         var record = runRecord(verdict: verdict, exit: exit)
         target.record(&record)
         let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
@@ -67,7 +68,10 @@ struct RunReport {
         }
         timeline += HTMLReport.events(summary)
         timeline.append(.init(time: end.timeIntervalSince(start) - offset, kind: .stop, text: "capture stopped: \(stopReason)"))
-        let rows = verdict.map { $0.results.map { (expectation: $0.expectation, observed: $0.observed, held: $0.held) } }
+        let rows = verdict.map { verdict in
+            (outcome: verdict.outcome.rawValue, doubts: verdict.doubts,
+             rows: verdict.results.map { (expectation: $0.expectation, observed: $0.observed, held: $0.doubtful ? "unsure" : $0.held ? "yes" : "no") })
+        }
         return HTMLReport(title: "capplan apply: \(context.plan.name)", summary: summary, ladders: LadderReader.read(path: file.path, summary: summary),
                           timeline: timeline.sorted { $0.time < $1.time }, verdict: rows).render()
     }
@@ -91,9 +95,11 @@ struct RunReport {
 
     static func verdictMarkdown(_ verdict: Verdict?) -> String {
         guard let verdict else { return "\n## Verdict\n\nThe plan states no expectations.\n" }
-        var text = "\n## Verdict: \(verdict.passed ? "PASS" : "FAIL")\n\n| expectation | observed | held |\n|---|---:|---|\n"
+        var text = "\n## Verdict: \(verdict.outcome.rawValue)\n\n"
+        if verdict.outcome == .inconclusive { text += "The capture cannot vouch for what a result rests on: \(verdict.doubts.joined(separator: "; ")).\n\n" }
+        text += "| expectation | observed | held |\n|---|---:|---|\n"
         for result in verdict.results {
-            text += "| \(result.expectation) | \(result.observed) | \(result.held ? "yes" : "**no**") |\n"
+            text += "| \(result.expectation) | \(result.observed) | \(result.doubtful ? "unsure" : result.held ? "yes" : "**no**") |\n"
         }
         return text
     }

@@ -5,6 +5,11 @@ public import CapplanReport
 
 /// How a run ended against the plan's `expect:` section: every expectation with what was
 /// observed, and whether all held. Decides the exit code of `apply`.
+///
+/// A result that rests on something not being seen (a `notSeen` that held, a `seen` that did
+/// not) is only as good as the capture: when the capture says it missed packets (kernel drops,
+/// DNS headers cut by the snaplen, one direction not captured, gaps in a stream), such a result
+/// is doubtful and the verdict is INCONCLUSIVE unless another result failed for certain.
 public struct Verdict: Sendable, Codable, Equatable {
     public struct Result: Sendable, Codable, Equatable {
         /// The expectation in words: "seen: reset from pods to external port 443".
@@ -13,19 +18,56 @@ public struct Verdict: Sendable, Codable, Equatable {
         public var held: Bool
         /// Packet numbers of the matching events (at most 10).
         public var packets: [Int]
+        /// It rests on an absence the capture cannot vouch for (see `doubts`).
+        public var doubtful = false
     }
 
+    public enum Outcome: String, Sendable, Codable { case pass = "PASS", fail = "FAIL", inconclusive = "INCONCLUSIVE" }
+
     public var results: [Result]
-    public var passed: Bool { results.allSatisfy(\.held) }
+    /// Why the capture may have missed what an expectation needs, one line each.
+    public var doubts: [String] = []
+    public var outcome: Outcome
+    public var passed: Bool { outcome == .pass }
+
+    init(results: [Result], doubts: [String]) {
+        self.results = results
+        self.doubts = doubts
+        outcome = results.contains { !$0.held && !$0.doubtful } ? .fail
+            : results.contains(where: \.doubtful) ? .inconclusive
+            : .pass
+    }
+
+    /// What the capture says it missed. `kernelDrops`: packets the kernel (or tcpdump) dropped.
+    static func doubts(_ summary: Summary, kernelDrops: Int) -> (all: [String], dns: [String]) {
+        var all: [String] = []
+        if kernelDrops > 0 { all.append("the kernel dropped \(kernelDrops) packet\(kernelDrops == 1 ? "" : "s") during the capture") }
+        // A side that acknowledged or sent data answers packets the capture never saw.
+        let oneSided = summary.connections.list.filter { record in
+            record.proto == "tcp" && (record.originatorPackets == 0) != (record.responderPackets == 0)
+                && record.history.contains { "ADad".contains($0) }
+        }.count
+        if oneSided > 0 {
+            all.append("\(oneSided) connection\(oneSided == 1 ? " shows" : "s show") one side's packets only, though that side acknowledged the other: "
+                       + "a direction was not captured")
+        }
+        let gaps = summary.expert.segmentsNotCaptured
+        if gaps > 0 { all.append("\(gaps) segment\(gaps == 1 ? " was" : "s were") not captured: gaps in a stream") }
+        let cut = summary.capture.dnsMessagesCut
+        let dns = cut > 0 ? ["\(cut) DNS message\(cut == 1 ? "'s header was" : "s' headers were") cut off (by the snaplen, or by redaction): their answers are unknown"] : []
+        return (all, dns)
+    }
 
     /// Judges `expectations` against what the analysis found. Peers are matched through the
     /// identity map: `pods` and `pod:NAME` by kind pod, `node`, and `external` for addresses the
     /// map calls external or does not know.
     /// With a path report, a sender is who made the packet (the pod, a node, or something outside),
     /// and one packet seen at several points (rewritten by NAT between them) is one event.
-    public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap) -> Verdict {
+    public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap, kernelDrops: Int = 0) -> Verdict {
         let events = Event.all(in: summary)
-        return Verdict(results: expectations.map { expectation in
+        let (doubts, dnsDoubts) = Self.doubts(summary, kernelDrops: kernelDrops)
+        var used: [String] = []
+        let results = expectations.map { expectation in
             let matching = events.filter { event in
                 event.kind == expectation.event
                     && expectation.from.map { sent(by: $0, event, identities) } ?? true
@@ -33,9 +75,14 @@ public struct Verdict: Sendable, Codable, Equatable {
                     && expectation.port.map { $0 == Int(event.port) } ?? true
             }
             let held = expectation.shouldSee ? matching.count >= expectation.atLeast : matching.isEmpty
+            // Seen enough, or seen when it should not be: certain. Otherwise it rests on an absence.
+            let reasons = doubts + (expectation.event == .dnsFailure ? dnsDoubts : [])
+            let doubtful = held != expectation.shouldSee && !reasons.isEmpty
+            if doubtful { used += reasons.filter { !used.contains($0) } }
             return Result(expectation: describe(expectation), observed: matching.count, held: held,
-                          packets: Array(matching.prefix(10).map(\.packet)))
-        })
+                          packets: Array(matching.prefix(10).map(\.packet)), doubtful: doubtful)
+        }
+        return Verdict(results: results, doubts: used)
     }
 
     /// One observed event, in the terms expectations use.

@@ -22,11 +22,12 @@ public struct HTMLReport {
     public var summary: Summary
     public var ladders: [Ladder]
     public var timeline: [TimelineEntry]
-    /// The verdict's rows (expectation, observed, held), when the plan states expectations.
-    public var verdict: [(expectation: String, observed: Int, held: Bool)]?
+    /// The verdict, when the plan states expectations: its outcome (PASS, FAIL, INCONCLUSIVE), why
+    /// the capture cannot vouch for it when inconclusive, and each row (held: yes, no or unsure).
+    public var verdict: (outcome: String, doubts: [String], rows: [(expectation: String, observed: Int, held: String)])?
 
     public init(title: String, summary: Summary, ladders: [Ladder], timeline: [TimelineEntry],
-                verdict: [(expectation: String, observed: Int, held: Bool)]? = nil) {
+                verdict: (outcome: String, doubts: [String], rows: [(expectation: String, observed: Int, held: String)])? = nil) {
         self.title = title
         self.summary = summary
         self.ladders = ladders
@@ -78,9 +79,11 @@ public struct HTMLReport {
 
     private func verdictSection() -> String {
         guard let verdict else { return "" }
-        var html = "<h2>Verdict: \(verdict.allSatisfy(\.held) ? "PASS" : "FAIL")</h2><table><tr><th>expectation</th><th>observed</th><th>held</th></tr>\n"
-        for row in verdict {
-            html += "<tr><td>\(escape(row.expectation))</td><td>\(row.observed)</td><td class=\"\(row.held ? "held" : "failed")\">\(row.held ? "yes" : "no")</td></tr>\n"
+        var html = "<h2>Verdict: \(escape(verdict.outcome))</h2>"
+        if !verdict.doubts.isEmpty { html += "<p>The capture cannot vouch for what a result rests on: \(escape(verdict.doubts.joined(separator: "; "))).</p>" }
+        html += "<table><tr><th>expectation</th><th>observed</th><th>held</th></tr>\n"
+        for row in verdict.rows {
+            html += "<tr><td>\(escape(row.expectation))</td><td>\(row.observed)</td><td class=\"\(row.held == "yes" ? "held" : "failed")\">\(escape(row.held))</td></tr>\n"
         }
         return html + "</table>\n"
     }
