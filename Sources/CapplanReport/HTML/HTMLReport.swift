@@ -209,6 +209,8 @@ struct LadderSVG {
         }
     }
 
+    private var laneCount: Int { ladder.lanes.count }
+
     private func arrowSVG(_ arrow: Ladder.Arrow, y: Double, laneX: (Int) -> Double, index: Int) -> String {
         let points = arrow.stops.enumerated().map { step, stop in "\(String(format: "%.1f", laneX(stop.lane))),\(String(format: "%.1f", y + Double(step) * 4))" }
         let first = arrow.stops.first?.lane ?? 0, last = arrow.stops.last?.lane ?? 0
@@ -217,6 +219,10 @@ struct LadderSVG {
             + "data-from-lane=\"\(first)\" data-to-lane=\"\(last)\" data-packet=\"\(arrow.packet)\">"
         svg += "<text class=\"time\" x=\"4\" y=\(HTMLReport.number(y + 4))>\(String(format: "%.3f", arrow.time)) s</text>"
         svg += "<polyline points=\"\(points.joined(separator: " "))\" marker-end=\"url(#head-\(arrow.kind.rawValue))\"/>"
+        // A dot where a capture point between the ends saw it.
+        for (step, stop) in arrow.stops.enumerated() where stop.lane != 0 && stop.lane != laneCount - 1 {
+            svg += "<circle class=\"seen\" cx=\(HTMLReport.number(laneX(stop.lane))) cy=\(HTMLReport.number(y + Double(step) * 4)) r=\"3.5\" fill=\"\(Self.color(arrow.kind))\"/>"
+        }
         svg += "<text class=\"label\" x=\(HTMLReport.number(middle)) y=\(HTMLReport.number(y - 5)) text-anchor=\"middle\">\(escape(arrow.label))</text>"
         if arrow.lost {
             let x: Double = laneX(last) + (first < last || arrow.stops.count == 1 ? 24 : -24)

@@ -153,13 +153,22 @@ final class LadderBuilder {
         }
         var arrow = Ladder.Arrow(kind: kind, label: label, time: time, stops: [(outbound ? 0 : 1, time), (outbound ? 1 : 0, time)],
                                  lost: false, packet: number)
-        if let hop = hops[number] { arrow.label += hop.sender.map { " · made by \($0.kind.rawValue) \($0.name)" } ?? "" }
+        if let sender = hops[number]?.sender { arrow.label += " · " + Self.madeBy(sender) }
         if arrows.count >= LadderReader.arrowLimit {
             // Keep the start and the end: drop from the middle.
             arrows.remove(at: LadderReader.arrowLimit / 3)
             omitted += 1
         }
         arrows.append(arrow)
+    }
+
+    static func madeBy(_ sender: PathSender) -> String {
+        switch sender.kind {
+        case .pod: "made by pod \(sender.name)"
+        case .node: "made by node \(sender.name)"
+        case .external: "from outside node \(sender.name)"
+        case .network: "made between the nodes"
+        }
     }
 
     static func merged(_ label: String, _ bytes: Int) -> String {
