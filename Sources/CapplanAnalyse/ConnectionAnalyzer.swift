@@ -190,7 +190,8 @@ public struct ConnectionAnalyzer {
             swap(&originator, &responder)
             flipped = true
         }
-        let flow = Flow(originator: originator, responder: responder, proto: proto, number: number, time: time, flipped: flipped)
+        var flow = Flow(originator: originator, responder: responder, proto: proto, number: number, time: time, flipped: flipped)
+        flow.tunnel = packet.tunnel
         let slot: Int
         if let reused = free.popLast() {
             flows[reused] = flow
@@ -305,7 +306,7 @@ public struct ConnectionAnalyzer {
             originatorPackets: flow.orig.packets, responderPackets: flow.resp.packets,
             originatorBytes: flow.orig.payloadBytes, responderBytes: flow.resp.payloadBytes,
             handshakeRTT: rtt, synRetries: max(0, flow.orig.synCount - 1), expert: flowExpert,
-            resets: flow.resets))
+            resets: flow.resets, tunnel: flow.tunnel == .none ? nil : flow.tunnel.name))
     }
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.

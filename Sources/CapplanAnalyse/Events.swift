@@ -72,6 +72,8 @@ public struct ConnectionRecord: Sendable, Codable, Equatable {
     public var synRetries: Int
     public var expert: ExpertCounts
     public var resets: Int
+    /// The tunnel the connection was carried in (VXLAN, Geneve, IP-in-IP, GRE, MPLS, PPPoE), absent when none.
+    public var tunnel: String? = nil
 }
 
 enum ICMPDescription {

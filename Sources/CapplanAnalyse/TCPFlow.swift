@@ -104,6 +104,8 @@ struct Flow {
     var synAckTime: Int64 = -1
     var handshakeAckTime: Int64 = -1
     var resets = 0
+    /// The tunnel its first packet came in, if any.
+    var tunnel = Tunnel.none
     /// History letters already recorded, one bit per letter, for each side.
     var originatorLetters: UInt32 = 0
     var responderLetters: UInt32 = 0

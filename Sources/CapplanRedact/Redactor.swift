@@ -126,6 +126,36 @@ public final class Redactor {
     }
 
     private func rewriteAddresses(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
+        if let outer = packet.outer {
+            rewriteOuter(&buffer, outer)
+            defer { clearOuterUDPChecksum(&buffer, outer) }
+            rewriteInner(&buffer, packet)
+        } else {
+            rewriteInner(&buffer, packet)
+        }
+    }
+
+    /// A tunnel's outermost IP header: its addresses and (IPv4) header checksum.
+    private func rewriteOuter(_ buffer: inout PacketBuffer, _ outer: OuterHeader) {
+        let base = outer.networkOffset, v6 = outer.network == .ipv6
+        let (sourceAt, destinationAt) = v6 ? (base + 8, base + 24) : (base + 12, base + 16)
+        var covering = ChecksumFields()
+        if !v6 { covering.add(base + 10) }
+        for (at, original) in [(sourceAt, outer.source), (destinationAt, outer.destination)] {
+            guard let replacement = pseudonym(original) else { continue }
+            buffer.replaceAddress(at: at, with: replacement, base: base, checksums: covering)
+        }
+    }
+
+    /// The outer UDP checksum of VXLAN or Geneve covers the whole inner packet, rewritten above:
+    /// it becomes 0, "no checksum", which tunnels may use (RFC 6935 for IPv6).
+    private func clearOuterUDPChecksum(_ buffer: inout PacketBuffer, _ outer: OuterHeader) {
+        guard outer.udpOffset >= 0, buffer.has(outer.udpOffset + 6, 2), buffer.word(outer.udpOffset + 6) != 0 else { return }
+        buffer.setWord(outer.udpOffset + 6, 0)
+        stats.checksumsUpdated += 1
+    }
+
+    private func rewriteInner(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
         guard packet.network == .ipv4 || packet.network == .ipv6, packet.networkOffset >= 0 else { return }
         let base = packet.networkOffset
         let v6 = packet.network == .ipv6

@@ -40,6 +40,11 @@ public enum SummaryMarkdown {
                 text += "| \(state.rawValue) | \(state.meaning) | \(count) |\n"
             }
         }
+        let tunnels = Dictionary(grouping: summary.connections.list.compactMap(\.tunnel), by: { $0 }).mapValues(\.count)
+        if !tunnels.isEmpty {
+            text += "\nCarried in tunnels (analysed inside): " + tunnels.keys.sorted().map { "\($0) \(tunnels[$0] ?? 0)" }.joined(separator: ", ")
+                + " of the connections listed.\n"
+        }
 
         text += resetsTable(summary)
 

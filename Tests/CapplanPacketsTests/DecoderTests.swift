@@ -120,3 +120,53 @@ struct DecoderTests {
         #expect(throws: PcapError.self) { try PacketDecoder(linkType: 147) }
     }
 }
+
+/// Each encapsulation around the same client SYN, decoded to it, the tunnel named and the outer
+/// header kept; tshark, reading the same frames, finds the same inner packet.
+struct TunnelDecoderTests {
+    static let outerA = "203.0.113.1", outerB = "203.0.113.2"
+    static let innerFrame = Crafter.ethernet(DecoderTests.ipv4)
+
+    static let cases: [(String, Tunnel, [UInt8])] = [
+        ("vxlan", .vxlan, Crafter.ethernet(Crafter.ipv4(outerA, outerB, proto: 17, body: Crafter.udpHeader(51000, 4789,
+            payload: [0x08, 0, 0, 0, 0, 0, 42, 0] + innerFrame)))),
+        ("geneve", .geneve, Crafter.ethernet(Crafter.ipv4(outerA, outerB, proto: 17, body: Crafter.udpHeader(51000, 6081,
+            payload: [0x01, 0, 0x65, 0x58, 0, 0, 43, 0] + [0x01, 0x02, 0x80, 0x01] + innerFrame)))),  // one 4-byte option
+        ("ipip", .ipip, Crafter.ethernet(Crafter.ipv4(outerA, outerB, proto: 4, body: DecoderTests.ipv4))),
+        ("gre with key", .gre, Crafter.ethernet(Crafter.ipv4(outerA, outerB, proto: 47, body: [0x20, 0, 0x08, 0] + Crafter.be32(7) + DecoderTests.ipv4))),
+        ("mpls two labels", .mpls, Crafter.ethernet([0, 0x10, 0x00, 0x40, 0, 0x20, 0x01, 0x40] + DecoderTests.ipv4, type: 0x8847)),
+        ("pppoe", .pppoe, Crafter.ethernet([0x11, 0, 0, 0x01] + Crafter.be16(UInt16(DecoderTests.ipv4.count + 2)) + [0, 0x21] + DecoderTests.ipv4,
+                                           type: 0x8864)),
+    ]
+
+    @Test(arguments: cases.indices)
+    func theInnerPacketIsTheConnection(_ index: Int) throws {
+        let (name, tunnel, frame) = Self.cases[index]
+        let packet = try DecoderTests.decode(frame, link: 1)
+        DecoderTests.expectClientSYN(packet)
+        #expect(packet.tunnel == tunnel, "\(name)")
+        if tunnel == .mpls || tunnel == .pppoe {
+            #expect(packet.outer == nil, "\(name) has no outer IP header")
+        } else {
+            #expect(packet.outer?.source.description == Self.outerA && packet.outer?.destination.description == Self.outerB, "\(name)")
+        }
+        // tshark on the same frame finds the same inner SYN (its last ip.src and tcp ports).
+        var crafter = Crafter()
+        crafter.raw(frame)
+        let row = try #require(try Tshark.fields(try crafter.write(), filter: "tcp", ["ip.src", "tcp.srcport", "tcp.dstport"]).first, "\(name)")
+        #expect(row[0].split(separator: ",").last.map(String.init) == Crafter.client.ip && row[1] == "40000" && row[2] == "443", "\(name): \(row)")
+    }
+
+    /// PPP link type (DLT 9): address and control, then IPv4.
+    @Test func pppLinkType() throws {
+        DecoderTests.expectClientSYN(try DecoderTests.decode([0xFF, 0x03, 0x00, 0x21] + DecoderTests.ipv4, link: 9))
+    }
+
+    /// A tunnel inside a tunnel inside a tunnel... stops at the depth limit, never loops.
+    @Test func nestingIsBounded() throws {
+        var body = DecoderTests.ipv4
+        for _ in 0..<50 { body = Crafter.ipv4(Self.outerA, Self.outerB, proto: 4, body: body) }
+        let packet = try DecoderTests.decode(Crafter.ethernet(body), link: 1)
+        #expect(packet.tunnel == .ipip && packet.tunnelDepth == 3)
+    }
+}

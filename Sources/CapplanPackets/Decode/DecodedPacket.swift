@@ -16,6 +16,11 @@ public struct DecodedPacket: Sendable {
     /// Linux cooked captures: the interface index (SLL2) and packet type (4 = outgoing).
     public var interfaceIndex: Int32 = -1
     public var packetType: UInt8 = 0
+    /// The outermost tunnel the packet came in (VXLAN, Geneve, IP-in-IP, GRE, MPLS, PPPoE);
+    /// every field below is the innermost packet's, and `outer` its outermost IP header.
+    public var tunnel: Tunnel = .none
+    public var tunnelDepth: UInt8 = 0
+    public var outer: OuterHeader? = nil
 
     /// Where the network header (IP or ARP) and the transport header start in the captured bytes; -1 when absent.
     public var networkOffset = -1

@@ -3,12 +3,12 @@
 extension PacketDecoder {
     static let maximumVLANTags = 4
 
-    func decodeEthernet(_ bytes: Bytes, into packet: inout DecodedPacket) {
-        guard var type = bytes.u16(12) else {
+    func decodeEthernet(_ bytes: Bytes, at start: Int = 0, into packet: inout DecodedPacket) {
+        guard var type = bytes.u16(start + 12) else {
             packet.truncated = .link
             return
         }
-        var offset = 14
+        var offset = start + 14
         // 802.1Q (0x8100), 802.1ad QinQ (0x88A8) and the old QinQ 0x9100: 4 bytes each.
         while type == 0x8100 || type == 0x88A8 || type == 0x9100, packet.vlanTags < Self.maximumVLANTags {
             guard let inner = bytes.u16(offset + 2) else {

@@ -21,6 +21,7 @@ public struct PacketDecoder: Sendable {
         case .ipv4: decodeIPv4(bytes, at: 0, into: &packet)
         case .ipv6: decodeIPv6(bytes, at: 0, into: &packet)
         case .null, .loop: decodeLoopback(bytes, into: &packet)
+        case .ppp, .pppSerial: decodePPP(bytes, into: &packet)
         }
         return packet
     }
@@ -34,6 +35,8 @@ public struct PacketDecoder: Sendable {
         case 0x0806:
             packet.network = .arp
             packet.networkOffset = offset
+        case 0x8847, 0x8848: decodeMPLS(bytes, at: offset, into: &packet)
+        case 0x8864: decodePPPoE(bytes, at: offset, into: &packet)
         default: packet.network = .other
         }
     }

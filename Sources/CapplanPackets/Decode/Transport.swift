@@ -8,6 +8,7 @@ extension PacketDecoder {
         case 17: decodeUDP(bytes, at: offset, end: end, into: &packet)
         case 1: decodeICMP(bytes, at: offset, end: end, into: &packet, version6: false)
         case 58: decodeICMP(bytes, at: offset, end: end, into: &packet, version6: true)
+        case 4, 41, 47: decodeIPTunnel(proto, bytes, at: offset, into: &packet)
         default: packet.transport = .other
         }
     }
@@ -92,6 +93,7 @@ extension PacketDecoder {
         packet.payloadLength = max(0, end - offset - 8)
         packet.capturedPayloadLength = max(0, min(end, bytes.count) - packet.payloadOffset)
         markPayloadCut(&packet)
+        if destinationPort >= 4789, decodeUDPTunnel(bytes, at: offset + 8, into: &packet) { return }
         if sourcePort == 53 || destinationPort == 53 || sourcePort == 5353 || destinationPort == 5353 {
             decodeDNS(bytes, at: offset + 8, into: &packet)
         }

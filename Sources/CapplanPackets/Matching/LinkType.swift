@@ -5,6 +5,8 @@ public enum LinkType: Int32, Sendable, CaseIterable, Codable {
     /// Ethernet: veths, bridges and physical NICs.
     case ethernet = 1
     case rawBSD = 12, rawOpenBSD = 14, rawLinktype = 101
+    /// PPP, and PPP in HDLC-like framing.
+    case ppp = 9, pppSerial = 50
     case loop = 108
     case linuxSLL = 113
     case ipv4 = 228, ipv6 = 229
@@ -14,7 +16,7 @@ public enum LinkType: Int32, Sendable, CaseIterable, Codable {
     /// A DLT read from a file or a stream; one capplan cannot decode is an error that says which it can.
     public init(dlt: Int32) throws(PcapError) {
         guard let known = LinkType(rawValue: dlt) else {
-            throw PcapError("decode", "link type \(dlt) is not one capplan decodes (Ethernet, Linux cooked v1/v2, raw IP, loopback)")
+            throw PcapError("decode", "link type \(dlt) is not one capplan decodes (Ethernet, Linux cooked v1/v2, raw IP, loopback, PPP)")
         }
         self = known
     }
@@ -36,6 +38,7 @@ public enum LinkType: Int32, Sendable, CaseIterable, Codable {
         case .ipv4: "raw IPv4"
         case .ipv6: "raw IPv6"
         case .linuxSLL2: "Linux cooked v2"
+        case .ppp, .pppSerial: "PPP"
         }
     }
 
