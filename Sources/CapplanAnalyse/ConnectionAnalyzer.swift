@@ -46,6 +46,8 @@ public struct ConnectionAnalyzer {
         public var connections = 0
         public var tcpConnections = 0
         public var udpConnections = 0
+        /// ICMP "connections" as Zeek has them: one per pair of hosts and message kind.
+        public var icmpConnections = 0
         public var resets = 0
         /// SYNs sent again before any SYN-ACK: a connection attempt going unanswered.
         public var unansweredSynRetries = 0
@@ -113,6 +115,7 @@ public struct ConnectionAnalyzer {
         case .icmp, .icmpv6:
             totals.icmpPackets += 1
             if packet.icmp.isError { trackICMPError(packet, number: number, time: time) }
+            trackICMP(packet, number: number, time: time, frameLength: originalLength)
         default:
             totals.otherPackets += 1
         }
@@ -132,7 +135,10 @@ public struct ConnectionAnalyzer {
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
-        if let existing = index.find(key) {
+        if let existing = index.find(key), proto == 6, Self.startsAnew(flows[existing], packet, time: time) {
+            release(existing, key: key)
+            slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
+        } else if let existing = index.find(key) {
             slot = existing
         } else {
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
@@ -152,6 +158,8 @@ public struct ConnectionAnalyzer {
             }
             buffer[slot].lastPacket = number
             buffer[slot].last = time
+            // UDP's history, as Zeek's: D (d) the first packet with payload from the originator (responder).
+            if proto == 17, packet.payloadLength > 0 { buffer[slot].note(UInt8(ascii: "D"), fromOriginator: fromOriginator) }
             if fromOriginator {
                 buffer[slot].orig.packets += 1
                 buffer[slot].orig.frameBytes += Int64(frameLength)
@@ -175,6 +183,51 @@ public struct ConnectionAnalyzer {
         if closedNow { closing.append((time, slot, key)) }
     }
 
+    /// Zeek's delays: state is kept this long after a close or a reset (tcp_close_delay,
+    /// tcp_reset_delay), and an attempt nobody answered this long after it began (tcp_SYN_timeout).
+    static let closeDelay: Int64 = 5_000_000_000
+
+    /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
+    /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
+    /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
+    static func startsAnew(_ flow: Flow, _ packet: DecodedPacket, time: Int64) -> Bool {
+        // A copy on a second interface belongs to the connection it copies.
+        if flow.isCopy(packet, fromOriginator: flow.originator.address == packet.source && flow.originator.port == packet.sourcePort, time: time) {
+            return false
+        }
+        if Flow.isClosed(flow.orig.state, flow.resp.state) {
+            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || time - flow.last > closeDelay
+        }
+        let attempt = (flow.orig.state == .synSent || flow.orig.state == .synAckSent) && flow.resp.state == .inactive
+        return attempt && time - flow.start > closeDelay
+    }
+
+    /// UDP ports Zeek takes for a server's (its likely_server_ports): a packet from one of them to
+    /// another port is the responder's, e.g. a DHCP answer (67 to 68) seen before its request.
+    static let udpServerPorts: Set<UInt16> = [53, 67, 69, 123, 137, 138, 161, 500, 514, 1812, 1813, 4500, 5353, 5355]
+
+    /// An ICMP message as Zeek's ICMP "connection": the sender's port is the message type, the
+    /// receiver's the type that answers it (echo request 8 and reply 0, neighbour solicitation
+    /// 135 and advertisement 136, ...), or the code for a message nothing answers.
+    private mutating func trackICMP(_ packet: DecodedPacket, number: Int, time: Int64, frameLength: Int) {
+        guard packet.transportOffset >= 0, !packet.isLaterFragment else { return }
+        var message = packet
+        let type = UInt16(packet.icmp.type)
+        let pairs = packet.transport == .icmpv6 ? Self.icmpv6Counterparts : Self.icmpv4Counterparts
+        message.sourcePort = type
+        message.destinationPort = pairs[type] ?? UInt16(packet.icmp.code)
+        message.payloadLength = 0
+        track(message, proto: packet.transport == .icmpv6 ? 58 : 1, number: number, time: time, frameLength: frameLength)
+    }
+
+    static let icmpv4Counterparts: [UInt16: UInt16] = [8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 10: 9, 9: 10]
+    static let icmpv6Counterparts: [UInt16: UInt16] = [128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130]
+
+    /// Broadcast and multicast: a packet to one is not an answer.
+    static func isGroupAddress(_ address: IPAddress) -> Bool {
+        address.isIPv6 ? address.high >> 56 == 0xFF : address.low == 0xFFFF_FFFF || address.low >> 28 == 0xE
+    }
+
     private mutating func open(_ key: FlowKey, _ packet: DecodedPacket, source: Endpoint, destination: Endpoint,
                       proto: UInt8, number: Int, time: Int64) -> Int {
         // The originator sends the first SYN. A SYN-ACK first means we missed the SYN:
@@ -186,7 +239,9 @@ public struct ConnectionAnalyzer {
                 swap(&originator, &responder)
                 flipped = true
             }
-        } else if source.port < 1024 && destination.port >= 1024 && source.port != 0 {
+        } else if source.port < 1024 && destination.port >= 1024 && source.port != 0
+                    || Self.udpServerPorts.contains(source.port) && !Self.udpServerPorts.contains(destination.port)
+                    && !Self.isGroupAddress(destination.address) {
             swap(&originator, &responder)
             flipped = true
         }
@@ -287,7 +342,11 @@ public struct ConnectionAnalyzer {
         let flowExpert = flow.orig.expert + flow.resp.expert
         expert = expert + flowExpert
         totals.connections += 1
-        if flow.proto == 6 { totals.tcpConnections += 1 } else { totals.udpConnections += 1 }
+        switch flow.proto {
+        case 6: totals.tcpConnections += 1
+        case 17: totals.udpConnections += 1
+        default: totals.icmpConnections += 1
+        }
         // Top talkers are summed per flow, not per packet: one lookup per address per flow.
         if flow.orig.packets > 0 {
             talkers[flow.originator.address, default: Talker()].packets += flow.orig.packets
@@ -300,7 +359,7 @@ public struct ConnectionAnalyzer {
         guard connections.count < recordLimit else { return }
         let rtt = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? Double(flow.handshakeAckTime - flow.synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
-            proto: flow.proto == 6 ? "tcp" : "udp", originator: flow.originator, responder: flow.responder,
+            proto: flow.proto == 6 ? "tcp" : flow.proto == 17 ? "udp" : "icmp", originator: flow.originator, responder: flow.responder,
             state: state, history: flow.historyString, firstPacket: flow.firstPacket,
             start: Double(flow.start - start) / 1e9, duration: Double(flow.last - flow.start) / 1e9,
             originatorPackets: flow.orig.packets, responderPackets: flow.resp.packets,

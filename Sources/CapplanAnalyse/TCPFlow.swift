@@ -67,6 +67,9 @@ struct Direction {
     var payloadBytes: Int64 = 0
     var nextSequence: UInt32 = 0
     var hasNextSequence = false
+    /// The start of sequence space this side skipped and has not filled since (a hole), if any.
+    var holeStart: UInt32 = 0
+    var hasHole = false
     var lastAck: UInt32 = 0
     var hasAck = false
     var lastWindow: UInt16 = 0

@@ -23,15 +23,8 @@ extension Flow {
     mutating func processTCP(_ packet: DecodedPacket, fromOriginator: Bool, number: Int, time: Int64, start: Int64) -> Outcome {
         let tcp = packet.tcp
         let length = packet.payloadLength
-        // A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
-        // interfaces) is not a retransmission: same IP ID, sequence, ACK, flags, length and window
-        // within 1 ms, from another interface when the link type says which (SLL2).
-        let signature = UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
-            ^ UInt64(length) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
-        if fromOriginator ? orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
-                          : resp.recent.contains(signature, time: time, interface: packet.interfaceIndex) {
-            return .copy
-        }
+        let signature = Self.signature(packet)
+        if isCopy(packet, fromOriginator: fromOriginator, time: time) { return .copy }
 
         var letters = Letters()
         let idle = orig.packets + resp.packets > 0 ? time - last : nil
@@ -40,12 +33,25 @@ extension Flow {
                               rtt: synTime >= 0 && handshakeAckTime >= 0 ? handshakeAckTime - synTime : defaultOutOfOrderThreshold)
         var reset: ResetEvent?
         var handshakeCompleted = false
+        var peerGap = false
         let originatorSynSent = orig.state == .synSent
         let originatorSyns = orig.synCount
         let synAckSeen = synAckTime >= 0
 
         func analyse(_ fwd: inout Direction, _ rev: inout Direction) {
             fwd.recent.add(signature, time: time, interface: packet.interfaceIndex)
+            // A hole in this side's sequence space, until a segment fills it; one the peer acknowledges
+            // past while it is still open is Zeek's content gap (G for the originator's side, g for the responder's).
+            if fwd.hasNextSequence, !segment.rst, seqGreater(tcp.sequence, fwd.nextSequence), !fwd.hasHole {
+                fwd.holeStart = fwd.nextSequence
+                fwd.hasHole = true
+            } else if fwd.hasHole, !seqGreater(tcp.sequence, fwd.holeStart), seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
+                fwd.hasHole = false
+            }
+            if segment.ack, rev.hasHole, seqGreater(tcp.acknowledgment, rev.holeStart) {
+                rev.hasHole = false
+                peerGap = true
+            }
             if segment.rst {
                 reset = Self.resetEvent(packet, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
                                         start: start, flowStart: flowStart, idle: idle,
@@ -65,12 +71,28 @@ extension Flow {
         if syn && ack, synAckTime < 0 { synAckTime = time }
         if handshakeCompleted, handshakeAckTime < 0 { handshakeAckTime = time }
         if reset != nil { resets += 1 }
+        if peerGap { note(UInt8(ascii: "G"), fromOriginator: !fromOriginator) }
         for index in 0..<letters.count {
             note(UInt8(truncatingIfNeeded: letters.packed >> UInt64(8 * index)), fromOriginator: fromOriginator)
         }
         lastPacket = number
         last = time
         return .counted(reset)
+    }
+
+    /// A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
+    /// interfaces) is not a retransmission: same IP ID, sequence, ACK, flags, length and window
+    /// within 1 ms, from another interface when the link type says which (SLL2).
+    static func signature(_ packet: DecodedPacket) -> UInt64 {
+        let tcp = packet.tcp
+        return UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
+            ^ UInt64(packet.payloadLength) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
+    }
+
+    func isCopy(_ packet: DecodedPacket, fromOriginator: Bool, time: Int64) -> Bool {
+        let signature = Self.signature(packet)
+        return fromOriginator ? orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
+                              : resp.recent.contains(signature, time: time, interface: packet.interfaceIndex)
     }
 
     /// One TCP segment as the per-direction steps read it.
@@ -121,7 +143,8 @@ extension Flow {
             return false
         }
         fwd.expert.retransmissions += 1
-        letters.add(UInt8(ascii: "T"))
+        // Zeek's T/t is retransmitted payload only (a SYN or FIN sent again is not one).
+        if length > 0 { letters.add(UInt8(ascii: "T")) }
         return true
     }
 
@@ -178,6 +201,10 @@ extension Flow {
                     fwd.state = .established
                     if rev.state != .established { rev.state = .established }
                 }
+            case .inactive where s.ack && rev.state == .synAckSent:
+                // The SYN was missed, its SYN-ACK answered: both ends are established (as Zeek has it).
+                fwd.state = .established
+                rev.state = .established
             case .inactive:
                 fwd.state = .partial
             default:

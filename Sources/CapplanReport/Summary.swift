@@ -65,6 +65,8 @@ public struct Summary: Sendable, Codable {
         public var total: Int
         public var tcp: Int
         public var udp: Int
+        /// ICMP messages grouped as Zeek does (see connections.list, proto "icmp").
+        public var icmp = 0
         public var byState: [String: Int]
         /// Connections in the order they started (at most `ConnectionAnalyzer.recordLimit`).
         public var list: [ConnectionRecord]

@@ -56,7 +56,7 @@ struct SummaryBuilder {
                            fragments: totals.fragments, duplicateCopiesDropped: totals.copiesDropped,
                            readError: readError),
             findings: findings,
-            connections: .init(total: totals.connections, tcp: totals.tcpConnections, udp: totals.udpConnections,
+            connections: .init(total: totals.connections, tcp: totals.tcpConnections, udp: totals.udpConnections, icmp: totals.icmpConnections,
                                byState: Dictionary(uniqueKeysWithValues: analyzer.stateCounts.map { ($0.key.rawValue, $0.value) }),
                                list: listedConnections()),
             counts: .init(resets: totals.resets, icmpErrors: totals.icmpErrors, dnsFailures: totals.dnsFailures),
