@@ -135,7 +135,7 @@ public struct ConnectionAnalyzer {
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
-        if let existing = index.find(key), proto == 6, Self.startsAnew(flows[existing], packet, time: time) {
+        if let existing = index.find(key), proto == 6, mayStartAnew(existing, time: time), Self.startsAnew(flows[existing], packet, time: time) {
             release(existing, key: key)
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
         } else if let existing = index.find(key) {
@@ -190,6 +190,15 @@ public struct ConnectionAnalyzer {
     /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
     /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
     /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
+    /// The cheap part of `startsAnew`, read in place: most packets belong to an open connection.
+    @inline(__always)
+    private func mayStartAnew(_ slot: Int, time: Int64) -> Bool {
+        flows.withUnsafeBufferPointer { buffer in
+            Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
+                || buffer[slot].resp.state == .inactive && time - buffer[slot].start > Self.closeDelay
+        }
+    }
+
     static func startsAnew(_ flow: Flow, _ packet: DecodedPacket, time: Int64) -> Bool {
         // A copy on a second interface belongs to the connection it copies.
         if flow.isCopy(packet, fromOriginator: flow.originator.address == packet.source && flow.originator.port == packet.sourcePort, time: time) {

@@ -99,7 +99,8 @@ public struct Step: Sendable, Codable, Equatable {
         case resolveInterfaces(InterfaceSelection, streams: Resolved<[CaptureStream]>, local: Bool)
         /// `interfaces: path`: each node's rule counters and conntrack entries, at the capture's start and stop.
         case readNodeState(Resolved<[NodeStateRead]>)
-        case capture(filter: String, duration: PlanDuration, maxPackets: Int64?, maxBytes: ByteSize?, snaplen: Int, streamed: Bool)
+        case capture(filter: String, duration: PlanDuration, maxPackets: Int64?, maxBytes: ByteSize?, snaplen: Int, streamed: Bool,
+                     bufferSize: ByteSize? = nil)
         /// A reproduce command and the exact argv that runs it.
         case reproduce(ReproduceStep, argv: [String])
         case stopWhen(StopCondition)

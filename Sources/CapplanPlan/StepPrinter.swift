@@ -85,10 +85,10 @@ public enum StepPrinter {
             guard let reads = reads.value else { return ["iptables-save -c and conntrack -L for the pods' addresses on each capture node (\(later))"] }
             return reads.map { "\($0.node.map { "on \($0): " } ?? "")\($0.command.joined(separator: " "))" }
                 + ["kept in node-state/, redacted like the packets"]
-        case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed):
+        case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed, let bufferSize):
             var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
                          "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")
-                         + ", snaplen \(snaplen)"]
+                         + ", snaplen \(snaplen)" + (bufferSize.map { ", kernel buffer \($0) per interface" } ?? "")]
             lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
                                   : "libpcap live capture on this machine")
             return lines

@@ -198,6 +198,35 @@ struct ApplyTests {
         #expect(try Self.leftovers().isEmpty)
     }
 
+    /// A flood into a 64 KiB kernel buffer: the kernel drops packets, run.json counts them, and a
+    /// result that rests on not seeing something is unsure: INCONCLUSIVE, exit 5.
+    @Test func aCaptureTheKernelCouldNotKeepUpWithIsInconclusive() throws {
+        let flood = """
+        apiVersion: capplan/v1
+        kind: CapturePlan
+        metadata: {name: lab-flood}
+        target: {local: {netns: cpl-node}}
+        pods: [{name: cpl-app}]
+        capture: {filter: udp, duration: 5s, bufferSize: 64KiB}
+        reproduce:
+          - at: 0.5s
+            local: {netns: cpl-app, command: [python3, scripts/lab/traffic.py, flood, "300000", 203.0.113.12]}
+        redact: {payload: drop}
+        expect:
+          - notSeen: dns-failure
+
+        """
+        let (path, runs) = try Self.plan("icmp-unreachable") { _ in flood }
+        #expect(try runBinary(["plan", path]).stdout.contains("kernel buffer 64KiB per interface"))
+        let result = try runBinary(["apply", path])
+        #expect(result.status == 5, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("## Verdict: INCONCLUSIVE") && result.stdout.contains("the kernel dropped"), "\(result.stdout)")
+        let run = try Self.json(try Self.runDirectory(runs) + "/run.json")
+        let kernel = (run["packets"] as? [String: Any])?["kernel"] as? [[String: Any]] ?? []
+        #expect(kernel.contains { ($0["droppedByKernel"] as? Int ?? 0) > 0 }, "\(kernel)")
+        #expect(try Self.leftovers().isEmpty)
+    }
+
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
         return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }

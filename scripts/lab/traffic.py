@@ -14,6 +14,7 @@ count and time, only on addresses the test's own network namespaces hold.
                                  wait up to SECONDS for the far end to close or reset
   traffic.py connect HOST PORT TIMEOUT   one connection attempt (refused, or unanswered)
   traffic.py dns SERVER           two lookups: api.example.test (answered), missing.example.test (NXDOMAIN)
+  traffic.py flood COUNT ADDRESS  COUNT datagrams to port 9999 as fast as one socket goes (at most 3 s)
   traffic.py udp COUNT ADDRESS...  send COUNT rounds of one datagram to port 9999 of each
                                  address, 2 ms apart (the live-capture tests count them)
 
@@ -253,6 +254,15 @@ def main(argv):
         return 0
     if len(argv) >= 3 and argv[1] == "dns":
         client_dns(argv[2])
+        return 0
+    if len(argv) >= 4 and argv[1] == "flood":
+        # As fast as one socket goes, bounded in count and in time (3 s).
+        deadline = time.monotonic() + 3
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for index in range(int(argv[2])):
+                sock.sendto(b"capplan flood", (argv[3], 9999))
+                if index % 1000 == 0 and time.monotonic() > deadline:
+                    break
         return 0
     if len(argv) >= 4 and argv[1] == "udp":
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -122,7 +122,8 @@ struct KubernetesExecutor {
     private func capture(_ step: Step, state: State, cluster: ClusterSnapshot) throws -> ApplyExit {
         let streams = TcpdumpStreams(kubectl: kubectl, context: context)
         defer { streams.stopAll() }
-        try streams.start(state.streams, helpers: state.helpers, snaplen: context.plan.capture.snaplen, step: step)
+        try streams.start(state.streams, helpers: state.helpers, snaplen: context.plan.capture.snaplen,
+                          bufferSize: context.plan.capture.bufferSize, step: step)
         let context = self.context
         var target = CaptureTarget(
             kind: .kubernetes, source: try streams.source(helpers: state.helpers), interfaces: state.streams.map(\.interface),

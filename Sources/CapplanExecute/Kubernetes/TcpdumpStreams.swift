@@ -1,3 +1,4 @@
+import CapplanLoad
 import CapplanPackets
 import CapplanPlan
 import Foundation
@@ -23,10 +24,13 @@ final class TcpdumpStreams {
     }
 
     /// Starts every stream; each is on the undo stack (under the capture step) once it has a pid.
-    func start(_ streams: [(stream: CaptureStream, interface: ResolvedInterface)], helpers: [HelperPod], snaplen: Int, step: Step) throws {
+    func start(_ streams: [(stream: CaptureStream, interface: ResolvedInterface)], helpers: [HelperPod], snaplen: Int, bufferSize: ByteSize?,
+               step: Step) throws {
         for (stream, interface) in streams {
             guard let helper = helpers.first(where: { $0.node.value == stream.node }), let node = stream.node else { continue }
-            let command = ["tcpdump", "-i", interface.name, "-U", "-w", "-", "-s", String(snaplen)] + (stream.filter.isEmpty ? [] : ["--", stream.filter])
+            // tcpdump's -B is in KiB.
+            let buffer = bufferSize.map { ["-B", String(max(1, $0.bytes / 1024))] } ?? []
+            let command = ["tcpdump", "-i", interface.name, "-U", "-w", "-", "-s", String(snaplen)] + buffer + (stream.filter.isEmpty ? [] : ["--", stream.filter])
             let argv = kubectl.exec(namespace: helper.namespace, pod: helper.name, container: HelperPod.container, command)
             // A shared bridge is captured once per pod (each with its own host filter): names stay unique.
             let name = "\(node)/\(interface.name)" + (stream.extraFilter != nil ? interface.pod.map { " for \($0)" } ?? "" : "")

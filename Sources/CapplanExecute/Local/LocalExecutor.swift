@@ -40,7 +40,9 @@ struct LocalExecutor {
         let interfaces = streams.map(Self.interface)
         // One libpcap handle per interface, all with the one filter the planner gave them.
         let capture = try LiveCapture(interfaces: interfaces.map(\.name), filter: streams.first?.filter ?? context.plan.capture.filter,
-                                      snaplen: context.plan.capture.snaplen, namespace: netns)
+                                      snaplen: context.plan.capture.snaplen,
+                                      bufferSize: context.plan.capture.bufferSize.map { Int(clamping: $0.bytes) } ?? LiveCapture.defaultBufferSize,
+                                      namespace: netns)
         defer { capture.close() }
         let netns = self.netns
         var target = CaptureTarget(kind: .local, source: capture, interfaces: interfaces, identities: LocalSnapshot.identities(of: snapshot),

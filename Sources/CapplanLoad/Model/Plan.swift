@@ -97,6 +97,8 @@ public struct CaptureSettings: Sendable, Codable, Equatable {
     public var maxPackets: Int64?
     public var maxBytes: ByteSize?
     public var snaplen: Int
+    /// The kernel's capture buffer per interface; nil: libpcap's 8 MiB here, tcpdump's default in a helper.
+    public var bufferSize: ByteSize? = nil
     public var helperImage: String
     public var privileged: Bool
 }

@@ -83,6 +83,9 @@ public enum PlanSchema {
         SchemaField("maxPackets", .integer(1...1_000_000_000), "Stop after this many packets."),
         SchemaField("maxBytes", .size, "Stop after this many captured bytes."),
         SchemaField("snaplen", .integer(1...262_144), default: "262144", "Bytes kept of each packet."),
+        SchemaField("bufferSize", .size, defaultNote: "8MiB on this machine; tcpdump's own (2MiB) in a helper",
+                    "The kernel's capture buffer per interface. Too small for the traffic, the kernel drops packets: the run counts them, "
+                        + "and a verdict that rests on something not being seen becomes INCONCLUSIVE."),
         SchemaField("image", .string(.image), default: defaultHelperImage, "The helper pod's image; it needs ip and tcpdump."),
         SchemaField("privileged", .boolean, default: "false", "Run the helper privileged instead of with NET_ADMIN and NET_RAW only."),
     ])

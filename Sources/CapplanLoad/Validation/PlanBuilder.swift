@@ -164,6 +164,7 @@ struct PlanBuilder {
             maxPackets: value?["maxPackets"]?.integer,
             maxBytes: value?["maxBytes"]?.size,
             snaplen: snaplen,
+            bufferSize: value?["bufferSize"]?.size,
             helperImage: value?["image"]?.string ?? PlanSchema.defaultHelperImage,
             privileged: value?["privileged"]?.boolean ?? false)
         var usable: String? = settings.filter
@@ -254,7 +255,7 @@ struct PlanBuilder {
     private mutating func buildStop(_ value: CheckedValue?, capture: Capture?) -> StopCondition? {
         guard let value, let whenValue = value["when"], let when = whenValue.string.flatMap(TrafficEvent.init(rawValue:)) else { return nil }
         if let capture, !canCapture(when, through: capture) {
-            log.error("the capture filter \"\(capture.settings.filter)\" can never capture a \(when.rawValue) (it needs \(when.packetClass)); widen the filter or change stop.when",
+            log.error("the capture filter \"\(capture.settings.filter)\" can never capture \(Self.article(when.rawValue)) \(when.rawValue) (it needs \(when.packetClass)); widen the filter or change stop.when",
                       at: whenValue.mark, field: whenValue.field)
         }
         let grace = value["grace"]?.duration ?? .seconds(2)
@@ -272,7 +273,7 @@ struct PlanBuilder {
             guard let eventValue = item["seen"] ?? item["notSeen"],
                   let event = eventValue.string.flatMap(TrafficEvent.init(rawValue:)) else { continue }
             if let capture, !canCapture(event, through: capture) {
-                log.error("the capture filter \"\(capture.settings.filter)\" can never capture a \(event.rawValue) (it needs \(event.packetClass)), so this expectation could never be judged",
+                log.error("the capture filter \"\(capture.settings.filter)\" can never capture \(Self.article(event.rawValue)) \(event.rawValue) (it needs \(event.packetClass)), so this expectation could never be judged",
                           at: eventValue.mark, field: eventValue.field)
             }
             if !shouldSee, let atLeast = item["atLeast"], !atLeast.isDefault {
@@ -333,4 +334,7 @@ struct PlanBuilder {
                          macs: macs, scrub: value["scrub"]?.strings ?? [], dropFilter: value["drop"]?.string, key: key,
                          names: value["names"]?.string.flatMap(Redaction.Names.init(rawValue:)) ?? .keep)
     }
+
+    /// "a" or "an", as the word's first letter sounds (icmp-unreachable: an).
+    static func article(_ word: String) -> String { "aeiouAEIOU".contains(word.first ?? "x") ? "an" : "a" }
 }

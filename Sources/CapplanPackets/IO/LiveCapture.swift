@@ -45,7 +45,9 @@ public final class LiveCapture: PacketSource {
 
     /// Opens every interface; with `namespace`, inside that network namespace (the handles then
     /// capture there, while the rest of the process stays where it is).
-    public init(interfaces: [String], filter: String, snaplen: Int, bufferSize: Int = 8 << 20, namespace: String? = nil) throws(PcapError) {
+    public static let defaultBufferSize = 8 << 20
+
+    public init(interfaces: [String], filter: String, snaplen: Int, bufferSize: Int = defaultBufferSize, namespace: String? = nil) throws(PcapError) {
         guard !interfaces.isEmpty else { throw PcapError("pcap_create", "no interface to capture on") }
         self.interfaces = interfaces
         self.snaplen = snaplen
