@@ -64,8 +64,13 @@ struct CaptureFile {
     }
 
     /// Comments on the packets the findings cite, added once the report is known.
-    func annotate(_ summary: Summary) throws {
-        guard format == .pcapng, keepNames else { return }
+    /// Returns why it left the comments out, when it did: the capture is too large to write again.
+    func annotate(_ summary: Summary) throws -> String? {
+        guard format == .pcapng, keepNames else { return nil }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= Self.annotationLimit else {
+            return "the capture is \(size / 1_048_576) MiB: the packets the findings cite are named in summary.md, not commented in the file"
+        }
         var comments: [Int: String] = [:]
         for finding in summary.findings {
             for packet in finding.packets.prefix(Self.commentsPerFinding) where comments[packet] == nil {
@@ -73,9 +78,12 @@ struct CaptureFile {
             }
         }
         try PcapngWriter.addComments(path: path, comments)
+        return nil
     }
 
     static let commentsPerFinding = 20
+    /// Adding comments writes the file again; past this size that costs more than it gives.
+    static let annotationLimit = 1 << 30
 
     /// Which way a packet went at its point, where the point knows: Linux cooked captures say it,
     /// and a pod's host-side veth receives what the pod sends.

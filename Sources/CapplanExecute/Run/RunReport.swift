@@ -34,7 +34,7 @@ struct RunReport {
         let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
             + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
         do {
-            try file.annotate(summary)
+            if let skipped = try file.annotate(summary) { context.journal.note("packet comments left out: \(skipped)") }
         } catch {
             context.say("the capture's packets were not commented: \(error)")
         }

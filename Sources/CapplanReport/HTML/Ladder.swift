@@ -1,3 +1,4 @@
+import Foundation
 import CapplanAnalyse
 import CapplanPackets
 
@@ -45,7 +46,12 @@ public enum LadderReader {
         }
     }
 
+    /// Reading the capture again for ladders is skipped past this size.
+    public static let captureLimit = 2 << 30
+
     public static func read(path: String, summary: Summary) -> [Ladder] {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= captureLimit else { return [] }
         let cited = citedPackets(summary)
         guard !cited.isEmpty, let keys = try? flowsOf(cited, path: path), !keys.isEmpty else { return [] }
         var builders: [FlowKey: LadderBuilder] = [:]
