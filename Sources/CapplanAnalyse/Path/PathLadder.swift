@@ -29,7 +29,8 @@ extension PathTracer {
         let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
         // Ladders are built only for the connections that get one: those likely to have something
         // to say first (judged from the groups alone, cheaply), then those seen at several points.
-        let chosen = byConnection.map { (root: $0.key, indices: $0.value, rank: rank($0.value)) }
+        let hasUplink = points.contains { $0.role == .uplink }
+        let chosen = byConnection.map { (root: $0.key, indices: $0.value, rank: rank($0.value, hasUplink: hasUplink)) }
             .sorted { ($0.rank, $0.indices.first ?? 0) < ($1.rank, $1.indices.first ?? 0) }
             .prefix(Self.connectionLimit)
         let connections = chosen.sorted { ($0.indices.first ?? 0) < ($1.indices.first ?? 0) }.map { entry in
@@ -61,7 +62,23 @@ extension PathTracer {
 
     /// 0: a RST or ICMP error, a packet some point of the connection did not see, or a connection
     /// that never crossed an uplink though there are some; 1: seen at several points; 2: the rest.
-    func rank(_ indices: [Int]) -> Int {
+    /// Called for every connection of the run: the points seen are a bit set (a Set where there are more than 64).
+    func rank(_ indices: [Int], hasUplink: Bool) -> Int {
+        guard points.count <= 64 else { return rankWithSet(indices, hasUplink: hasUplink) }
+        var seen: UInt64 = 0
+        for index in indices {
+            let group = groups[index]
+            // "RST", "RST-ACK", "ICMP ...": made by someone, always worth a ladder.
+            if let first = group.label.utf8.first, first == UInt8(ascii: "R") || first == UInt8(ascii: "I") { return 0 }
+            for sighting in group.sightings { seen |= 1 << UInt64(sighting.point) }
+        }
+        let count = seen.nonzeroBitCount
+        if indices.contains(where: { groups[$0].sightings.count < count }) { return 0 }
+        if hasUplink, !points.indices.contains(where: { seen & (1 << UInt64($0)) != 0 && points[$0].role == .uplink }) { return 0 }
+        return count > 1 ? 1 : 2
+    }
+
+    private func rankWithSet(_ indices: [Int], hasUplink: Bool) -> Int {
         var seen: Set<Int> = []
         for index in indices {
             let group = groups[index]
@@ -69,7 +86,7 @@ extension PathTracer {
             for sighting in group.sightings { seen.insert(sighting.point) }
         }
         if indices.contains(where: { groups[$0].sightings.count < seen.count }) { return 0 }
-        if !seen.contains(where: { points[$0].role == .uplink }), points.contains(where: { $0.role == .uplink }) { return 0 }
+        if !seen.contains(where: { points[$0].role == .uplink }), hasUplink { return 0 }
         return seen.count > 1 ? 1 : 2
     }
 

@@ -101,10 +101,8 @@ public struct PathTracer {
     private mutating func prune(now: Int64) {
         while beganHead < began.count, now - began[beganHead].nanos > window {
             let key = began[beganHead].key
-            if var candidates = recent[key] {
-                candidates.removeFirst()
-                recent[key] = candidates.isEmpty ? nil : candidates
-            }
+            // In place: taking the list out and putting it back would copy it.
+            if recent[key]?.count == 1 { recent[key] = nil } else { recent[key]?.removeFirst() }
             beganHead += 1
         }
         if beganHead > 4096, beganHead * 2 > began.count {
