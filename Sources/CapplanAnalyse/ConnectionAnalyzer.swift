@@ -135,10 +135,11 @@ public struct ConnectionAnalyzer {
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
-        if let existing = index.find(key), proto == 6, mayStartAnew(existing, time: time), Self.startsAnew(flows[existing], packet, time: time) {
+        let found = index.find(key)
+        if let existing = found, proto == 6, startsAnew(existing, packet, time: time) {
             release(existing, key: key)
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
-        } else if let existing = index.find(key) {
+        } else if let existing = found {
             slot = existing
         } else {
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
@@ -190,25 +191,24 @@ public struct ConnectionAnalyzer {
     /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
     /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
     /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
-    /// The cheap part of `startsAnew`, read in place: most packets belong to an open connection.
-    @inline(__always)
-    private func mayStartAnew(_ slot: Int, time: Int64) -> Bool {
+    /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
+    /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
+    /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
+    /// Read in place (a Flow is too large to copy per packet); a copy on a second interface
+    /// belongs to the connection it copies.
+    private func startsAnew(_ slot: Int, _ packet: DecodedPacket, time: Int64) -> Bool {
         flows.withUnsafeBufferPointer { buffer in
-            Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
-                || buffer[slot].resp.state == .inactive && time - buffer[slot].start > Self.closeDelay
+            let closed = Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
+            let attempt = (buffer[slot].orig.state == .synSent || buffer[slot].orig.state == .synAckSent)
+                && buffer[slot].resp.state == .inactive && time - buffer[slot].start > Self.closeDelay
+            guard closed || attempt else { return false }
+            let fromOriginator = buffer[slot].originator == Endpoint(address: packet.source, port: packet.sourcePort)
+            if buffer[slot].isCopy(Flow.signature(packet), fromOriginator: fromOriginator, time: time, interface: packet.interfaceIndex) {
+                return false
+            }
+            guard closed else { return true }
+            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || time - buffer[slot].last > Self.closeDelay
         }
-    }
-
-    static func startsAnew(_ flow: Flow, _ packet: DecodedPacket, time: Int64) -> Bool {
-        // A copy on a second interface belongs to the connection it copies.
-        if flow.isCopy(packet, fromOriginator: flow.originator.address == packet.source && flow.originator.port == packet.sourcePort, time: time) {
-            return false
-        }
-        if Flow.isClosed(flow.orig.state, flow.resp.state) {
-            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || time - flow.last > closeDelay
-        }
-        let attempt = (flow.orig.state == .synSent || flow.orig.state == .synAckSent) && flow.resp.state == .inactive
-        return attempt && time - flow.start > closeDelay
     }
 
     /// UDP ports Zeek takes for a server's (its likely_server_ports): a packet from one of them to

@@ -24,7 +24,7 @@ extension Flow {
         let tcp = packet.tcp
         let length = packet.payloadLength
         let signature = Self.signature(packet)
-        if isCopy(packet, fromOriginator: fromOriginator, time: time) { return .copy }
+        if isCopy(signature, fromOriginator: fromOriginator, time: time, interface: packet.interfaceIndex) { return .copy }
 
         var letters = Letters()
         let idle = orig.packets + resp.packets > 0 ? time - last : nil
@@ -89,10 +89,9 @@ extension Flow {
             ^ UInt64(packet.payloadLength) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
     }
 
-    func isCopy(_ packet: DecodedPacket, fromOriginator: Bool, time: Int64) -> Bool {
-        let signature = Self.signature(packet)
-        return fromOriginator ? orig.recent.contains(signature, time: time, interface: packet.interfaceIndex)
-                              : resp.recent.contains(signature, time: time, interface: packet.interfaceIndex)
+    func isCopy(_ signature: UInt64, fromOriginator: Bool, time: Int64, interface: Int32) -> Bool {
+        fromOriginator ? orig.recent.contains(signature, time: time, interface: interface)
+                       : resp.recent.contains(signature, time: time, interface: interface)
     }
 
     /// One TCP segment as the per-direction steps read it.

@@ -126,13 +126,10 @@ public final class Redactor {
     }
 
     private func rewriteAddresses(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
-        if let outer = packet.outer {
-            rewriteOuter(&buffer, outer)
-            defer { clearOuterUDPChecksum(&buffer, outer) }
-            rewriteInner(&buffer, packet)
-        } else {
-            rewriteInner(&buffer, packet)
-        }
+        if let outer = packet.outer { rewriteOuter(&buffer, outer) }
+        rewriteInner(&buffer, packet)
+        // After the inner rewrite, which the outer UDP checksum covers.
+        if let outer = packet.outer { clearOuterUDPChecksum(&buffer, outer) }
     }
 
     /// A tunnel's outermost IP header: its addresses and (IPv4) header checksum.

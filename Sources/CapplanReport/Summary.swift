@@ -96,3 +96,11 @@ public struct Summary: Sendable, Codable {
         public var bytes: Int64
     }
 }
+
+extension Summary {
+    /// `text` (an address or endpoint) followed by its address's label, when the identity map had one:
+    /// `198.51.100.10:40000 (pod myapp/web-1)`.
+    public func labelled(_ text: String, address: IPAddress) -> String {
+        labels[address.description].map { "\(text) (\($0))" } ?? text
+    }
+}

@@ -37,13 +37,11 @@ public struct HTMLReport {
 
     /// The events the summary lists, as timeline entries (at most `eventLimit`).
     public static func events(_ summary: Summary) -> [TimelineEntry] {
-        func label(_ endpoint: CustomStringConvertible, _ address: String) -> String {
-            summary.labels[address].map { "\(endpoint) (\($0))" } ?? endpoint.description
-        }
         var entries = summary.resets.map {
-            TimelineEntry(time: $0.event.time, kind: .event, text: "RST from \(label($0.event.sender, $0.event.sender.address.description)) to \(label($0.event.receiver, $0.event.receiver.address.description))")
+            TimelineEntry(time: $0.event.time, kind: .event, text: "RST from \(summary.labelled($0.event.sender.description, address: $0.event.sender.address)) to "
+                + summary.labelled($0.event.receiver.description, address: $0.event.receiver.address))
         }
-        entries += summary.icmpErrors.map { TimelineEntry(time: $0.time, kind: .event, text: "ICMP \($0.description) from \(label($0.reporter, $0.reporter.description))") }
+        entries += summary.icmpErrors.map { TimelineEntry(time: $0.time, kind: .event, text: "ICMP \($0.description) from \(summary.labelled($0.reporter.description, address: $0.reporter))") }
         entries += summary.dnsFailures.map { TimelineEntry(time: $0.time, kind: .event, text: "DNS \($0.name): \($0.outcome)") }
         return Array(entries.sorted { $0.time < $1.time }.prefix(eventLimit))
     }

@@ -215,12 +215,11 @@ final class LadderBuilder {
     }
 
     func label(_ address: IPAddress) -> String {
-        let text = address.description
-        return summary.labels[text].map { "\(text) (\($0))" } ?? text
+        summary.labelled(address.description, address: address)
     }
 
     func label(_ endpoint: Endpoint) -> String {
-        summary.labels[endpoint.address.description].map { "\(endpoint) (\($0))" } ?? endpoint.description
+        summary.labelled(endpoint.description, address: endpoint.address)
     }
 
     func ladder() -> Ladder? {
