@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanReportTests", dependencies: ["CapplanReport", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanPlan", "CapplanAnalyse", "CapplanReport", "CapplanTestSupport"],
+        .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanPlan", "CapplanAnalyse", "CapplanReport", "CapplanRedact", "CapplanPackets", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
         .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],

@@ -37,6 +37,7 @@ public enum Planner {
         operations.append(.capture(filter: plan.capture.filter, duration: plan.capture.duration,
                                    maxPackets: plan.capture.maxPackets, maxBytes: plan.capture.maxBytes,
                                    snaplen: plan.capture.snaplen, streamed: plan.target.isKubernetes, bufferSize: plan.capture.bufferSize))
+        if let keep = plan.capture.keep { operations.append(.keepWindows(keep)) }
         // Sorted here, once: apply starts them in this order.
         for step in plan.reproduce.sorted(by: { $0.at < $1.at }) {
             operations.append(.reproduce(step, argv: try reproduceArgv(step, plan: plan)))

@@ -101,6 +101,8 @@ public struct Step: Sendable, Codable, Equatable {
         case readNodeState(Resolved<[NodeStateRead]>)
         case capture(filter: String, duration: PlanDuration, maxPackets: Int64?, maxBytes: ByteSize?, snaplen: Int, streamed: Bool,
                      bufferSize: ByteSize? = nil)
+        /// `capture.keep`: only the windows around each event reach the file; the rest waits in a ring and goes.
+        case keepWindows(KeepWindows)
         /// A reproduce command and the exact argv that runs it.
         case reproduce(ReproduceStep, argv: [String])
         case stopWhen(StopCondition)

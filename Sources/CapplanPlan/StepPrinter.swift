@@ -46,6 +46,7 @@ public enum StepPrinter {
         case .resolveInterfaces: "Resolve interfaces (read-only)"
         case .readNodeState: "Read each node's rule counters and conntrack at the capture's start and stop (read-only)"
         case .capture: "Capture"
+        case .keepWindows(let keep): "Keep only the packets around each \(keep.around.rawValue)"
         case .reproduce(let step, _): "Reproduce at +\(step.at)"
         case .stopWhen: "Stop early on the fault"
         case .collect: "Collect every buffered packet and stop the capture"
@@ -92,6 +93,11 @@ public enum StepPrinter {
             lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
                                   : "libpcap live capture on this machine")
             return lines
+        case .keepWindows(let keep):
+            return ["every packet is analysed; the last \(keep.before) of packets wait in a ring in memory (at most \(keep.memory), the oldest go first)",
+                    "each \(keep.around.rawValue)\(keep.from.map { " from \($0)" } ?? "") writes them, and every packet for \(keep.after) more; "
+                        + "one inside an open window extends it",
+                    "at most \(keep.windows) window\(keep.windows == 1 ? "" : "s"): the run ends when the last one closes; the rest is discarded and counted"]
         case .reproduce(let step, let command):
             let place = switch step.action {
             case .exec(let pod, let container, _): "in pod \(pod)\(container.map { " container \($0)" } ?? "")"

@@ -7,6 +7,12 @@ public struct RedactedPacket {
     public var timestamp: Timestamp
     public var bytes: UnsafeRawBufferPointer
     public var originalLength: Int
+
+    public init(timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int) {
+        self.timestamp = timestamp
+        self.bytes = bytes
+        self.originalLength = originalLength
+    }
 }
 
 /// Redact: applies the rules to each packet in one pass, in place in a scratch buffer.

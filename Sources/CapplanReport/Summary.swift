@@ -30,6 +30,8 @@ public struct Summary: Sendable, Codable {
         public var file: String
         public var linkType: String
         public var packets: Int
+        /// `capture.keep`: the packets the file holds; `packets` counts every one seen and analysed.
+        public var keptPackets: Int? = nil
         public var bytes: Int64
         public var start: String?
         public var end: String?

@@ -17,7 +17,7 @@ public enum SummaryMarkdown {
     public static func render(_ summary: Summary) -> String {
         let capture = summary.capture
         var text = "# capplan report: \(capture.file)\n\n"
-        text += "\(capture.packets) packets, \(seconds(capture.durationSeconds))"
+        text += "\(capture.packets) packets" + (capture.keptPackets.map { " seen, \($0) kept in the file" } ?? "") + ", \(seconds(capture.durationSeconds))"
         if let start = capture.start, let end = capture.end { text += " (\(start) to \(end))" }
         text += ", \(summary.connections.total) connection\(plural(summary.connections.total)).\n\n"
 

@@ -227,6 +227,77 @@ struct ApplyTests {
         #expect(try Self.leftovers().isEmpty)
     }
 
+    /// `capture.keep` on a minute of busy traffic with resets at moments drawn from a fresh seed:
+    /// the file holds exactly the packets of the windows around each reset (5 s before, 2 s after),
+    /// as a full tcpdump capture of the same veth in the same run shows them; the SYN of each reset
+    /// connection is there when it fell inside its window; the ring stayed within its bound.
+    @Test func aLongRunKeepsExactlyTheWindowsAroundEachReset() throws {
+        let seed = Int.random(in: 1...1_000_000)
+        let (path, runs) = try Self.plan("intermittent-reset") { $0.replacingOccurrences(of: "\"4711\"", with: "\"\(seed)\"") }
+        let full = Crafter.directory + "/full-\(UUID().uuidString).pcap"
+        defer { try? FileManager.default.removeItem(atPath: full) }
+        let tcpdump = try NetLab.Background(["ip", "netns", "exec", "cpl-node", "tcpdump", "-n", "-i", try Self.hostVeth(of: "cpl-app"),
+                                             "--time-stamp-precision", "nano", "-U", "-w", full, "--", "tcp port 8080"], ready: "listening on")
+        let result = try runBinary(["apply", path, "--quiet"])
+        tcpdump.waitForExit(timeout: 1)
+        #expect(result.status == 0, "seed \(seed): \(result.stderr)")
+        let directory = try Self.runDirectory(runs)
+        let keep = try #require(try Self.json(directory + "/run.json")["keep"] as? [String: Any])
+        let counts = try #require(keep["counts"] as? [String: Any])
+        #expect((counts["ringPeakBytes"] as? Int ?? .max) <= keep["memoryBound"] as? Int ?? 0)
+
+        let fields = ["frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "ip.id"]
+        let seen = try Tshark.fields(full, filter: "tcp", fields).map(KeyedPacket.init)
+        let kept = try Tshark.fields(directory + "/capture.pcapng", filter: "tcp", fields).map(KeyedPacket.init)
+        let windows = KeyedPacket.windows(around: seen.filter(\.isReset).map(\.nanos), before: 5_000_000_000, after: 2_000_000_000)
+        #expect(windows.count >= 2 && windows.count == (keep["windows"] as? [Any])?.count, "seed \(seed)")
+        // Two captures of one packet may differ by a few µs: packets within 10 ms of an edge are left out of the comparison.
+        func clear(_ packet: KeyedPacket) -> Bool { windows.allSatisfy { abs(packet.nanos - $0.lowerBound) > 10_000_000 && abs(packet.nanos - $0.upperBound) > 10_000_000 } }
+        let expected = seen.filter { packet in clear(packet) && windows.contains { $0.contains(packet.nanos) } }.map(\.key)
+        #expect(kept.filter(clear).map(\.key).sorted() == expected.sorted(), "seed \(seed)")
+        #expect(counts["seenPackets"] as? Int == seen.count && counts["keptPackets"] as? Int == kept.count, "seed \(seed): \(counts)")
+        #expect(counts["discardedPackets"] as? Int == seen.count - kept.count && kept.count < seen.count, "seed \(seed)")
+        for reset in seen.filter(\.isReset) {
+            guard let syn = seen.first(where: { $0.isSyn && $0.clientPort == reset.clientPort }),
+                  windows.contains(where: { $0.contains(syn.nanos) && $0.contains(reset.nanos) }), clear(syn) else { continue }
+            #expect(kept.contains { $0.key == syn.key }, "seed \(seed): the SYN of the connection reset at \(reset.nanos)")
+        }
+        #expect(try Self.leftovers().isEmpty)
+    }
+
+    /// A TCP packet as tshark shows it: when, and the fields that tell it apart from every other.
+    struct KeyedPacket {
+        var nanos: Int64
+        var key: String
+        var flags: Int
+        var clientPort: String
+
+        init(_ fields: [String]) {
+            let parts = (fields.first ?? "0").split(separator: ".")
+            let fraction = String((parts.count > 1 ? String(parts[1]) : "") + "000000000").prefix(9)
+            nanos = (Int64(parts.first ?? "0") ?? 0) * 1_000_000_000 + (Int64(fraction) ?? 0)
+            key = fields.dropFirst().joined(separator: "|")
+            flags = fields.count > 5 ? Int(fields[5].dropFirst(2), radix: 16) ?? 0 : 0
+            clientPort = fields.count > 2 ? (fields[1] == "8080" ? fields[2] : fields[1]) : ""
+        }
+
+        var isReset: Bool { flags & 0x04 != 0 }
+        var isSyn: Bool { flags & 0x12 == 0x02 }
+
+        /// Each event's window, joined where one began inside another (as capture.keep extends an open window).
+        static func windows(around events: [Int64], before: Int64, after: Int64) -> [ClosedRange<Int64>] {
+            var windows: [ClosedRange<Int64>] = []
+            for event in events.sorted() {
+                if let last = windows.last, event <= last.upperBound {
+                    windows[windows.count - 1] = last.lowerBound...(event + after)
+                } else {
+                    windows.append((event - before)...(event + after))
+                }
+            }
+            return windows
+        }
+    }
+
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
         return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }

@@ -12,6 +12,11 @@ count and time, only on addresses the test's own network namespaces hold.
   traffic.py request HOST PORT SECONDS reset|wait
                                  one request, then idle SECONDS and reset (the pod gives up), or
                                  wait up to SECONDS for the far end to close or reset
+  traffic.py churn HOST PORT SECONDS SEED
+                                 busy, mostly healthy traffic for SECONDS (at most 600): a short
+                                 request every 0.25 s, closed with FIN; and, at moments drawn from
+                                 SEED, a connection that idles 0.5 to 8 s and is then reset by
+                                 this side (an intermittent fault). Prints when each reset comes.
   traffic.py connect HOST PORT TIMEOUT   one connection attempt (refused, or unanswered)
   traffic.py dns SERVER           two lookups: api.example.test (answered), missing.example.test (NXDOMAIN)
   traffic.py flood COUNT ADDRESS  COUNT datagrams to port 9999 as fast as one socket goes (at most 3 s)
@@ -29,6 +34,7 @@ Scenarios (ports on the server):
   UDP 9            closed UDP port: ICMP port unreachable from the server
   UDP 53           DNS: names with 'missing' get NXDOMAIN, others an A record
 """
+import random
 import socket
 import struct
 import sys
@@ -181,6 +187,46 @@ def client_dns(server):
             sock.recvfrom(512)
 
 
+REQUEST = b"GET /orders HTTP/1.1\r\nHost: api.example.test\r\n\r\n"
+
+
+def churn(host, port, seconds, seed):
+    rng = random.Random(seed)
+    seconds = min(seconds, 600.0)
+    schedule = []  # (opens at, idles for) of each connection that ends in a reset
+    moment = rng.uniform(3, 10)
+    while moment < seconds - 3:
+        schedule.append((moment, rng.uniform(0.5, 8)))
+        moment += rng.uniform(4, 14)
+    start = time.monotonic()
+
+    def exchange():
+        conn = socket.create_connection((host, port), timeout=5)
+        conn.sendall(REQUEST)
+        conn.recv(4096)
+        return conn
+
+    def reset_later(opens, idle):
+        time.sleep(max(0.0, opens - (time.monotonic() - start)))
+        conn = exchange()
+        time.sleep(idle)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        conn.close()
+        print(f"reset at {time.monotonic() - start:.3f} s after {idle:.1f} s idle", flush=True)
+
+    threads = [threading.Thread(target=reset_later, args=item, daemon=True) for item in schedule]
+    for thread in threads:
+        thread.start()
+    while time.monotonic() - start < seconds:
+        try:
+            exchange().close()
+        except OSError as error:
+            print(f"churn: {error}", flush=True)
+        time.sleep(0.25)
+    for thread in threads:
+        thread.join(timeout=10)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "server":
         address = argv[2]
@@ -245,6 +291,9 @@ def main(argv):
         except (ConnectionResetError, socket.timeout):
             pass
         conn.close()
+        return 0
+    if len(argv) >= 6 and argv[1] == "churn":
+        churn(argv[2], int(argv[3]), float(argv[4]), int(argv[5]))
         return 0
     if len(argv) >= 5 and argv[1] == "connect":
         try:

@@ -65,7 +65,8 @@ struct CaptureFile {
 
     /// Comments on the packets the findings cite, added once the report is known.
     /// Returns why it left the comments out, when it did: the capture is too large to write again.
-    func annotate(_ summary: Summary) throws -> String? {
+    /// `windows`: comments on the packets that opened `capture.keep`'s windows, first.
+    func annotate(_ summary: Summary, windows: [Int: String] = [:]) throws -> String? {
         guard format == .pcapng, keepNames else { return nil }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= Self.annotationLimit else {
@@ -77,6 +78,7 @@ struct CaptureFile {
                 comments[packet] = "capplan: " + finding.text
             }
         }
+        comments.merge(windows) { finding, window in window + "\n" + finding }
         try PcapngWriter.addComments(path: path, comments)
         return nil
     }

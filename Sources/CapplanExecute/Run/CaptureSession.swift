@@ -80,6 +80,8 @@ final class CaptureSession {
     /// What the pass counted, for the report.
     struct Counts {
         var captured = 0
+        /// Packets past the redactor's drop filter: analysed, and numbered in this order.
+        var analysed = 0
         var bytes: Int64 = 0
         var firstPacket: Double?
         var origins: RunRecord.Origins
@@ -104,8 +106,11 @@ final class CaptureSession {
         context.say("capturing on \(target.source.interfaces.joined(separator: ", ")) for up to \(plan.capture.duration)"
                     + (plan.capture.filter.isEmpty ? "" : " (filter: \(plan.capture.filter))"))
         context.journal.note("capture: start")
+        let keeper = plannedKeep().map { WindowKeeper(keep: $0, sources: target.source.interfaces) }
         let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start,
-                              podAddresses: (points ?? []).map { Set($0.role == .podVeth ? $0.addresses.compactMap(IPAddress.init) : []) })
+                              podAddresses: (points ?? []).map { Set($0.role == .podVeth ? $0.addresses.compactMap(IPAddress.init) : []) },
+                              keeper: keeper)
+        keeper?.finish()
         if let early = target.source.endedEarly { stop.endedEarly(early) }
         nodeState?.take("after")
         for problem in nodeState?.problems ?? [] { context.say("node state not read: \(problem)") }
@@ -115,7 +120,7 @@ final class CaptureSession {
         writer.close()
         markSteps { operation in
             switch operation {
-            case .readNodeState, .capture, .stopWhen, .collect: true
+            case .readNodeState, .capture, .keepWindows, .stopWhen, .collect: true
             default: false
             }
         }
@@ -130,7 +135,7 @@ final class CaptureSession {
         // run.json, written next, says these steps are done.
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         let report = RunReport(context: context, target: target, writer: writer, file: file, start: start, end: Date(), counts: counts,
-                               stopReason: stop.reason, reproduce: reproduce.records)
+                               stopReason: stop.reason, reproduce: reproduce.records, keeper: keeper)
         var path = tracer?.report(start: analyzer.totals.first, conntrack: nodeState?.conntrackEntries() ?? [])
         path?.rules = nodeState?.countedRules() ?? []
         return try report.write(analyzer, path: path)
@@ -155,9 +160,10 @@ final class CaptureSession {
         return (file, writer, points)
     }
 
-    /// Captures until the stop policy says so; each packet is redacted, written and analysed.
+    /// Captures until the stop policy says so; each packet is redacted, analysed and written (with
+    /// `keep`, the keeper decides which are written; packets are numbered in the order seen).
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
-                      reproduce: ReproduceScheduler, start: Date, podAddresses: [Set<IPAddress>]) throws -> Counts {
+                      reproduce: ReproduceScheduler, start: Date, podAddresses: [Set<IPAddress>], keeper: WindowKeeper?) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
         let cooked = [LinkType.linuxSLL.rawValue, LinkType.linuxSLL2.rawValue].contains(target.source.linkType)
         // Per source index: an uplink of a path (a plain array: it is read for every packet).
@@ -172,8 +178,12 @@ final class CaptureSession {
                 lastFlush = now
             }
             if now.timeIntervalSince(lastStatus) >= (context.options.terminal ? 0.5 : 5) {
-                status(elapsed: now.timeIntervalSince(start), counts: counts, resets: analyzer.totals.resets)
+                status(elapsed: now.timeIntervalSince(start), counts: counts, resets: analyzer.totals.resets, keeper: keeper)
                 lastStatus = now
+            }
+            if let keeper, let closes = keeper.closesLastWindowAt, now >= closes {
+                stop.keptEveryWindow(keeper.windows.count)
+                return true
             }
             let interrupted = context.interrupts.received > 0 ? context.interrupts.signalName : nil
             return stop.shouldStop(now: now, captured: counts.captured, bytes: counts.bytes, interrupted: interrupted)
@@ -187,15 +197,26 @@ final class CaptureSession {
             counts.bytes += Int64(packet.bytes.count)
             guard let redacted = writer.redact(packet) else { return }
             let decoded = decoder.decode(redacted.bytes)
-            writer.append(redacted, interface: packet.source, direction: CaptureFile.direction(
-                decoded, cooked: cooked, podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : []))
-            counts.origins.add(packet.source)
+            let direction = CaptureFile.direction(decoded, cooked: cooked,
+                                                  podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : [])
+            let number: Int
+            if keeper == nil {
+                writer.append(redacted, interface: packet.source, direction: direction)
+                number = writer.written
+            } else {
+                number = counts.analysed + 1
+            }
+            counts.analysed += 1
+            if keeper == nil { counts.origins.add(packet.source) }
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
             if !(packet.source < uplink.count && uplink[packet.source]) {
-                analyzer.add(decoded, number: writer.written, timestamp: redacted.timestamp, originalLength: redacted.originalLength,
-                             raw: redacted.bytes)
+                analyzer.add(decoded, number: number, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)
             }
-            tracer?.add(decoded, point: packet.source, number: writer.written, timestamp: redacted.timestamp, raw: redacted.bytes)
+            tracer?.add(decoded, point: packet.source, number: number, timestamp: redacted.timestamp, raw: redacted.bytes)
+            if let keeper {
+                keeper.add(redacted, interface: packet.source, direction: direction, number: number,
+                           event: keeper.trigger(analyzer, identities: target.identities), to: writer)
+            }
             if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
         return counts
@@ -211,16 +232,42 @@ final class CaptureSession {
                                runner: runner, redact: redactor.redactText)
     }
 
+    /// The planned `capture.keep` step, if any.
+    private func plannedKeep() -> KeepWindows? {
+        context.steps.lazy.compactMap { step -> KeepWindows? in if case .keepWindows(let keep) = step.operation { keep } else { nil } }.first
+    }
+
     /// Marks the planned steps that `matches` selects as done.
     private func markSteps(_ matches: (Step.Operation) -> Bool) {
         for step in context.steps where matches(step.operation) { context.finished(step) }
     }
 
-    private func status(elapsed: Double, counts: Counts, resets: Int) {
+    private func status(elapsed: Double, counts: Counts, resets: Int, keeper: WindowKeeper?) {
         guard !context.options.quiet, !context.options.json else { return }
         let drops = target.liveStatistics ? target.statistics().reduce(0) { $0 + Int($1.droppedByKernel) } : 0
-        let line = String(format: "%.1fs/%@  packets %d  bytes %lld  drops %d  resets %d", elapsed, context.plan.capture.duration.description,
-                          counts.captured, counts.bytes, drops, resets)
+        var line = String(format: "%@/%@  packets %d  bytes %@  drops %d  resets %d", Self.clock(elapsed), context.plan.capture.duration.description,
+                          counts.captured, Self.size(counts.bytes), drops, resets)
+        if let keeper {
+            line += "  windows \(keeper.windows.count)/\(keeper.keep.windows)  kept \(Self.size(keeper.counts.keptBytes))"
+        }
         context.err(context.options.terminal ? "\r\u{1B}[K[capplan] \(line)" : "capplan: \(line)\n")
+    }
+
+    /// Elapsed time that stays readable over hours: 42.3s, 12m05s, 3h07m12s.
+    static func clock(_ seconds: Double) -> String {
+        let whole = Int(seconds)
+        if whole < 60 { return String(format: "%.1fs", seconds) }
+        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
+        return String(format: "%dh%02dm%02ds", whole / 3600, whole / 60 % 60, whole % 60)
+    }
+
+    /// Bytes as people read them: 512B, 3.4KB, 12.0MB, 1.20GB.
+    static func size(_ bytes: Int64) -> String {
+        switch bytes {
+        case ..<1000: "\(bytes)B"
+        case ..<1_000_000: String(format: "%.1fKB", Double(bytes) / 1e3)
+        case ..<1_000_000_000: String(format: "%.1fMB", Double(bytes) / 1e6)
+        default: String(format: "%.2fGB", Double(bytes) / 1e9)
+        }
     }
 }

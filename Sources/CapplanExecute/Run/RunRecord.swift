@@ -29,6 +29,18 @@ public struct RunRecord: Codable, Sendable {
     public var steps: [ExecutedStep]
     /// Where each packet of capture.pcap was captured, in order.
     public var origins: Origins
+    /// `capture.keep`: the windows kept, and what was kept and discarded.
+    public var keep: KeepRecord?
+
+    public struct KeepRecord: Codable, Sendable {
+        public var around: String
+        public var before: Double
+        public var after: Double
+        public var windowLimit: Int
+        public var memoryBound: Int64
+        public var windows: [KeptWindow]
+        public var counts: KeptCounts
+    }
 
     /// Packet by packet, which interface or stream (node/interface on Kubernetes) captured it:
     /// runs of [index in `sources`, how many packets in a row], in capture.pcap's order.

@@ -19,22 +19,29 @@ struct RunReport {
     let counts: CaptureSession.Counts
     let stopReason: String
     let reproduce: [RunRecord.ReproduceRecord]
+    /// `capture.keep`: what reached the file; the analysis saw every packet.
+    let keeper: WindowKeeper?
 
     func write(_ analyzer: ConnectionAnalyzer, path: PathReport?) throws -> ApplyExit {
         let plan = context.plan
         let source = target.source
-        let summary = CaptureReport.summarise(analyzer, identities: target.identities, file: file.format.fileName, linkType: source.linkType, path: path)
+        var summary = CaptureReport.summarise(analyzer, identities: target.identities, file: file.format.fileName, linkType: source.linkType, path: path)
         let drops = target.statistics().reduce(0) { $0 + Int($1.droppedByKernel) }
+        // Judged on every packet seen; then the evidence is numbered as the file holds it.
         let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities, kernelDrops: drops)
+        if let keeper {
+            summary = summary.renumbered(keeper.fileNumber)
+            summary.capture.keptPackets = keeper.counts.keptPackets
+        }
         let exit: ApplyExit = context.interrupts.received > 0 ? .interrupted
             : source.endedEarly != nil ? .failed
             : verdict?.outcome == .fail ? .expectationsFailed : verdict?.outcome == .inconclusive ? .inconclusive : .passed
         var record = runRecord(verdict: verdict, exit: exit)
         target.record(&record)
-        let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict)
+        let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict) + (keeper.map(Self.keepMarkdown) ?? "")
             + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
         do {
-            if let skipped = try file.annotate(summary) { context.journal.note("packet comments left out: \(skipped)") }
+            if let skipped = try file.annotate(summary, windows: windowComments()) { context.journal.note("packet comments left out: \(skipped)") }
         } catch {
             context.say("the capture's packets were not commented: \(error)")
         }
@@ -67,6 +74,11 @@ struct RunReport {
                                      text: (step.pod.map { "in pod \($0): " } ?? step.netns.map { "in \($0): " } ?? "") + step.command.joined(separator: " "))
         }
         timeline += HTMLReport.events(summary)
+        timeline += (keeper?.windows ?? []).enumerated().map { index, window in
+            HTMLReport.TimelineEntry(time: window.seconds, kind: .capture,
+                                     text: String(format: "window %d kept: %.1f s to +%.1f s around packet %d (%@)", index + 1, window.startSeconds,
+                                                  window.endSeconds, window.packet, window.event))
+        }
         timeline.append(.init(time: end.timeIntervalSince(start) - offset, kind: .stop, text: "capture stopped: \(stopReason)"))
         let rows = verdict.map { verdict in
             (outcome: verdict.outcome.rawValue, doubts: verdict.doubts,
@@ -90,7 +102,51 @@ struct RunReport {
             packets: .init(captured: counts.captured, written: writer.written, bytes: counts.bytes, kernel: target.statistics()),
             redaction: .init(applied: !rules.changesNothing, keyFingerprint: usesKey ? redactor.keyFingerprint : nil,
                              randomKey: redactor.keyIsRandom && rules.pseudonymizeAddresses, stats: redactor.stats),
-            reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps, origins: counts.origins)
+            reproduce: reproduce, verdict: verdict, exitCode: exit.rawValue, steps: context.executedSteps, origins: keeper?.origins ?? counts.origins,
+            keep: keeper.map { keeper in
+                RunRecord.KeepRecord(around: keeper.keep.around.rawValue, before: keeper.keep.before.seconds, after: keeper.keep.after.seconds,
+                                     windowLimit: keeper.keep.windows, memoryBound: keeper.keep.memory.bytes, windows: keeper.windows,
+                                     counts: keeper.counts)
+            })
+    }
+
+    /// The packet that opened each window, with the window in words (a pcapng comment).
+    private func windowComments() -> [Int: String] {
+        guard let keeper else { return [:] }
+        var comments: [Int: String] = [:]
+        for (index, window) in keeper.windows.enumerated() where window.packet > 0 {
+            comments[window.packet] = "capplan: window \(index + 1) of at most \(keeper.keep.windows) kept around this packet ("
+                + "\(window.event)): \(keeper.keep.before) before it, \(keeper.keep.after) after"
+                + (window.events > 1 ? ", extended by \(window.events - 1) more" : "")
+        }
+        return comments
+    }
+
+    /// summary.md's account of `capture.keep`: each window, what was kept and what was discarded.
+    static func keepMarkdown(_ keeper: WindowKeeper) -> String {
+        let keep = keeper.keep, counts = keeper.counts
+        var text = "\n## Kept windows\n\n"
+        text += "Only the packets around each \(keep.around.rawValue)\(keep.from.map { " from \($0)" } ?? "") are in the capture file: "
+            + "\(keep.before) before and \(keep.after) after, at most \(keep.windows) windows. Every packet seen was analysed; "
+            + "the findings cite packets by their number in the file, and leave out those it does not hold.\n\n"
+        text += "Kept \(counts.keptPackets) of \(counts.seenPackets) packets (\(CaptureSession.size(counts.keptBytes)) of \(CaptureSession.size(counts.seenBytes))); "
+            + "discarded \(counts.discardedPackets) (\(CaptureSession.size(counts.discardedBytes))). "
+            + "The ring held at most \(CaptureSession.size(Int64(counts.ringPeakBytes))) of its \(keep.memory).\n"
+        if counts.pushedOutByMemory > 0 {
+            text += "\n**The ring was too small:** \(counts.pushedOutByMemory) packets left it before \(keep.before) had passed; "
+                + "a window marked below lost its start. Give keep.memory more room.\n"
+        }
+        if counts.eventsNotKept > 0 {
+            text += "\n\(counts.eventsNotKept) more \(keep.around.rawValue) event\(counts.eventsNotKept == 1 ? "" : "s") came after the last window (keep.windows \(keep.windows)); not kept.\n"
+        }
+        guard !keeper.windows.isEmpty else { return text + "\nNo \(keep.around.rawValue) came: no window was kept.\n" }
+        text += "\n| window | event | packet | at | kept | events | packets |\n|---:|---|---:|---|---|---:|---:|\n"
+        for (index, window) in keeper.windows.enumerated() {
+            text += "| \(index + 1) | \(window.event) | \(window.packet) | \(window.time) | "
+                + String(format: "%.1f s to +%.1f s", window.startSeconds, window.endSeconds) + (window.startLost ? " (start lost)" : "")
+                + " | \(window.events) | \(window.packets) |\n"
+        }
+        return text
     }
 
     static func verdictMarkdown(_ verdict: Verdict?) -> String {

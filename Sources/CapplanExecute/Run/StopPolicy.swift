@@ -46,4 +46,7 @@ struct StopPolicy {
     }
 
     mutating func endedEarly(_ why: String) { reason = why }
+
+    /// `capture.keep`: the last window the plan allows has closed.
+    mutating func keptEveryWindow(_ count: Int) { reason = "keep.windows reached: \(count) window\(count == 1 ? "" : "s") kept" }
 }

@@ -99,8 +99,35 @@ public struct CaptureSettings: Sendable, Codable, Equatable {
     public var snaplen: Int
     /// The kernel's capture buffer per interface; nil: libpcap's 8 MiB here, tcpdump's default in a helper.
     public var bufferSize: ByteSize? = nil
+    /// `capture.keep`: only the windows around an event reach the file; nil keeps every packet.
+    public var keep: KeepWindows? = nil
     public var helperImage: String
     public var privileged: Bool
+}
+
+/// A long run that keeps only what matters: the last `before` of packets wait in a ring in memory
+/// (at most `memory` bytes); an event of the kind `around` (from `from`) writes the ring's packets
+/// since `before` ago, and every packet for `after` more. At most `windows` windows; the run ends
+/// once the last one closes.
+public struct KeepWindows: Sendable, Codable, Equatable {
+    public var around: TrafficEvent
+    public var from: Peer?
+    public var before: PlanDuration
+    public var after: PlanDuration
+    public var windows: Int
+    public var memory: ByteSize
+
+    public init(around: TrafficEvent, from: Peer?, before: PlanDuration, after: PlanDuration, windows: Int, memory: ByteSize) {
+        self.around = around
+        self.from = from
+        self.before = before
+        self.after = after
+        self.windows = windows
+        self.memory = memory
+    }
+
+    /// The trigger, as the event watch of a stop condition reads it.
+    public var trigger: StopCondition { StopCondition(when: around, from: from, grace: after) }
 }
 
 public struct ReproduceStep: Sendable, Codable, Equatable {

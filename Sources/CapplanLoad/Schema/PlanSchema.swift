@@ -86,8 +86,26 @@ public enum PlanSchema {
         SchemaField("bufferSize", .size, defaultNote: "8MiB on this machine; tcpdump's own (2MiB) in a helper",
                     "The kernel's capture buffer per interface. Too small for the traffic, the kernel drops packets: the run counts them, "
                         + "and a verdict that rests on something not being seen becomes INCONCLUSIVE."),
+        SchemaField("keep", .object(keep), defaultNote: "every packet",
+                    "Keep only the packets around each event (a long run for an intermittent fault): the rest wait in a ring in memory and are discarded."),
         SchemaField("image", .string(.image), default: defaultHelperImage, "The helper pod's image; it needs ip and tcpdump."),
         SchemaField("privileged", .boolean, default: "false", "Run the helper privileged instead of with NET_ADMIN and NET_RAW only."),
+    ])
+
+    static let keep = SchemaObject("keep", """
+        Keep only the windows around each event. Every packet is analysed; those of the last `before` wait in a \
+        ring in memory, and an event writes them and every packet for `after` more. An event inside an open \
+        window extends it. The run ends once `windows` windows have closed (or at `duration`); run.json and \
+        summary.md say what was kept and what was discarded, and a pcapng comments each event's packet.
+        """, example: "keep: {around: reset, from: external, before: 5s, after: 2s, windows: 20}", [
+        SchemaField("around", .word(stopEvents), required: true, "The event whose surroundings are kept."),
+        SchemaField("from", .string(.peer), "Only that event sent by this peer (as in expect)."),
+        SchemaField("before", .duration(PlanDuration(milliseconds: 0)...PlanDuration.seconds(3600)), default: "5s", "Packets kept from before each event."),
+        SchemaField("after", .duration(PlanDuration(milliseconds: 0)...PlanDuration.seconds(3600)), default: "2s", "Packets kept after each event."),
+        SchemaField("windows", .integer(1...100_000), default: "10", "Windows kept at most; the run ends when the last one closes."),
+        SchemaField("memory", .size, default: "64MiB",
+                    "The ring's bound (packet bytes and bookkeeping, all capture points together); past it the oldest packets go first, "
+                        + "and a window that lost its start says so."),
     ])
 
     static let reproduceStep = SchemaObject("reproduce step", "A command started at an offset from the capture's start.", exactlyOne: ["exec", "local"], [
@@ -161,7 +179,7 @@ public enum PlanSchema {
 
     /// Every object, for the docs, in the order a plan is read.
     public static let allObjects: [SchemaObject] = [
-        root, metadata, target, kubernetes, local, pod, pathInterfaces, path, capture, reproduceStep, execInPod, localCommand,
+        root, metadata, target, kubernetes, local, pod, pathInterfaces, path, capture, keep, reproduceStep, execInPod, localCommand,
         stop, redact, truncate, secretSource, expectation, output,
     ]
 }

@@ -165,6 +165,7 @@ struct PlanBuilder {
             maxBytes: value?["maxBytes"]?.size,
             snaplen: snaplen,
             bufferSize: value?["bufferSize"]?.size,
+            keep: nil,
             helperImage: value?["image"]?.string ?? PlanSchema.defaultHelperImage,
             privileged: value?["privileged"]?.boolean ?? false)
         var usable: String? = settings.filter
@@ -179,7 +180,30 @@ struct PlanBuilder {
             log.warning("maxBytes (\(size)) is smaller than one full packet (snaplen \(snaplen)); the capture may stop at the first packet",
                         at: maxBytes.mark, field: maxBytes.field)
         }
-        return Capture(settings: settings, linkTypes: interfaces.linkTypes, usableFilter: usable)
+        var capture = Capture(settings: settings, linkTypes: interfaces.linkTypes, usableFilter: usable)
+        capture.settings.keep = buildKeep(value?["keep"], capture: capture)
+        return capture
+    }
+
+    /// `capture.keep`: the windows around events; checked against the filter and the duration.
+    private mutating func buildKeep(_ value: CheckedValue?, capture: Capture) -> KeepWindows? {
+        guard let value, let aroundValue = value["around"], let around = aroundValue.string.flatMap(TrafficEvent.init(rawValue:)) else { return nil }
+        if !canCapture(around, through: capture) {
+            log.error("the capture filter \"\(capture.settings.filter)\" can never capture \(Self.article(around.rawValue)) \(around.rawValue) (it needs \(around.packetClass)), so no window would ever be kept; widen the filter or change keep.around",
+                      at: aroundValue.mark, field: aroundValue.field)
+        }
+        let keep = KeepWindows(around: around, from: peer(value["from"]), before: value["before"]?.duration ?? .seconds(5),
+                               after: value["after"]?.duration ?? .seconds(2), windows: Int(value["windows"]?.integer ?? 10),
+                               memory: value["memory"]?.size ?? ByteSize(bytes: 64 << 20))
+        if let before = value["before"], keep.before >= capture.settings.duration {
+            log.warning("a window of \(keep.before) before each event is not shorter than the whole capture (\(capture.settings.duration)); every packet may be kept",
+                        at: before.mark, field: before.field)
+        }
+        if let memory = value["memory"], keep.memory.bytes < Int64(capture.settings.snaplen) + 256 {
+            log.error("a ring of \(keep.memory) cannot hold one full packet (snaplen \(capture.settings.snaplen)); give it at least \(ByteSize(bytes: 1 << 20))",
+                      at: memory.mark, field: memory.field)
+        }
+        return keep
     }
 
     /// Compiles a filter for every link type it will run on; reports libpcap's own message.

@@ -6,6 +6,7 @@ public struct PlanDuration: Sendable, Hashable, Codable, Comparable, CustomStrin
     public static func seconds(_ seconds: Int64) -> PlanDuration { PlanDuration(milliseconds: seconds * 1000) }
 
     public var seconds: Double { Double(milliseconds) / 1000 }
+    public var nanoseconds: Int64 { Int64(milliseconds) * 1_000_000 }
 
     public static func < (a: PlanDuration, b: PlanDuration) -> Bool { a.milliseconds < b.milliseconds }
 
