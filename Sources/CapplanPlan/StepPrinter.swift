@@ -87,17 +87,10 @@ public enum StepPrinter {
             return reads.map { "\($0.node.map { "on \($0): " } ?? "")\($0.command.joined(separator: " "))" }
                 + ["kept in node-state/, redacted like the packets"]
         case .capture(let filter, let duration, let maxPackets, let maxBytes, let snaplen, let streamed, let bufferSize):
-            var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
-                         "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")
-                         + ", snaplen \(snaplen)" + (bufferSize.map { ", kernel buffer \($0) per interface" } ?? "")]
-            lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
-                                  : "libpcap live capture on this machine")
-            return lines
+            return captureLines(filter: filter, duration: duration, maxPackets: maxPackets, maxBytes: maxBytes, snaplen: snaplen,
+                                streamed: streamed, bufferSize: bufferSize)
         case .keepWindows(let keep):
-            return ["every packet is analysed; the last \(keep.before) of packets wait in a ring in memory (at most \(keep.memory), the oldest go first)",
-                    "each \(keep.around.rawValue)\(keep.from.map { " from \($0)" } ?? "") writes them, and every packet for \(keep.after) more; "
-                        + "one inside an open window extends it",
-                    "at most \(keep.windows) window\(keep.windows == 1 ? "" : "s"): the run ends when the last one closes; the rest is discarded and counted"]
+            return keepLines(keep)
         case .reproduce(let step, let command):
             let place = switch step.action {
             case .exec(let pod, let container, _): "in pod \(pod)\(container.map { " container \($0)" } ?? "")"
@@ -116,6 +109,26 @@ public enum StepPrinter {
         case .report(let directory, let capture):
             return ["\(directory)/: \(capture.fileName), summary.md, summary.json, run.json, steps.log"]
         }
+    }
+
+    static func captureLines(filter: String, duration: PlanDuration, maxPackets: Int64?, maxBytes: ByteSize?, snaplen: Int, streamed: Bool,
+                             bufferSize: ByteSize?) -> [String] {
+        var lines = ["filter: \(filter.isEmpty ? "(none: every packet)" : filter)",
+                     "for at most \(duration)" + (maxPackets.map { ", \($0) packets" } ?? "") + (maxBytes.map { ", \($0)" } ?? "")
+                     + ", snaplen \(snaplen)" + (bufferSize.map { ", kernel buffer \($0) per interface" } ?? "")]
+        lines.append(streamed ? "tcpdump -U -w - in the helper pod, streamed over kubectl exec; nothing is written on the node"
+                              : "libpcap live capture on this machine")
+        if streamed {
+            lines.append("a stream that breaks is started again on its point (the helper pod created again once, if it is gone); the gap is recorded")
+        }
+        return lines
+    }
+
+    static func keepLines(_ keep: KeepWindows) -> [String] {
+        ["every packet is analysed; the last \(keep.before) of packets wait in a ring in memory (at most \(keep.memory), the oldest go first)",
+         "each \(keep.around.rawValue)\(keep.from.map { " from \($0)" } ?? "") writes them, and every packet for \(keep.after) more; "
+             + "one inside an open window extends it",
+         "at most \(keep.windows) window\(keep.windows == 1 ? "" : "s"): the run ends when the last one closes; the rest is discarded and counted"]
     }
 
     static func selectionLine(_ pod: PodSelection) -> String {

@@ -290,6 +290,64 @@ struct KubernetesLabTests {
         #expect(reason == "DeadlineExceeded")
     }
 
+    /// A capture stream that breaks mid-run: its `kubectl exec` killed here, its tcpdump killed in
+    /// the helper, or the helper pod deleted (created again once). The run starts the stream again
+    /// on the same point, records the gap in run.json and summary.md, still sees the pod's reset
+    /// after it, and the capture stays valid and in time order. The gap makes a result that rests
+    /// on an absence unsure: INCONCLUSIVE.
+    @Test(arguments: ["kubectl exec", "tcpdump in the helper", "the helper pod"])
+    func aStreamThatBreaksIsStartedAgain(_ what: String) throws {
+        try Self.up.get()
+        let before = try Self.clusterState()
+        // Creating a helper again takes seconds: the reset comes later then.
+        let (duration, resetAt) = what == "the helper pod" ? ("40s", "25s") : ("20s", "9s")
+        let (path, runs) = try Self.labPlan("lb-rst") { plan in
+            plan.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "").replacingOccurrences(of: "duration: 60s", with: "duration: \(duration)")
+                .replacingOccurrences(of: "  - at: 1s  ", with: "  - at: \(resetAt)  ") + "  - notSeen: reset\n    from: external\n"
+        }
+        let (process, directory) = try Self.startApply(path, runs: runs, until: "capture: start")
+        Thread.sleep(forTimeInterval: 2)
+        let veth = try Self.podVeth()
+        try Self.breakStream(what, veth: veth)
+        #expect(waitForExit(process, timeout: 150))
+        #expect(process.terminationStatus == 5, "the gap leaves notSeen unsure: INCONCLUSIVE")
+        let run = try Self.json(directory + "/run.json")
+        let gaps = try #require(run["gaps"] as? [[String: Any]], "\(run.keys)")
+        let vethGap = try #require(gaps.first { ($0["point"] as? String)?.hasSuffix("/\(veth)") == true }, "\(gaps)")
+        #expect(vethGap["to"] != nil && gaps.count == (what == "the helper pod" ? 2 : 1), "\(gaps)")
+        #expect(gaps.contains { $0["helperRecreated"] as? Bool == true } == (what == "the helper pod"), "\(gaps)")
+        if what == "tcpdump in the helper" { #expect(vethGap["droppedByTcpdump"] as? Int == 0, "tcpdump said what it dropped as it exited: \(gaps)") }
+        let results = try #require((run["verdict"] as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(results.first?["held"] as? Bool == true, "the pod's reset came after the gap and was seen: \(results)")
+        let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
+        #expect(summary.contains("## Capture gaps") && summary.contains("was started again"), "\(summary)")
+        let pcap = directory + "/capture.pcapng"
+        let times = try Tshark.fields(pcap, filter: "frame", ["frame.time_epoch"]).compactMap { Double($0.first ?? "") }
+        #expect(!times.isEmpty && times == times.sorted(), "valid and in time order")
+        #expect(try Tshark.count(pcap, filter: "tcp.flags.reset == 1 && frame.interface_name contains \"\(veth)\"") == 1)
+        #expect(try Self.clusterState() == before)
+        #expect(try Self.strayKubectl().isEmpty)
+    }
+
+    /// Breaks the running capture's stream of `veth` the way `what` says.
+    static func breakStream(_ what: String, veth: String) throws {
+        let helper = try kubectl("get", "pods", "-n", "capplan-system", "-l", "app.kubernetes.io/managed-by=capplan", "-o", "jsonpath={.items[0].metadata.name}")
+        switch what {
+        case "kubectl exec":
+            let streams = try NetLab.run(["ps", "-eo", "pid=,args="]).split(separator: "\n")
+                .filter { $0.contains("kubectl") && $0.contains("tcpdump") && $0.contains("-i \(veth)") }
+            #expect(streams.count == 1, "\(streams)")
+            for line in streams { kill(Int32(line.split(separator: " ").first ?? "") ?? 0, SIGKILL) }
+        case "tcpdump in the helper":
+            let listing = try kubectl("exec", "-n", "capplan-system", helper, "--", "ps", "-o", "pid,args")
+            let pids = listing.split(separator: "\n").filter { $0.contains("tcpdump") && $0.contains("-i \(veth)") }.compactMap { $0.split(separator: " ").first }
+            #expect(pids.count == 1, "\(listing)")
+            try NetLab.run(["kubectl", "--kubeconfig", kubeconfig, "exec", "-n", "capplan-system", helper, "--", "kill", "-TERM"] + pids.map(String.init))
+        default:
+            _ = try kubectl("delete", "pod", "-n", "capplan-system", helper, "--wait=false")
+        }
+    }
+
     /// A service account without pods/exec is stopped before anything is created, told what is missing.
     @Test func anAccountWithoutExecIsStoppedInPreflight() throws {
         try Self.up.get()

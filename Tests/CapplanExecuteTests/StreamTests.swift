@@ -35,6 +35,47 @@ struct StreamTests {
         for child in children { #expect(child.wait(upTo: 5) == 0) }
     }
 
+    /// A stream that ends while the run goes on is read again from the descriptor `resume` gives
+    /// (the second half of the capture, as a new tcpdump would send it); `later` waits; `giveUp`
+    /// ends the point, and with every point given up the capture ends, saying so.
+    @Test func aStreamThatBreaksIsReadAgainFromItsNewDescriptor() throws {
+        var first = Crafter(), second = Crafter()
+        for index in 0..<40 {
+            let segment = Crafter.TCP(from: (ip: "198.51.100.1", port: 40000), to: (ip: "203.0.113.12", port: 443), flags: ACK, seq: UInt32(index))
+            if index < 20 { first.tcp(segment, after: 0.010) } else { second.clock = first.clock + Int64(index - 19) * 10_000_000; second.tcp(segment, after: 0) }
+        }
+        let (one, two) = (try first.write(), try second.write())
+        var children = [try ChildProcess(["cat", one], standardOutput: .pipe)]
+        let streams = try PcapStreams(streams: [("node-1/veth0", children[0].standardOutput)], headerTimeout: 10)
+        streams.mergeWindow = 10_000_000
+        var asked: [(String, PcapStreams.Resumption)] = []
+        streams.resume = { index, why in
+            let answer: PcapStreams.Resumption
+            switch asked.count {
+            case 0: answer = .later
+            case 1:
+                guard let child = try? ChildProcess(["cat", two], standardOutput: .pipe) else { return .giveUp }
+                children.append(child)
+                answer = .reopen(child.standardOutput)
+            default: answer = .giveUp
+            }
+            asked.append((why, answer))
+            return answer
+        }
+        var seqs: [UInt32] = []
+        let deadline = Date().addingTimeInterval(20)
+        try streams.run(shouldStop: { Date() > deadline }) { packet in
+            let tcp = 14 + 20
+            seqs.append(packet.bytes[(tcp + 4)..<(tcp + 8)].reduce(0) { $0 << 8 | UInt32($1) })
+        }
+        #expect(seqs == Array(0..<40), "both halves, in order, nothing twice")
+        #expect(asked.count == 3, "asked once (later), again (reopened), and after the second end (given up)")
+        #expect(asked.allSatisfy { $0.0 == "the stream ended" })
+        #expect(streams.endedEarly?.contains("node-1/veth0") == true)
+        #expect(Date() < deadline, "it ended when the point was given up, not at the deadline")
+        for child in children { #expect(child.wait(upTo: 5) == 0) }
+    }
+
     @Test func aStreamThatIsNotPcapIsAClearError() throws {
         let child = try ChildProcess(["echo", "error: unable to upgrade connection: pod does not exist"], standardOutput: .pipe)
         #expect {

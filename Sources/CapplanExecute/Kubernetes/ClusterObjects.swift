@@ -12,6 +12,8 @@ public enum ClusterObjects {
         public var namespace: String?
         public var labels: [String: String]?
         public var annotations: [String: String]?
+        /// Set while the object is being deleted.
+        public var deletionTimestamp: String?
     }
 
     public struct Node: Decodable, Sendable {

@@ -136,6 +136,7 @@ struct KubernetesExecutor {
                                           timeline: .init(preflightDone: since(state.preflightDone), helpersReady: since(state.helpersReady),
                                                           captureStarted: since(context.captureStart), firstPacket: since(context.firstPacketAt)))
             })
+        target.gaps = { streams.gaps }
         target.readNodeState = { [kubectl] read in
             guard let helper = state.helpers.first(where: { $0.node.value == read.node }) else { return .failure(.init(reason: "no helper on its node")) }
             do throws(KubernetesError) {

@@ -5,18 +5,53 @@ import Foundation
 
 /// One `tcpdump -U -w -` per planned stream, in its node's helper, streamed out over its own
 /// `kubectl exec` into one merged packet source; stopped so that every buffered packet comes
-/// out; tcpdump's own counts read from what it prints as it exits.
+/// out; tcpdump's own counts read from what it prints as it exits. A stream that breaks while
+/// the run goes on is started again on the same point (its helper created again once, if it is
+/// gone), and the gap is recorded.
 final class TcpdumpStreams {
     private struct Entry {
         var name: String
+        var argv: [String]
+        var helper: HelperPod
         var child: ChildProcess
         var log: String
         var journalIndex: Int
+        /// Earlier streams of this point (it broke, and was started again): stopped at the end too.
+        var earlier: [(child: ChildProcess, journalIndex: Int, log: String)] = []
+        var lastStart = Date()
+        /// Starts in a row that brought no packet: past `attemptLimit`, the point is given up.
+        var fruitless = 0
+        var packetsAtStart = 0
+        /// When capplan saw the point's open gap begin.
+        var gapStart = Date()
     }
 
     private let kubectl: Kubectl
     private let context: RunContext
     private var entries: [Entry] = []
+    private var step: Step?
+    /// Nodes whose helper pod was created again (once per node).
+    private var recreated: Set<String> = []
+    private var recorded: [(gap: RunRecord.StreamGap, stream: Int, start: Date)] = []
+    /// When each stream's current tcpdump began sending, and when it ended (read from the source).
+    private var times: () -> [(opened: Date?, ended: Date?)] = { [] }
+
+    /// The gaps so far: each ends when the stream started again sent its first bytes (not when it was asked for).
+    var gaps: [RunRecord.StreamGap] {
+        let opened = times().map(\.opened)
+        return recorded.enumerated().map { position, entry in
+            var gap = entry.gap
+            let latest = !recorded[(position + 1)...].contains { $0.stream == entry.stream }
+            if latest, gap.to != nil, entry.stream < opened.count, let at = opened[entry.stream], at > entry.start {
+                gap.to = at.formatted(.iso8601)
+                gap.seconds = at.timeIntervalSince(entry.start)
+            }
+            return gap
+        }
+    }
+    /// Starts of one point in a row without a packet before it is given up, and the pause between them.
+    static let attemptLimit = 5
+    static let retryPause: TimeInterval = 2
 
     init(kubectl: Kubectl, context: RunContext) {
         self.kubectl = kubectl
@@ -26,6 +61,7 @@ final class TcpdumpStreams {
     /// Starts every stream; each is on the undo stack (under the capture step) once it has a pid.
     func start(_ streams: [(stream: CaptureStream, interface: ResolvedInterface)], helpers: [HelperPod], snaplen: Int, bufferSize: ByteSize?,
                step: Step) throws {
+        self.step = step
         for (stream, interface) in streams {
             guard let helper = helpers.first(where: { $0.node.value == stream.node }), let node = stream.node else { continue }
             // tcpdump's -B is in KiB.
@@ -35,12 +71,82 @@ final class TcpdumpStreams {
             // A shared bridge is captured once per pod (each with its own host filter): names stay unique.
             let name = "\(node)/\(interface.name)" + (stream.extraFilter != nil ? interface.pod.map { " for \($0)" } ?? "" : "")
             let log = context.directory + "/tcpdump-\(entries.count + 1)-\(node)-\(interface.name).log"
-            let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .file(log))
-            let index = try context.undo.push(step.number, "capture \(name)",
-                                              .stopProcess(command: argv, process: ProcessHandle(pid: child.pid, startTicks: child.startTicks)))
-            entries.append(Entry(name: name, child: child, log: log, journalIndex: index))
+            let (child, index) = try spawn(argv, name: name, log: log, step: step)
+            entries.append(Entry(name: name, argv: argv, helper: helper, child: child, log: log, journalIndex: index))
             context.journal.note("stream \(name): \(argv.joined(separator: " "))")
         }
+    }
+
+    /// Starts one `kubectl exec ... tcpdump`, its undo recorded under the capture step.
+    private func spawn(_ argv: [String], name: String, log: String, step: Step) throws -> (ChildProcess, Int) {
+        let child = try ChildProcess(argv, standardOutput: .pipe, standardError: .file(log))
+        let index = try context.undo.push(step.number, "capture \(name)",
+                                          .stopProcess(command: argv, process: ProcessHandle(pid: child.pid, startTicks: child.startTicks)))
+        return (child, index)
+    }
+
+    /// A stream ended while the run goes on: its point is read again by a new stream, after the
+    /// helper is checked (and created again once, if it is gone); fruitless starts give it up.
+    func resume(_ index: Int, why: String, packets: Int) -> PcapStreams.Resumption {
+        guard let step, index < entries.count else { return .giveUp }
+        var entry = entries[index]
+        guard Date().timeIntervalSince(entry.lastStart) >= Self.retryPause else { return .later }
+        entry.fruitless = packets > entry.packetsAtStart ? 0 : entry.fruitless + 1
+        let noticed = index < times().count ? times()[index].ended ?? Date() : Date()
+        entry.child.stop(grace: 1)
+        context.undo.settled(entry.journalIndex)
+        let dropped = Self.reported(name: entry.name, log: (try? String(contentsOfFile: entry.log, encoding: .utf8)) ?? "")
+        // A start that brought nothing extends the gap it was meant to close.
+        let open = entry.fruitless > 0 && recorded.last?.stream == index ? recorded.popLast()?.gap : nil
+        if open == nil { entry.gapStart = noticed }
+        var gap = open ?? RunRecord.StreamGap(point: entry.name, from: noticed.formatted(.iso8601), to: nil, seconds: nil, why: why,
+                                              droppedByTcpdump: dropped.map { Int($0.droppedByKernel) }, helperRecreated: false)
+        defer { entries[index] = entry }
+        do {
+            guard entry.fruitless < Self.attemptLimit else { throw KubernetesError("\(Self.attemptLimit) new streams in a row brought no packet") }
+            gap.helperRecreated = try ensureHelper(entry.helper) || gap.helperRecreated
+            let log = context.directory + "/tcpdump-\(index + 1)-resumed-\(entry.earlier.count + 1).log"
+            let (child, journalIndex) = try spawn(entry.argv, name: entry.name, log: log, step: step)
+            entry.earlier.append((entry.child, entry.journalIndex, entry.log))
+            (entry.child, entry.journalIndex, entry.log) = (child, journalIndex, log)
+            entry.lastStart = Date()
+            entry.packetsAtStart = packets
+            let started = Date()
+            gap.to = started.formatted(.iso8601)
+            gap.seconds = started.timeIntervalSince(entry.gapStart)
+            recorded.append((gap, index, entry.gapStart))
+            context.say("the capture stream of \(entry.name) broke (\(why)); started it again")
+            context.journal.note("stream \(entry.name) resumed: \(gap.words)")
+            return .reopen(child.standardOutput)
+        } catch {
+            gap.to = nil
+            gap.seconds = nil
+            recorded.append((gap, index, entry.gapStart))
+            context.say("capture point \(entry.name) given up: \(error); the run goes on with the others")
+            context.journal.note("stream \(entry.name) given up: \(error)")
+            return .giveUp
+        }
+    }
+
+    /// Whether the helper had to be created again: it is checked, and if it is gone (deleted,
+    /// evicted, ended) it is created again from its manifest, once per node, and awaited.
+    private func ensureHelper(_ helper: HelperPod) throws -> Bool {
+        let result = try kubectl.run(["get", "pod", "-n", helper.namespace, helper.name, "-o", "json"], timeout: 15)
+        if result.status == 0, let pod = try? JSONDecoder().decode(ClusterObjects.Pod.self, from: Data(result.output.utf8)),
+           pod.metadata.deletionTimestamp == nil, pod.status?.phase == "Running" {
+            return false
+        }
+        guard result.status == 0 || result.errors.contains("NotFound") else { throw KubernetesError("the helper could not be read: \(Kubectl.message(result.errors))") }
+        let node = helper.node.value ?? "?"
+        guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
+        recreated.insert(node)
+        context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
+        _ = try? kubectl.run(["wait", "--for=delete", "pod/\(helper.name)", "-n", helper.namespace, "--timeout=60s"], timeout: 70)
+        let file = context.directory + "/helper-\(node).json"
+        try kubectl.check(["create", "-f", file], what: "create the helper pod on node \(node) again")
+        try HelperPods(kubectl: kubectl, context: context).waitUntilReady([helper])
+        context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
+        return true
     }
 
     /// The streams as one packet source: a stream that never sends a pcap header says why from its log.
@@ -52,6 +158,10 @@ final class TcpdumpStreams {
         let kubectl = self.kubectl
         let interrupts = context.interrupts
         source.abandon = { interrupts.received >= 2 }
+        times = { [weak source] in source?.times ?? [] }
+        source.resume = { [unowned self, unowned source] index, why in
+            resume(index, why: why, packets: index < source.counts.count ? source.counts[index].packets : 0)
+        }
         source.onStop = {
             // tcpdump hands packets over in 1 s batches: let the last batch out, then SIGINT makes it
             // write everything it has and exit, which ends each stream.
@@ -68,14 +178,30 @@ final class TcpdumpStreams {
         for entry in entries {
             entry.child.stop(grace: 5)
             context.undo.settled(entry.journalIndex)
+            for earlier in entry.earlier {
+                earlier.child.stop(grace: 1)
+                context.undo.settled(earlier.journalIndex)
+            }
         }
     }
 
+    /// tcpdump's counts per point, over every stream the point had.
     func statistics() -> [LiveCapture.Statistics] {
-        entries.map { Self.statistics(name: $0.name, log: (try? String(contentsOfFile: $0.log, encoding: .utf8)) ?? "") }
+        entries.map { entry in
+            let all = ([entry.log] + entry.earlier.map(\.log)).compactMap { log in
+                Self.reported(name: entry.name, log: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            }
+            return LiveCapture.Statistics(interface: entry.name, received: all.reduce(0) { $0 + $1.received },
+                                          droppedByKernel: all.reduce(0) { $0 + $1.droppedByKernel }, droppedByInterface: 0)
+        }
     }
 
-    /// tcpdump's own counts, printed to its stderr as it exits.
+    /// tcpdump's own counts, when it printed them (it did not when it was killed, or its stream was cut).
+    static func reported(name: String, log text: String) -> LiveCapture.Statistics? {
+        guard text.contains("packets received by filter") else { return nil }
+        return statistics(name: name, log: text)
+    }
+
     static func statistics(name: String, log text: String) -> LiveCapture.Statistics {
         func count(_ suffix: String) -> UInt32 {
             for line in text.split(separator: "\n") where line.hasSuffix(suffix) {

@@ -21,6 +21,8 @@ struct CaptureTarget {
     var statistics: () -> [LiveCapture.Statistics]
     /// Whether `statistics` may be read while the capture runs (libpcap's counters: yes; tcpdump's: only at its exit).
     var liveStatistics: Bool
+    /// Streams that broke during the run (started again, or given up).
+    var gaps: () -> [RunRecord.StreamGap] = { [] }
     /// Adds what only this target knows to run.json.
     var record: (inout RunRecord) -> Void = { _ in }
     /// `interfaces: path`: each interface as a point on the path (in `interfaces` order).

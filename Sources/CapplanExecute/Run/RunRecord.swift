@@ -29,8 +29,32 @@ public struct RunRecord: Codable, Sendable {
     public var steps: [ExecutedStep]
     /// Where each packet of capture.pcap was captured, in order.
     public var origins: Origins
+    /// Capture streams that broke during the run and were started again (or given up).
+    public var gaps: [StreamGap]?
     /// `capture.keep`: the windows kept, and what was kept and discarded.
     public var keep: KeepRecord?
+
+    /// A capture point's stream that ended before the run did: from when capplan saw it end to when
+    /// a new stream was started on the same point (nil: given up), and what tcpdump said it lost.
+    public struct StreamGap: Codable, Sendable, Equatable {
+        public var point: String
+        public var from: String
+        public var to: String?
+        public var seconds: Double?
+        public var why: String
+        /// Packets tcpdump said it dropped, when it said so as it exited; nil when it could not say (killed, or its stream cut).
+        public var droppedByTcpdump: Int?
+        /// The helper pod was gone and was created again first.
+        public var helperRecreated: Bool
+
+        /// In words, for summary.md and the verdict's doubts.
+        public var words: String {
+            let lost = droppedByTcpdump.map { "; tcpdump reported \($0) dropped as it exited" } ?? "; what passed meanwhile was not captured"
+            guard let to, let seconds else { return "the capture stream of \(point) ended at \(from) (\(why)) and was given up\(lost)" }
+            return "the capture stream of \(point) broke at \(from) (\(why)) and was started again \(String(format: "%.1f", seconds)) s later, at \(to)"
+                + (helperRecreated ? ", after its helper pod was created again" : "") + lost
+        }
+    }
 
     public struct KeepRecord: Codable, Sendable {
         public var around: String

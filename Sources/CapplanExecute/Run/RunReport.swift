@@ -28,7 +28,9 @@ struct RunReport {
         var summary = CaptureReport.summarise(analyzer, identities: target.identities, file: file.format.fileName, linkType: source.linkType, path: path)
         let drops = target.statistics().reduce(0) { $0 + Int($1.droppedByKernel) }
         // Judged on every packet seen; then the evidence is numbered as the file holds it.
-        let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities, kernelDrops: drops)
+        let gaps = target.gaps()
+        let verdict = plan.expectations.isEmpty ? nil : Verdict.judge(plan.expectations, summary: summary, identities: target.identities, kernelDrops: drops,
+                                                                      gaps: gaps.map(\.words))
         if let keeper {
             summary = summary.renumbered(keeper.fileNumber)
             summary.capture.keptPackets = keeper.counts.keptPackets
@@ -37,8 +39,9 @@ struct RunReport {
             : source.endedEarly != nil ? .failed
             : verdict?.outcome == .fail ? .expectationsFailed : verdict?.outcome == .inconclusive ? .inconclusive : .passed
         var record = runRecord(verdict: verdict, exit: exit)
+        record.gaps = gaps.isEmpty ? nil : gaps
         target.record(&record)
-        let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict) + (keeper.map(Self.keepMarkdown) ?? "")
+        let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict) + Self.gapsMarkdown(gaps) + (keeper.map(Self.keepMarkdown) ?? "")
             + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
         do {
             if let skipped = try file.annotate(summary, windows: windowComments()) { context.journal.note("packet comments left out: \(skipped)") }
@@ -108,6 +111,12 @@ struct RunReport {
                                      windowLimit: keeper.keep.windows, memoryBound: keeper.keep.memory.bytes, windows: keeper.windows,
                                      counts: keeper.counts)
             })
+    }
+
+    /// summary.md's account of capture streams that broke and were started again.
+    static func gapsMarkdown(_ gaps: [RunRecord.StreamGap]) -> String {
+        guard !gaps.isEmpty else { return "" }
+        return "\n## Capture gaps\n\n" + gaps.map { "- " + $0.words.prefix(1).uppercased() + $0.words.dropFirst() + ".\n" }.joined()
     }
 
     /// The packet that opened each window, with the window in words (a pcapng comment).

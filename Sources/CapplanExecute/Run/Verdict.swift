@@ -39,8 +39,8 @@ public struct Verdict: Sendable, Codable, Equatable {
     }
 
     /// What the capture says it missed. `kernelDrops`: packets the kernel (or tcpdump) dropped.
-    static func doubts(_ summary: Summary, kernelDrops: Int) -> (all: [String], dns: [String]) {
-        var all: [String] = []
+    static func doubts(_ summary: Summary, kernelDrops: Int, gaps: [String] = []) -> (all: [String], dns: [String]) {
+        var all = gaps
         if kernelDrops > 0 { all.append("the kernel dropped \(kernelDrops) packet\(kernelDrops == 1 ? "" : "s") during the capture") }
         // A side that acknowledged or sent data answers packets the capture never saw.
         let oneSided = summary.connections.list.filter { record in
@@ -63,9 +63,11 @@ public struct Verdict: Sendable, Codable, Equatable {
     /// map calls external or does not know.
     /// With a path report, a sender is who made the packet (the pod, a node, or something outside),
     /// and one packet seen at several points (rewritten by NAT between them) is one event.
-    public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap, kernelDrops: Int = 0) -> Verdict {
+    /// `gaps`: capture streams that broke, in words.
+    public static func judge(_ expectations: [Expectation], summary: Summary, identities: IdentityMap, kernelDrops: Int = 0,
+                             gaps: [String] = []) -> Verdict {
         let events = Event.all(in: summary)
-        let (doubts, dnsDoubts) = Self.doubts(summary, kernelDrops: kernelDrops)
+        let (doubts, dnsDoubts) = Self.doubts(summary, kernelDrops: kernelDrops, gaps: gaps)
         var used: [String] = []
         let results = expectations.map { expectation in
             let matching = events.filter { event in

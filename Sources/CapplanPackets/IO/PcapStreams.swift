@@ -23,14 +23,26 @@ public final class PcapStreams: PacketSource {
     /// True when even the collection should be given up (a second Ctrl-C).
     public var abandon: () -> Bool = { false }
     public private(set) var endedEarly: String?
+    /// What to do about a stream that ended while the run goes on (`why` in libpcap's or plain
+    /// words): read the point again from a new descriptor, try again later, or give it up. Unset,
+    /// the capture ends once every stream has ended. Called on the capture loop.
+    public var resume: ((_ index: Int, _ why: String) -> Resumption)?
+
+    public enum Resumption {
+        case reopen(Int32)
+        case later
+        case giveUp
+    }
 
     private let streams: [Stream]
     private var merger: PacketMerger
+    private var givenUp: Set<Int> = []
 
     /// One stream's reader thread and what it handed over.
     final class Stream: @unchecked Sendable {
         let name: String
-        let descriptor: Int32
+        /// The descriptor the current reader reads (a new one when the point is read again).
+        private var descriptor: Int32
         private let lock = NSLock()
         private let opened = DispatchSemaphore(value: 0)
         private var queue: [PacketMerger.Owned] = []
@@ -39,6 +51,9 @@ public final class PcapStreams: PacketSource {
         private(set) var failure: String?
         private(set) var ended = false
         private(set) var count = 0
+        /// When the current reader got its writer's pcap header, and when the stream ended.
+        private(set) var openedAt: Date?
+        private(set) var endedAt: Date?
 
         init(name: String, descriptor: Int32) {
             self.name = name
@@ -46,12 +61,26 @@ public final class PcapStreams: PacketSource {
         }
 
         func start() {
-            let thread = Thread { [self] in read() }
+            lock.lock()
+            let descriptor = self.descriptor
+            lock.unlock()
+            let thread = Thread { [self] in read(descriptor) }
             thread.name = "capplan stream \(name)"
             thread.start()
         }
 
-        private func read() {
+        /// Reads the point again from `descriptor` (its writer started anew), into the same queue.
+        func reopen(_ descriptor: Int32) {
+            lock.lock()
+            self.descriptor = descriptor
+            ended = false
+            failure = nil
+            endedAt = nil
+            lock.unlock()
+            start()
+        }
+
+        private func read(_ descriptor: Int32) {
             var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
             guard let file = fdopen(descriptor, "r") else {
                 finish(failure: "fdopen: \(String(cString: strerror(errno)))", headerSeen: false)
@@ -64,8 +93,16 @@ public final class PcapStreams: PacketSource {
                 return
             }
             lock.lock()
-            header = (pcap_datalink(handle), Int(pcap_snapshot(handle)))
+            let earlier = header
+            header = earlier ?? (pcap_datalink(handle), Int(pcap_snapshot(handle)))
+            openedAt = Date()
             lock.unlock()
+            // A point read again must bring the same link type as before.
+            if let earlier, earlier.linkType != pcap_datalink(handle) {
+                pcap_close(handle)
+                finish(failure: "read again, it brought link type \(pcap_datalink(handle)) instead of \(earlier.linkType)", headerSeen: true)
+                return
+            }
             opened.signal()
             var failure: String?
             while true {
@@ -94,6 +131,7 @@ public final class PcapStreams: PacketSource {
             lock.lock()
             self.failure = failure
             ended = true
+            endedAt = Date()
             lock.unlock()
             if !headerSeen { opened.signal() }
         }
@@ -113,6 +151,12 @@ public final class PcapStreams: PacketSource {
             lock.lock()
             defer { lock.unlock() }
             return (header, failure, ended)
+        }
+
+        var times: (opened: Date?, ended: Date?) {
+            lock.lock()
+            defer { lock.unlock() }
+            return (openedAt, endedAt)
         }
 
         var packets: Int {
@@ -151,7 +195,9 @@ public final class PcapStreams: PacketSource {
 
     public func run(shouldStop: () -> Bool, _ body: (RawPacket) -> Void) throws(PcapError) {
         while !shouldStop() {
-            if collect() {
+            resumeEnded()
+            // With `resume`, a stream that ended waits to be read again: only given-up ones end the run.
+            if collect(), resume == nil || givenUp.count == streams.count {
                 let names = streams.filter { $0.state.ended }.map(\.name)
                 endedEarly = "the capture stream\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) ended"
                     + (streams.compactMap { $0.state.failure }.first.map { " (\($0))" } ?? "")
@@ -173,6 +219,20 @@ public final class PcapStreams: PacketSource {
         merger.deliver(while: { _ in true }, body)
     }
 
+    /// Asks `resume` about each stream that ended (and was not given up) while the run goes on.
+    private func resumeEnded() {
+        guard let resume else { return }
+        for (index, stream) in streams.enumerated() where !givenUp.contains(index) {
+            let state = stream.state
+            guard state.ended else { continue }
+            switch resume(index, state.failure ?? "the stream ended") {
+            case .reopen(let descriptor): stream.reopen(descriptor)
+            case .later: continue
+            case .giveUp: givenUp.insert(index)
+            }
+        }
+    }
+
     /// Moves what the readers queued into the merger; true when every stream has ended.
     private func collect() -> Bool {
         var all = true
@@ -183,6 +243,9 @@ public final class PcapStreams: PacketSource {
         }
         return all
     }
+
+    /// When each stream's current reader got its pcap header (a stream read again: the new one's), and when it ended, if it has.
+    public var times: [(opened: Date?, ended: Date?)] { streams.map(\.times) }
 
     /// Packets read from each stream so far.
     public var counts: [(name: String, packets: Int)] { streams.map { ($0.name, $0.packets) } }
