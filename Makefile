@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-k8s schema clean
+.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-keep bench-k8s schema clean
 
 SWIFT ?= swift
 
@@ -64,6 +64,10 @@ bench-redact: deps
 ## bench-path: capplan report over three points of a path (NAT between them) against one point's report
 bench-path: deps
 	scripts/bench-path $(ROUNDS) $(PACKETS)
+
+## bench-keep: capture.keep's ring against a plain capture: CPU per packet, peak RSS against the ring's bound
+bench-keep: deps
+	scripts/bench-keep $(or $(ROUNDS),3) $(or $(PACKETS),600000) $(or $(PPS),100000)
 
 ## bench-apply: capplan apply against tcpdump, capturing iperf3 through a pod's veth on the lab
 bench-apply: deps
