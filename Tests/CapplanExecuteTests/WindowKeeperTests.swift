@@ -59,13 +59,46 @@ struct WindowKeeperTests {
     }
 
     @Test func theRingNeverHoldsMoreThanItsBound() throws {
-        // Each packet costs its bytes and 64 of bookkeeping; the bound holds 6, a second before holds 11.
-        let cost = 14 + 20 + 8 + "packet 10".utf8.count + 64
-        let (keeper, kept) = try Self.run(Self.keep(before: 1000, after: 0, windows: 5, memory: Int64(cost * 6 + cost / 2)), count: 40, events: [20])
-        #expect(kept == Array(14...20), "the six the ring could hold, the oldest gone first, then the event")
-        #expect(keeper.counts.ringPeakBytes <= cost * 6 + cost / 2)
+        // A second before holds 11 packets; a ring of 1 KiB has facts for fewer.
+        let ring = PacketRing(capacity: 1024), size = 14 + 20 + 8 + "packet 10".utf8.count
+        let held = min(ring.entryCapacity, ring.byteCapacity / size)
+        #expect(held < 10)
+        let (keeper, kept) = try Self.run(Self.keep(before: 1000, after: 0, windows: 5, memory: 1024), count: 40, events: [20])
+        #expect(kept == Array((20 - held)...20), "what the ring could hold, the oldest gone first, then the event")
+        #expect(keeper.counts.ringPeakBytes <= 1024)
         #expect(keeper.counts.pushedOutByMemory > 0)
         #expect(keeper.windows.first?.startLost == true)
+    }
+
+    /// Packets of random sizes through a small ring, wrapping around many times: the ring always
+    /// gives back the newest packets it holds, byte for byte, oldest first, within its bound.
+    @Test func theRingWrapsAroundWithoutLosingAByte() {
+        var random = SplitMix64(seed: 42)
+        let ring = PacketRing(capacity: 4096)
+        var pushed: [[UInt8]] = []
+        var gone = 0
+        for index in 0..<2000 {
+            let packet = (0..<Int(random.next() % 300 + 1)).map { UInt8(truncatingIfNeeded: index &+ $0) }
+            packet.withUnsafeBytes { bytes in
+                ring.push(RedactedPacket(timestamp: Timestamp(nanoseconds: Int64(index)), bytes: bytes, originalLength: bytes.count),
+                          number: index, interface: 0, direction: nil) { entry in
+                    #expect(entry.number == gone, "the oldest goes first")
+                    gone += 1
+                }
+            }
+            pushed.append(packet)
+            #expect(ring.used <= 4096)
+            if index % 97 == 0 {  // now and then, empty it as a window would
+                var numbers: [Int] = []
+                ring.drain { entry, bytes in
+                    #expect(Array(bytes.bytes) == pushed[entry.number])
+                    numbers.append(entry.number)
+                }
+                #expect(numbers == Array(gone...index))
+                gone = index + 1
+            }
+        }
+        #expect(ring.count > 0 && ring.count == 2000 - gone)
     }
 
     @Test func withoutAnEventNothingIsKept() throws {

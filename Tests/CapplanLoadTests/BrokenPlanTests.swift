@@ -55,7 +55,7 @@ struct BrokenPlanTests {
         Case(name: "keep around resets with a UDP-only filter", yaml: local + "capture:\n  filter: udp\n  keep: {around: 1️⃣reset}\n",
              message: "can never capture a reset (it needs tcp), so no window would ever be kept"),
         Case(name: "keep with a ring smaller than a packet", yaml: local + "capture:\n  snaplen: 1500\n  keep: {around: reset, memory: 1️⃣1KiB}\n",
-             message: "a ring of 1KiB cannot hold one full packet (snaplen 1500)"),
+             message: "a ring of 1KiB is too small for packets of up to 1500 bytes (the snaplen); give it at least 1MiB"),
         Case(name: "keep without its event", yaml: local + "capture:\n  keep: 1️⃣{before: 5s}\n", message: "missing required field 'around' (one of reset, refused"),
         Case(name: "expectation the filter cannot see", yaml: local + "capture: {filter: icmp}\nexpect:\n  - seen: 1️⃣dns-failure\n", message: "can never capture a dns-failure"),
         Case(name: "filter that contradicts itself", yaml: local + "capture:\n  filter: 1️⃣udp and tcp\n", message: "can never match a packet"),

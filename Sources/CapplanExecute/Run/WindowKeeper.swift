@@ -46,18 +46,6 @@ public struct KeptCounts: Sendable, Codable, Equatable {
 final class WindowKeeper {
     let keep: KeepWindows
 
-    private struct Held {
-        var number: Int
-        var timestamp: Timestamp
-        var originalLength: Int
-        var interface: Int
-        var direction: PacketDirection?
-        var bytes: [UInt8]
-
-        /// What the packet costs the ring: its bytes and its bookkeeping.
-        var cost: Int { bytes.count + 64 }
-    }
-
     private(set) var windows: [KeptWindow] = []
     private(set) var counts = KeptCounts()
     /// Where each packet of the file was captured (the file's packets, not every one seen).
@@ -65,9 +53,7 @@ final class WindowKeeper {
     /// Wall-clock time at which the last window closes, once the `windows` bound is reached.
     private(set) var closesLastWindowAt: Date?
     private var watch = EventCounts()
-    private var ring: [Held] = []
-    private var head = 0
-    private var ringBytes = 0
+    private let ring: PacketRing
     private var openUntil = Int64.min
     /// The time of the event that opened the last window.
     private var windowEventTime = Int64.min
@@ -81,6 +67,7 @@ final class WindowKeeper {
     init(keep: KeepWindows, sources: [String]) {
         self.keep = keep
         origins = .init(sources: sources)
+        ring = PacketRing(capacity: Int(keep.memory.bytes))
     }
 
     /// The trigger just completed by the packet the analysis saw last, if any.
@@ -111,12 +98,13 @@ final class WindowKeeper {
             if let last = windows.indices.last, windows[last].packet == 0 { windows[last].packet = writer.written }
             return
         }
-        let held = Held(number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, interface: interface,
-                        direction: direction, bytes: Array(packet.bytes))
-        ring.append(held)
-        ringBytes += held.cost
+        ring.push(packet, number: number, interface: interface, direction: direction) { gone in
+            counts.pushedOutByMemory += 1
+            lastPushedOut = gone.timestamp.nanoseconds
+            discard(gone)
+        }
         pushOut(olderThan: time - keep.before.nanoseconds)
-        counts.ringPeakBytes = max(counts.ringPeakBytes, ringBytes)
+        counts.ringPeakBytes = max(counts.ringPeakBytes, ring.used)
     }
 
     /// Packets still in the ring when the capture stops are discarded.
@@ -143,15 +131,9 @@ final class WindowKeeper {
                               endSeconds: keep.after.seconds, startLost: lastPushedOut >= start))
         openUntil = time + keep.after.nanoseconds
         windowEventTime = time
-        for held in ring[head...] {
-            held.bytes.withUnsafeBytes { bytes in
-                write(RedactedPacket(timestamp: held.timestamp, bytes: bytes, originalLength: held.originalLength),
-                      interface: held.interface, direction: held.direction, number: held.number, to: writer)
-            }
+        ring.drain { held, packet in
+            write(packet, interface: held.interface, direction: held.direction, number: held.number, to: writer)
         }
-        ring.removeAll(keepingCapacity: true)
-        head = 0
-        ringBytes = 0
         if windows.count == keep.windows { closesLastWindowAt = Date().addingTimeInterval(keep.after.seconds) }
     }
 
@@ -164,23 +146,16 @@ final class WindowKeeper {
         if let last = windows.indices.last { windows[last].packets += 1 }
     }
 
-    /// Drops packets older than `time` from the ring, then the oldest while it is over its bound.
+    /// Lets the packets older than `time` go.
     private func pushOut(olderThan time: Int64) {
-        while head < ring.count, ring[head].timestamp.nanoseconds < time || ringBytes > Int(keep.memory.bytes) {
-            let held = ring[head]
-            if held.timestamp.nanoseconds >= time {
-                counts.pushedOutByMemory += 1
-                lastPushedOut = held.timestamp.nanoseconds
-            }
-            ringBytes -= held.cost
-            counts.discardedPackets += 1
-            counts.discardedBytes += Int64(held.bytes.count)
-            head += 1
+        while let oldest = ring.oldest, oldest.timestamp.nanoseconds < time {
+            ring.popOldest()
+            discard(oldest)
         }
-        // Reclaims the front of the array now and then, not on every packet.
-        if head > 4096, head * 2 > ring.count {
-            ring.removeFirst(head)
-            head = 0
-        }
+    }
+
+    private func discard(_ entry: PacketRing.Entry) {
+        counts.discardedPackets += 1
+        counts.discardedBytes += Int64(entry.length)
     }
 }

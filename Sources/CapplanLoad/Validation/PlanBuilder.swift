@@ -199,8 +199,11 @@ struct PlanBuilder {
             log.warning("a window of \(keep.before) before each event is not shorter than the whole capture (\(capture.settings.duration)); every packet may be kept",
                         at: before.mark, field: before.field)
         }
-        if let memory = value["memory"], keep.memory.bytes < Int64(capture.settings.snaplen) + 256 {
-            log.error("a ring of \(keep.memory) cannot hold one full packet (snaplen \(capture.settings.snaplen)); give it at least \(ByteSize(bytes: 1 << 20))",
+        // The ring keeps a quarter for its bookkeeping; the rest must hold two of the largest packets.
+        let mebibytes = (Int64(capture.settings.snaplen) * 3 + (1 << 20) - 1) >> 20
+        let least = ByteSize(bytes: max(1, mebibytes) << 20)
+        if let memory = value["memory"], keep.memory < least {
+            log.error("a ring of \(keep.memory) is too small for packets of up to \(capture.settings.snaplen) bytes (the snaplen); give it at least \(least)",
                       at: memory.mark, field: memory.field)
         }
         return keep
