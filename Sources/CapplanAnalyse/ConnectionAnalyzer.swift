@@ -6,11 +6,13 @@ public import CapplanPackets
 public struct ConnectionAnalyzer {
     /// How long a closed flow is kept for late retransmissions, RSTs and ACKs.
     public var linger: Int64 = 10_000_000_000
-    /// At most this many events (resets, ICMP errors, DNS failures) are kept in full, and
-    /// this many connection records; counts stay exact beyond it.
+    /// At most this many events (resets, ICMP errors, DNS failures) are kept in full, the first
+    /// in the capture, and this many connection records, those that started first; counts stay
+    /// exact beyond it. Each list is decided by packet numbers alone, so analyses of parts of a
+    /// capture (`AnalysisShards`) merge into exactly the lists of one analysis of all of it.
     public var recordLimit = 10_000
 
-    public private(set) var totals = Totals()
+    public internal(set) var totals = Totals()
     public private(set) var connections: [ConnectionRecord] = []
     public private(set) var resets: [ResetEvent] = []
     public private(set) var icmpErrors: [ICMPErrorEvent] = []
@@ -28,7 +30,9 @@ public struct ConnectionAnalyzer {
     /// ICMP errors and DNS responses of the last moment, to count a copy seen on a second
     /// interface once; pruned at every sweep.
     private var recentEvents: [String: Int64] = [:]
-    private var start: Int64 = -1
+    /// Whether `start`, the capture's first packet's time, is known (a malformed capture's times may be negative).
+    private var started = false
+    private var start: Int64 = 0
     private var sinceSweep = 0
     private var lastSweep: Int64 = 0
 
@@ -58,6 +62,34 @@ public struct ConnectionAnalyzer {
         public var dnsMessagesCut = 0
         public var first: Timestamp?
         public var last: Timestamp?
+
+        /// The totals of two disjoint sets of packets.
+        static func + (a: Totals, b: Totals) -> Totals {
+            var sum = a
+            sum.packets += b.packets
+            sum.bytes += b.bytes
+            sum.truncatedPackets += b.truncatedPackets
+            sum.undecodedPackets += b.undecodedPackets
+            sum.fragments += b.fragments
+            sum.copiesDropped += b.copiesDropped
+            sum.tcpPackets += b.tcpPackets
+            sum.udpPackets += b.udpPackets
+            sum.icmpPackets += b.icmpPackets
+            sum.otherPackets += b.otherPackets
+            sum.connections += b.connections
+            sum.tcpConnections += b.tcpConnections
+            sum.udpConnections += b.udpConnections
+            sum.icmpConnections += b.icmpConnections
+            sum.resets += b.resets
+            sum.unansweredSynRetries += b.unansweredSynRetries
+            sum.icmpErrors += b.icmpErrors
+            sum.dnsResponses += b.dnsResponses
+            sum.dnsFailures += b.dnsFailures
+            sum.dnsMessagesCut += b.dnsMessagesCut
+            sum.first = [a.first, b.first].compactMap { $0 }.min()
+            sum.last = [a.last, b.last].compactMap { $0 }.max()
+            return sum
+        }
     }
 
     public struct Talker: Sendable, Codable, Equatable {
@@ -80,14 +112,22 @@ public struct ConnectionAnalyzer {
 
     public init() {}
 
+    /// Times count from `first`, the capture's first packet, though this analysis may see only
+    /// some of the packets (one shard of several).
+    public mutating func begin(at first: Timestamp) {
+        started = true
+        start = first.nanoseconds
+    }
+
     // MARK: the per-packet path
 
     public mutating func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
         let time = timestamp.nanoseconds
-        if start < 0 {
+        if !started {
+            started = true
             start = time
-            totals.first = timestamp
         }
+        if totals.first == nil { totals.first = timestamp }
         totals.last = timestamp
         totals.packets += 1
         totals.bytes += Int64(originalLength)
@@ -365,7 +405,8 @@ public struct ConnectionAnalyzer {
             talkers[flow.responder.address, default: Talker()].packets += flow.resp.packets
             talkers[flow.responder.address, default: Talker()].bytes += flow.resp.frameBytes
         }
-        guard connections.count < recordLimit else { return }
+        // Kept: the first `recordLimit` by their first packet, trimmed now and then rather than kept sorted.
+        if connections.count >= 2 * recordLimit { trimConnections() }
         let rtt = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? Double(flow.handshakeAckTime - flow.synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
             proto: flow.proto == 6 ? "tcp" : flow.proto == 17 ? "udp" : "icmp", originator: flow.originator, responder: flow.responder,
@@ -388,14 +429,41 @@ public struct ConnectionAnalyzer {
         closing.removeAll()
         for (key, query) in pendingDNS.sorted(by: { $0.value.packet < $1.value.packet }) {
             totals.dnsFailures += 1
-            guard dnsFailures.count < recordLimit else { continue }
             dnsFailures.append(DNSFailure(packet: query.packet, time: Double(query.time - start) / 1e9, client: key.client,
                                           server: key.server, name: query.name, type: DNSMessage.typeName(query.type),
                                           outcome: "no answer"))
         }
         pendingDNS.removeAll()
-        connections.sort { $0.firstPacket < $1.firstPacket }
+        trimConnections()
         dnsFailures.sort { $0.packet < $1.packet }
+        if dnsFailures.count > recordLimit { dnsFailures.removeLast(dnsFailures.count - recordLimit) }
+    }
+
+    private mutating func trimConnections() {
+        connections.sort { $0.firstPacket < $1.firstPacket }
+        if connections.count > recordLimit { connections.removeLast(connections.count - recordLimit) }
+    }
+
+    /// One analysis of every packet from analyses of disjoint parts (each flow wholly in one),
+    /// all begun at the same first packet and finished: the same as if one had seen them all.
+    public static func merged(_ parts: [ConnectionAnalyzer]) -> ConnectionAnalyzer {
+        guard var whole = parts.first else { return ConnectionAnalyzer() }
+        for part in parts.dropFirst() {
+            whole.totals = whole.totals + part.totals
+            whole.connections += part.connections
+            whole.resets += part.resets
+            whole.icmpErrors += part.icmpErrors
+            whole.dnsFailures += part.dnsFailures
+            whole.stateCounts.merge(part.stateCounts, uniquingKeysWith: +)
+            whole.expert = whole.expert + part.expert
+            whole.talkers.merge(part.talkers) { Talker(packets: $0.packets + $1.packets, bytes: $0.bytes + $1.bytes) }
+        }
+        let limit = whole.recordLimit
+        whole.trimConnections()
+        whole.resets = Array(whole.resets.sorted { $0.packet < $1.packet }.prefix(limit))
+        whole.icmpErrors = Array(whole.icmpErrors.sorted { $0.packet < $1.packet }.prefix(limit))
+        whole.dnsFailures = Array(whole.dnsFailures.sorted { $0.packet < $1.packet }.prefix(limit))
+        return whole
     }
 
     /// Flows currently held (for tests of bounded memory).

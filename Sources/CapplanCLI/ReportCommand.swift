@@ -62,11 +62,16 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write summary.md, summary.json and report.html into this directory.", valueName: "dir"))
     var out: String?
 
+    @Option(help: ArgumentHelp("Analysis threads: 2 splits the flows between two cores; the report is the same with 1. Default: 2 where the machine has two cores.",
+                               valueName: "n"))
+    var threads: Int = AnalysisShards.defaultThreads
+
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case md, json }
 
     func validate() throws {
         if capture == nil, points.isEmpty { throw ValidationError("give a capture file, or --point once per capture of a path") }
         if capture != nil, !points.isEmpty { throw ValidationError("give a capture file or --point captures, not both") }
+        if threads < 1 { throw ValidationError("--threads takes 1 or more") }
         for spec in points { _ = try Self.point(spec) }
     }
 
@@ -116,9 +121,9 @@ struct ReportCommand: ParsableCommand {
         let summary: Summary
         do {
             if let capture {
-                summary = try CaptureReport.analyse(path: capture, identities: identities)
+                summary = try CaptureReport.analyse(path: capture, identities: identities, threads: threads)
             } else {
-                summary = try CaptureReport.analyse(points: try points.map(Self.point), identities: identities)
+                summary = try CaptureReport.analyse(points: try points.map(Self.point), identities: identities, threads: threads)
             }
         } catch {
             console.err("capplan: cannot read the capture: \(error)\n")

@@ -7,14 +7,15 @@ public enum CaptureReport {
     /// capture at all; an error part-way (a file cut mid-packet) is reported in the summary after the
     /// packets before it. A pcapng that apply wrote for `interfaces: path` names its points, and
     /// its packets are followed across them again.
-    public static func analyse(path: String, identities: IdentityMap = IdentityMap(),
+    /// `threads`: 2 analyses on two cores (`AnalysisShards`), with the same result as 1.
+    public static func analyse(path: String, identities: IdentityMap = IdentityMap(), threads: Int = AnalysisShards.defaultThreads,
                                progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
         let reader = try openCaptureFile(path)
         // A pcapng that apply wrote names the run's pods, Services and nodes; a labels file overrides them.
         let identities = identities.isEmpty ? namedIdentities(reader) : identities
         var decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
         var tracer = pathTracer(reader.interfaces)
-        var analyzer = ConnectionAnalyzer()
+        let shards = AnalysisShards(threads: threads)
         var number = 0
         var readError: String?
         while true {
@@ -32,12 +33,12 @@ public enum CaptureReport {
             number += 1
             let decoded = decoders[packet.source].decode(packet.bytes)
             if tracer.map({ packet.source >= $0.points.count || $0.points[packet.source].role != .uplink }) ?? true {
-                analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+                shards.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
             }
             if packet.source < tracer?.points.count ?? 0 { tracer?.add(decoded, point: packet.source, number: number, timestamp: packet.timestamp, raw: packet.bytes) }
             if number & 0xFFFF == 0 { progress?(number) }
         }
-        analyzer.finish()
+        let analyzer = shards.finish()
         let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: path,
                                      linkType: linkName(reader.linkType), readError: readError).build()
         return tracer.map { with($0.report(start: analyzer.totals.first), summary) } ?? summary
@@ -126,10 +127,10 @@ public enum CaptureReport {
 /// (rewritten by NAT) would be other connections; it serves the path.
 extension CaptureReport {
     public static func analyse(points: [(point: PathPoint, path: String)], identities: IdentityMap = IdentityMap(),
-                               progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
+                               threads: Int = AnalysisShards.defaultThreads, progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
         let readers = try points.map { entry throws(PcapError) in try openCaptureFile(entry.path) }
         let decoders = try readers.map { reader throws(PcapError) in try PacketDecoder(linkType: reader.linkType) }
-        var analyzer = ConnectionAnalyzer()
+        let shards = AnalysisShards(threads: threads)
         var tracer = PathTracer(points: points.map(\.point))
         var heads: [RawPacket?] = []
         var readError: String?
@@ -150,13 +151,13 @@ extension CaptureReport {
             number += 1
             let decoded = decoders[index].decode(packet.bytes)
             if veths[index] {
-                analyzer.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+                shards.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
             }
             tracer.add(decoded, point: index, number: number, timestamp: packet.timestamp, raw: packet.bytes)
             if number & 0xFFFF == 0 { progress?(number) }
             advance(index)
         }
-        analyzer.finish()
+        let analyzer = shards.finish()
         let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
                                      linkType: linkName(readers.first?.linkType ?? 1), readError: readError).build()
         return with(tracer.report(start: analyzer.totals.first), summary)

@@ -44,4 +44,27 @@ struct CorpusTests {
         // Most of them are Ethernet or cooked captures capplan reads.
         #expect(reported > captures.count / 2, "reported \(reported), refused \(refused)")
     }
+
+    /// Two analysis threads give exactly the report of one (flows split between them by a hash,
+    /// merged at the end): on every capture of both corpora, and on the benchmark's kind of
+    /// capture (bulk streams and tens of thousands of short connections, some refused or reset).
+    @Test func twoThreadsReportExactlyWhatOneDoes() throws {
+        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
+                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let synthetic = Crafter.directory + "/bench-\(UUID().uuidString).pcap"
+        defer { try? FileManager.default.removeItem(atPath: synthetic) }
+        try NetLab.run(["python3", Repository.path("scripts/bench/make-capture.py"), synthetic, "300000"], timeout: 120)
+        let captures = try Self.captures() + traces.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { zeek + "/" + $0 } + [synthetic]
+        var compared = 0
+        for capture in captures {
+            let one = runCLI("report", capture, "--format", "json", "--threads", "1")
+            let two = runCLI("report", capture, "--format", "json", "--threads", "2")
+            #expect(one.status == two.status, "\(capture)")
+            guard one.status == 0 else { continue }
+            compared += 1
+            #expect(one.stdout == two.stdout, "\(capture): the two-thread report differs")
+        }
+        #expect(compared > 500, "\(compared) reports compared")
+    }
 }
