@@ -24,8 +24,11 @@ struct ApplyCommand: ParsableCommand {
         The capture runs until the plan's duration, maxPackets or maxBytes, or its stop \
         condition plus grace; reproduce commands start at their offsets (kubectl exec in a pod, \
         or on this machine). Packets are redacted before they reach disk and analysed in the \
-        same pass; the run directory gets capture.pcapng (one interface per capture point, named \
-        node/interface, names for the run's pods, Services and nodes, the findings' words as \
+        same pass. With capture.keep, a long run keeps only the windows around each event (the \
+        rest waits in a bounded ring and is discarded) and ends after the last window. A \
+        Kubernetes capture stream that breaks is started again (its helper pod created again \
+        once if it is gone) and the gap recorded. The run directory gets capture.pcapng (one \
+        interface per capture point, named node/interface, names for the run's pods, Services and nodes, the findings' words as \
         comments on the packets they cite; output.format: pcap for classic capture.pcap), \
         summary.md, summary.json, report.html (findings, a ladder of each connection they name, \
         the run's timeline; one self-contained file), run.json and steps.log. At the end, on failure and on interrupt, every change is undone in reverse: \
