@@ -16,6 +16,8 @@ public final class AnalysisShards {
     /// The capture's first and last packets' times: the span, as one analysis would have it (a malformed capture's time may run backwards).
     private var first: Timestamp?
     private var last: Timestamp?
+    /// The latest packet time so far, over every packet: both analyses expire flows by it.
+    private var clock = Int64.min
     /// Of every `buckets` flow hashes, `workerBuckets` go to the worker: the caller's thread also reads and decodes.
     /// A few heavy flows make the split lumpy: each flow is wholly on one side.
     static let buckets: UInt64 = 8
@@ -34,6 +36,7 @@ public final class AnalysisShards {
 
     public func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
         last = timestamp
+        clock = max(clock, timestamp.nanoseconds)
         if !begun {
             begun = true
             first = timestamp
@@ -41,10 +44,10 @@ public final class AnalysisShards {
             worker?.start(at: timestamp)
         }
         guard split, Self.bucket(packet) < Self.workerBuckets else {
-            local.add(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw)
+            local.add(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
             return
         }
-        batch.append(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw)
+        batch.append(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
         if batch.count >= Self.batchSize, let worker {
             worker.submit(batch)
             batch = worker.spareBatch()
@@ -90,6 +93,7 @@ public final class AnalysisShards {
             var timestamp: Timestamp
             var originalLength: Int
             var raw: Range<Int>
+            var clock: Int64
         }
 
         var items: [Item] = []
@@ -97,10 +101,11 @@ public final class AnalysisShards {
 
         var count: Int { items.count }
 
-        mutating func append(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw bytes: UnsafeRawBufferPointer) {
+        mutating func append(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw bytes: UnsafeRawBufferPointer,
+                             clock: Int64) {
             let start = raw.count
             if packet.dns != nil { raw.append(contentsOf: bytes) }
-            items.append(Item(packet: packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: start..<raw.count))
+            items.append(Item(packet: packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: start..<raw.count, clock: clock))
         }
 
         mutating func clear() {
@@ -170,7 +175,7 @@ public final class AnalysisShards {
                 batch.raw.withUnsafeBytes { raw in
                     for item in batch.items {
                         analyzer.add(item.packet, number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
-                                     raw: UnsafeRawBufferPointer(rebasing: raw[item.raw]))
+                                     raw: UnsafeRawBufferPointer(rebasing: raw[item.raw]), clock: item.clock)
                     }
                 }
                 batch.clear()

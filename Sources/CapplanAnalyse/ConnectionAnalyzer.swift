@@ -26,10 +26,16 @@ public struct ConnectionAnalyzer {
     private var free: [Int] = []
     private var closing: [(time: Int64, slot: Int, key: FlowKey)] = []
     private var closingHead = 0
+    /// UDP and ICMP flows, each with the time it was last looked at, for `inactivityTimeout`.
+    private var quiet: [(time: Int64, slot: Int, key: FlowKey)] = []
+    private var quietHead = 0
     private var pendingDNS: [DNSKey: PendingQuery] = [:]
     /// ICMP errors and DNS responses of the last moment, to count a copy seen on a second
     /// interface once; pruned at every sweep.
     private var recentEvents: [String: Int64] = [:]
+    /// Time that never runs backwards (a malformed capture's may): what flows expire and are
+    /// released by, so that when a flow is released never changes what its next packet means.
+    private var clock = Int64.min
     /// Whether `start`, the capture's first packet's time, is known (a malformed capture's times may be negative).
     private var started = false
     private var start: Int64 = 0
@@ -121,8 +127,12 @@ public struct ConnectionAnalyzer {
 
     // MARK: the per-packet path
 
-    public mutating func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
+    /// `clock`: the latest packet time of the whole capture so far, when this analysis sees only
+    /// part of it (a shard); else its own packets' latest.
+    public mutating func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer,
+                             clock: Int64? = nil) {
         let time = timestamp.nanoseconds
+        self.clock = clock ?? max(self.clock, time)
         if !started {
             started = true
             start = time
@@ -165,7 +175,7 @@ public struct ConnectionAnalyzer {
         if sinceSweep >= 1024 || time - lastSweep > 1_000_000_000 {
             sinceSweep = 0
             lastSweep = time
-            sweep(now: time)
+            sweep(now: self.clock)
         }
     }
 
@@ -176,7 +186,7 @@ public struct ConnectionAnalyzer {
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
         let found = index.find(key)
-        if let existing = found, proto == 6, startsAnew(existing, packet, time: time) {
+        if let existing = found, proto == 6 ? startsAnew(existing, packet, time: time) : expired(existing, at: clock) {
             release(existing, key: key)
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
         } else if let existing = found {
@@ -247,8 +257,18 @@ public struct ConnectionAnalyzer {
                 return false
             }
             guard closed else { return true }
-            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || time - buffer[slot].last > Self.closeDelay
+            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || clock - buffer[slot].last > Self.closeDelay
         }
+    }
+
+    /// Zeek's udp_inactivity_timeout and icmp_inactivity_timeout: a UDP or ICMP flow quiet this
+    /// long has ended, and its next packet starts a new one. TCP connections are not expired for
+    /// quiet (Zeek's 5 min tcp_inactivity_timeout is left out on purpose): a reset after a long
+    /// idle is the evidence capplan looks for, and it needs the connection it ends.
+    static let inactivityTimeout: Int64 = 60_000_000_000
+
+    private func expired(_ slot: Int, at time: Int64) -> Bool {
+        flows.withUnsafeBufferPointer { time - $0[slot].last > Self.inactivityTimeout }
     }
 
     /// UDP ports Zeek takes for a server's (its likely_server_ports): a packet from one of them to
@@ -305,6 +325,7 @@ public struct ConnectionAnalyzer {
             slot = flows.count - 1
         }
         index.insert(key, slot)
+        if proto != 6 { quiet.append((time, slot, key)) }
         return slot
     }
 
@@ -376,6 +397,22 @@ public struct ConnectionAnalyzer {
             closing.removeFirst(closingHead)
             closingHead = 0
         }
+        // UDP and ICMP flows quiet past the timeout are released: memory follows active flows on a long run.
+        while quietHead < quiet.count, now - quiet[quietHead].time > Self.inactivityTimeout {
+            let (_, slot, key) = quiet[quietHead]
+            quietHead += 1
+            guard index.find(key) == slot else { continue }
+            let last = flows.withUnsafeBufferPointer { $0[slot].last }
+            if now - last > Self.inactivityTimeout {
+                release(slot, key: key)
+            } else {
+                quiet.append((last, slot, key))  // still talking: look again later
+            }
+        }
+        if quietHead > 4096, quietHead * 2 > quiet.count {
+            quiet.removeFirst(quietHead)
+            quietHead = 0
+        }
     }
 
     private mutating func release(_ slot: Int, key: FlowKey) {
@@ -427,6 +464,7 @@ public struct ConnectionAnalyzer {
         flows.removeAll()
         free.removeAll()
         closing.removeAll()
+        quiet.removeAll()
         for (key, query) in pendingDNS.sorted(by: { $0.value.packet < $1.value.packet }) {
             totals.dnsFailures += 1
             dnsFailures.append(DNSFailure(packet: query.packet, time: Double(query.time - start) / 1e9, client: key.client,

@@ -159,4 +159,44 @@ struct CraftedCaseTests {
         #expect(analyzer.totals.connections == 3000)
         #expect(analyzer.stateCounts[.REJ] == 3000)
     }
+
+    /// Zeek's UDP and ICMP inactivity timeout (1 min): a flow quiet longer has ended, and its next
+    /// packet starts a new connection; quiet UDP flows are released on a long run. TCP is not
+    /// expired for quiet: a reset after 400 s idle still ends the connection it belongs to.
+    @Test func quietUDPFlowsEndAfterAMinuteAndIdleTCPDoesNot() throws {
+        var crafter = Crafter()
+        let client = (ip: "198.51.100.10", port: UInt16(5353)), server = (ip: "203.0.113.12", port: UInt16(53))
+        func udp(_ from: (ip: String, port: UInt16), _ to: (ip: String, port: UInt16), after: Double) {
+            crafter.ip(Crafter.ipv4(from.ip, to.ip, proto: 17, body: Crafter.udpHeader(from.port, to.port, payload: Array("query".utf8))), after: after)
+        }
+        udp(client, server, after: 0)
+        udp(server, client, after: 0.01)
+        udp(client, server, after: 59)    // within the minute: the same connection
+        udp(client, server, after: 61)    // past it: a new one
+        for index in 0..<2000 { udp((ip: "198.51.100.11", port: UInt16(20_000 + index)), server, after: 0.001) }
+        let tcpClient = (ip: "198.51.100.10", port: UInt16(40_000))
+        crafter.tcp(Segment(from: tcpClient, to: s, flags: SYN, seq: 0), after: 1)
+        crafter.tcp(Segment(from: s, to: tcpClient, flags: SYN | ACK, seq: 0, ack: 1))
+        crafter.tcp(Segment(from: tcpClient, to: s, flags: ACK, seq: 1, ack: 1))
+        crafter.tcp(Segment(from: s, to: tcpClient, flags: RST | ACK, seq: 1, ack: 1), after: 400)
+        for index in 0..<2000 { udp((ip: "198.51.100.12", port: UInt16(20_000 + index)), server, after: 0.001) }
+        let file = try crafter.write()
+        let reader = try PcapReader(path: file)
+        let decoder = try PacketDecoder(linkType: reader.linkType)
+        var analyzer = ConnectionAnalyzer()
+        var number = 0, after = 0
+        while let packet = try reader.next() {
+            number += 1
+            analyzer.add(decoder.decode(packet.bytes), number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            if number == 4 + 2000 + 4 + 2000 { after = analyzer.openFlows }
+        }
+        analyzer.finish()
+        let dns = analyzer.connections.filter { $0.originator.port == 5353 }
+        #expect(dns.map(\.originatorPackets) == [2, 1], "\(dns)")
+        #expect(dns.map(\.history) == ["Dd", "D"])
+        #expect(after < 2100, "the first 2000 quiet flows were released: \(after) open")
+        let reset = try #require(analyzer.resets.first)
+        #expect(analyzer.resets.count == 1 && (reset.idleSeconds ?? 0) > 399, "\(analyzer.resets)")
+        #expect(analyzer.connections.filter { $0.proto == "tcp" }.map(\.state) == [.RSTR])
+    }
 }
