@@ -7,13 +7,14 @@ import Glibc
 /// Packets from pcap streams on file descriptors (`tcpdump -U -w -` over `kubectl exec`),
 /// read by libpcap, merged in timestamp order. Each stream is read on its own thread, which
 /// blocks on its pipe; the capture loop takes what they queued every `pollInterval`.
-/// Timestamps come from the nodes' clocks, so the merge waits for a packet's `mergeWindow`
-/// by its arrival here, not by its timestamp.
+/// A packet is passed on once every stream still running has sent one at least as late (each
+/// stream is in time order), or, past a stream that is quiet or slow, once the packet has waited
+/// `mergeWindow` since it arrived here (by its arrival, not its timestamp: the nodes' clocks differ).
 public final class PcapStreams: PacketSource {
     public let interfaces: [String]
     public private(set) var linkType: Int32 = 0
     public private(set) var snaplen = 0
-    public var mergeWindow: Int64 = 250_000_000
+    public var mergeWindow: Int64 = 2_000_000_000
     public var pollInterval: TimeInterval = 0.02
     /// Called once when the capture is asked to stop: it should make every stream's writer
     /// flush and exit (tcpdump on SIGINT), so that the rest is collected up to its end.
@@ -51,6 +52,8 @@ public final class PcapStreams: PacketSource {
         private(set) var failure: String?
         private(set) var ended = false
         private(set) var count = 0
+        /// The time of the latest packet read: nothing earlier comes from this stream any more.
+        private(set) var latest = Int64.min
         /// When the current reader got its writer's pcap header, and when the stream ended.
         private(set) var openedAt: Date?
         private(set) var endedAt: Date?
@@ -121,6 +124,7 @@ public final class PcapStreams: PacketSource {
                 lock.lock()
                 queue.append(packet)
                 count += 1
+                latest = max(latest, time)
                 lock.unlock()
             }
             pcap_close(handle)  // closes the FILE and the descriptor
@@ -151,6 +155,13 @@ public final class PcapStreams: PacketSource {
             lock.lock()
             defer { lock.unlock() }
             return (header, failure, ended)
+        }
+
+        /// How far the stream has come: the latest packet's time while it runs, nil once it ended.
+        var progress: Int64? {
+            lock.lock()
+            defer { lock.unlock() }
+            return ended ? nil : latest
         }
 
         var times: (opened: Date?, ended: Date?) {
@@ -196,6 +207,8 @@ public final class PcapStreams: PacketSource {
     public func run(shouldStop: () -> Bool, _ body: (RawPacket) -> Void) throws(PcapError) {
         while !shouldStop() {
             resumeEnded()
+            // Taken before the queues are collected: a packet read after it is no earlier than it.
+            let watermark = progress()
             // With `resume`, a stream that ended waits to be read again: only given-up ones end the run.
             if collect(), resume == nil || givenUp.count == streams.count {
                 let names = streams.filter { $0.state.ended }.map(\.name)
@@ -203,20 +216,32 @@ public final class PcapStreams: PacketSource {
                     + (streams.compactMap { $0.state.failure }.first.map { " (\($0))" } ?? "")
                 break
             }
-            let limit = Self.monotonic() - mergeWindow
-            merger.deliver(while: { $0.arrival <= limit }, body)
+            deliverReady(watermark, body)
             Thread.sleep(forTimeInterval: pollInterval)
         }
         if endedEarly == nil {
             onStop()
             let deadline = Date().addingTimeInterval(collectTimeout)
+            var watermark = progress()
             while !collect(), Date() < deadline, !abandon() {
-                let limit = Self.monotonic() - mergeWindow
-                merger.deliver(while: { $0.arrival <= limit }, body)
+                deliverReady(watermark, body)
                 Thread.sleep(forTimeInterval: pollInterval)
+                watermark = progress()
             }
         }
         merger.deliver(while: { _ in true }, body)
+    }
+
+    /// The time no running stream can still send an earlier packet than (each is in time order).
+    private func progress() -> Int64 {
+        streams.compactMap(\.progress).min() ?? Int64.max
+    }
+
+    /// Passes on, in time order, the packets no running stream can still send an earlier one
+    /// than (`watermark`), and those that waited `mergeWindow`.
+    private func deliverReady(_ watermark: Int64, _ body: (RawPacket) -> Void) {
+        let limit = Self.monotonic() - mergeWindow
+        merger.deliver(while: { $0.timestamp.nanoseconds <= watermark || $0.arrival <= limit }, body)
     }
 
     /// Asks `resume` about each stream that ended (and was not given up) while the run goes on.
