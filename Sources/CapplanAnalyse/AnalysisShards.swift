@@ -86,8 +86,8 @@ public final class AnalysisShards {
 
     /// Packets for the worker, copied out of the reader's buffer: the decoded packet, and its bytes
     /// only where the analysis reads them (DNS names).
-    struct Batch: @unchecked Sendable {
-        struct Item {
+    struct Batch: Sendable {
+        struct Item: Sendable {
             var packet: DecodedPacket
             var number: Int
             var timestamp: Timestamp

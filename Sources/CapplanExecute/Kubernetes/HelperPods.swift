@@ -12,11 +12,23 @@ struct HelperPods {
     /// Writes the manifest into the run directory, records the undo, then creates the pod.
     func create(_ helper: HelperPod, step: Step) throws {
         let node = helper.node.value ?? "NODE"
-        let file = context.directory + "/helper-\(node).json"
+        let file = manifestFile(helper)
         try helper.manifest.write(toFile: file, atomically: true, encoding: .utf8)
         if let undo = step.undo { try context.undo.push(step.number, "helper pod on \(node)", undo) }
         try kubectl.check(["create", "-f", file], what: "create the helper pod on node \(node)")
         context.journal.note("created helper pod \(helper.namespace)/\(helper.name) on \(node) (deadline \(helper.deadlineSeconds) s)")
+    }
+
+    /// Where a helper's manifest is kept in the run directory.
+    func manifestFile(_ helper: HelperPod) -> String {
+        context.directory + "/helper-\(helper.node.value ?? "NODE").json"
+    }
+
+    /// Creates a helper again from the manifest `create` kept, once the old one is gone, and waits until it is Ready.
+    func recreate(_ helper: HelperPod) throws {
+        _ = try? kubectl.run(["wait", "--for=delete", "pod/\(helper.name)", "-n", helper.namespace, "--timeout=60s"], timeout: 70)
+        try kubectl.check(["create", "-f", manifestFile(helper)], what: "create the helper pod on node \(helper.node.value ?? "?") again")
+        try waitUntilReady([helper])
     }
 
     /// Waits until every helper is Ready; what keeps one from starting becomes the error.

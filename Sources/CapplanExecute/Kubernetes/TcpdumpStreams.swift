@@ -92,7 +92,8 @@ final class TcpdumpStreams {
         var entry = entries[index]
         guard Date().timeIntervalSince(entry.lastStart) >= Self.retryPause else { return .later }
         entry.fruitless = packets > entry.packetsAtStart ? 0 : entry.fruitless + 1
-        let noticed = index < times().count ? times()[index].ended ?? Date() : Date()
+        let ended = times()
+        let noticed = (index < ended.count ? ended[index].ended : nil) ?? Date()
         entry.child.stop(grace: 1)
         context.undo.settled(entry.journalIndex)
         let dropped = Self.reported(name: entry.name, log: (try? String(contentsOfFile: entry.log, encoding: .utf8)) ?? "")
@@ -111,9 +112,8 @@ final class TcpdumpStreams {
             (entry.child, entry.journalIndex, entry.log) = (child, journalIndex, log)
             entry.lastStart = Date()
             entry.packetsAtStart = packets
-            let started = Date()
-            gap.to = started.formatted(.iso8601)
-            gap.seconds = started.timeIntervalSince(entry.gapStart)
+            gap.to = entry.lastStart.formatted(.iso8601)
+            gap.seconds = entry.lastStart.timeIntervalSince(entry.gapStart)
             recorded.append((gap, index, entry.gapStart))
             context.say("the capture stream of \(entry.name) broke (\(why)); started it again")
             context.journal.note("stream \(entry.name) resumed: \(gap.words)")
@@ -141,10 +141,7 @@ final class TcpdumpStreams {
         guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
         recreated.insert(node)
         context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
-        _ = try? kubectl.run(["wait", "--for=delete", "pod/\(helper.name)", "-n", helper.namespace, "--timeout=60s"], timeout: 70)
-        let file = context.directory + "/helper-\(node).json"
-        try kubectl.check(["create", "-f", file], what: "create the helper pod on node \(node) again")
-        try HelperPods(kubectl: kubectl, context: context).waitUntilReady([helper])
+        try HelperPods(kubectl: kubectl, context: context).recreate(helper)
         context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
         return true
     }

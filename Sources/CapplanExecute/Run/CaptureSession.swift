@@ -82,8 +82,6 @@ final class CaptureSession {
     /// What the pass counted, for the report.
     struct Counts {
         var captured = 0
-        /// Packets past the redactor's drop filter: analysed, and numbered in this order.
-        var analysed = 0
         var bytes: Int64 = 0
         var firstPacket: Double?
         var origins: RunRecord.Origins
@@ -201,15 +199,15 @@ final class CaptureSession {
             let decoded = decoder.decode(redacted.bytes)
             let direction = CaptureFile.direction(decoded, cooked: cooked,
                                                   podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : [])
+            // Numbered as the file numbers it; with `keep`, in the order seen (the keeper renumbers).
             let number: Int
-            if keeper == nil {
-                writer.append(redacted, interface: packet.source, direction: direction)
-                number = writer.written
+            if let keeper {
+                number = keeper.counts.seenPackets + 1
             } else {
-                number = counts.analysed + 1
+                writer.append(redacted, interface: packet.source, direction: direction)
+                counts.origins.add(packet.source)
+                number = writer.written
             }
-            counts.analysed += 1
-            if keeper == nil { counts.origins.add(packet.source) }
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
             if !(packet.source < uplink.count && uplink[packet.source]) {
                 analyzer.add(decoded, number: number, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)

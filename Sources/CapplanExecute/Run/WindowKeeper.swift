@@ -84,18 +84,18 @@ final class WindowKeeper {
         if let event {
             if time <= openUntil, let last = windows.indices.last {
                 windows[last].events += 1
-                openUntil = time + keep.after.nanoseconds
-                windows[last].endSeconds = Double(openUntil - windowEventTime) / 1e9
-                if windows.count == keep.windows { closesLastWindowAt = Date().addingTimeInterval(keep.after.seconds) }
+                extend(to: time)
             } else if windows.count < keep.windows {
                 open(event, at: packet.timestamp, writer: writer)
+                write(packet, interface: interface, direction: direction, number: number, to: writer)
+                windows[windows.count - 1].packet = writer.written
+                return
             } else {
                 counts.eventsNotKept += 1
             }
         }
         if time <= openUntil {
             write(packet, interface: interface, direction: direction, number: number, to: writer)
-            if let last = windows.indices.last, windows[last].packet == 0 { windows[last].packet = writer.written }
             return
         }
         ring.push(packet, number: number, interface: interface, direction: direction) { gone in
@@ -127,13 +127,20 @@ final class WindowKeeper {
         let time = timestamp.nanoseconds
         let start = time - keep.before.nanoseconds
         pushOut(olderThan: start)
-        windows.append(KeptWindow(event: event, packet: 0, time: timestamp.description, seconds: Double(time - (firstTime ?? time)) / 1e9, startSeconds: -keep.before.seconds,
-                              endSeconds: keep.after.seconds, startLost: lastPushedOut >= start))
-        openUntil = time + keep.after.nanoseconds
+        windows.append(KeptWindow(event: event, packet: 0, time: timestamp.description, seconds: Double(time - (firstTime ?? time)) / 1e9,
+                                  startSeconds: -keep.before.seconds, endSeconds: keep.after.seconds, startLost: lastPushedOut >= start))
         windowEventTime = time
+        extend(to: time)
         ring.drain { held, packet in
             write(packet, interface: held.interface, direction: held.direction, number: held.number, to: writer)
         }
+    }
+
+    /// The last window stays open until `after` past an event at `time`; once it is the last the
+    /// plan allows, the run ends that long from now.
+    private func extend(to time: Int64) {
+        openUntil = time + keep.after.nanoseconds
+        windows[windows.count - 1].endSeconds = Double(openUntil - windowEventTime) / 1e9
         if windows.count == keep.windows { closesLastWindowAt = Date().addingTimeInterval(keep.after.seconds) }
     }
 
