@@ -45,7 +45,8 @@ struct ReportCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The capture file (pcap or pcapng).", valueName: "capture"))
+    @Argument(help: ArgumentHelp("The capture file (pcap or pcapng); - reads one from standard input (tcpdump -w - | capplan report -).",
+                                 valueName: "capture"))
     var capture: String?
 
     @Option(name: .customLong("point"), help: ArgumentHelp(
@@ -99,7 +100,9 @@ struct ReportCommand: ParsableCommand {
         let timeline = [HTMLReport.TimelineEntry(time: 0, kind: .capture, text: "first packet")] + HTMLReport.events(summary)
             + [HTMLReport.TimelineEntry(time: summary.capture.durationSeconds, kind: .stop, text: "last packet")]
         return HTMLReport(title: "capplan report: \(summary.capture.file)", summary: summary,
-                          ladders: capture.map { LadderReader.read(path: $0, summary: summary) } ?? [], timeline: timeline).render()
+                          // Ladders read the file again: a capture from standard input is gone by then.
+                          ladders: capture.flatMap { $0 == "-" ? nil : LadderReader.read(path: $0, summary: summary) } ?? [],
+                          timeline: timeline).render()
     }
 
     func run() throws {

@@ -83,6 +83,24 @@ struct ReportCommandTests {
         #expect(findings.contains("2. **refused** 1 connection to 203.0.113.20:5432 (load balancer lb-frontend) from 198.51.100.10 (pod myapp/web-1) was refused"))
     }
 
+    /// `capplan report -` reads the capture from a pipe, as `tcpdump -w - | capplan report -` gives it.
+    @Test func aCaptureFromStandardInputReportsAsTheFile() throws {
+        let file = try Self.capture()
+        let process = Process()
+        process.executableURL = try builtExecutable()
+        process.arguments = ["report", "-", "--format", "json"]
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let piped = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let direct = runCLI("report", file, "--format", "json")
+        #expect(piped.replacingOccurrences(of: "\"file\" : \"-\"", with: "\"file\" : \"\(file)\"") == direct.stdout)
+        #expect(piped.contains("\"RSTR\" : 1"), "\(piped)")
+    }
+
     @Test func writesSummaryFilesThatDecode() throws {
         let out = Crafter.directory + "/run-\(UUID().uuidString)"
         let result = runCLI("report", try Self.capture(), "--out", out, "--format", "json")

@@ -23,9 +23,11 @@ public protocol CaptureFileReader: AnyObject {
     func next() throws(PcapError) -> RawPacket?
 }
 
-/// Opens a capture file with the reader its first bytes call for.
+/// Opens a capture file with the reader its first bytes call for. `-` is standard input, read by
+/// libpcap (pcap or pcapng: a pipe cannot be looked at first).
 public func openCaptureFile(_ path: String) throws(PcapError) -> any CaptureFileReader {
-    PcapngReader.looksLikePcapng(path) ? try PcapngReader(path: path) : try PcapReader(path: path)
+    if path == "-" { return try PcapReader(path: path) }
+    return PcapngReader.looksLikePcapng(path) ? try PcapngReader(path: path) : try PcapReader(path: path)
 }
 
 /// Owns an offline libpcap handle over a pcap or pcapng file; frees it in deinit.
@@ -35,9 +37,17 @@ public final class PcapReader: CaptureFileReader {
     /// libpcap's DLT value for the file's link type.
     public let linkType: Int32
     public let snaplen: Int
+    /// A classic pcap file describes one interface.
+    public let interfaces: [PcapngInterface]
     private var handle: OpaquePointer?
+    /// A well-formed file's records, read in chunks; nil once libpcap reads (from the first unusual record on).
+    // Touched per packet by the reading thread alone: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var records: PcapRecords?
+    /// How many packets `records` handed out: libpcap skips that many when it takes over.
+    @exclusivity(unchecked) private var served = 0
 
-    public init(path: String) throws(PcapError) {
+    /// `chunked: false` reads every record through libpcap (tests compare the two ways).
+    public init(path: String, chunked: Bool = true) throws(PcapError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
             throw PcapError("pcap_open_offline", Self.message(errorBuffer), path: path)
@@ -46,23 +56,47 @@ public final class PcapReader: CaptureFileReader {
         handle = opened
         linkType = pcap_datalink(opened)
         snaplen = Int(pcap_snapshot(opened))
+        interfaces = [PcapngInterface(name: "", linkType: linkType, snaplen: snaplen)]
+        // libpcap has read and checked the file header; its records are read in chunks where they are plain.
+        if chunked { records = PcapRecords(path: path, snaplen: snaplen) }
     }
 
     deinit { close() }
-
-    /// A classic pcap file describes one interface.
-    public var interfaces: [PcapngInterface] { [PcapngInterface(name: "", linkType: linkType, snaplen: snaplen)] }
 
     /// Idempotent: later reads return nil.
     public func close() {
         if let handle { pcap_close(handle) }
         handle = nil
+        records?.close()
+        records = nil
     }
 
     /// The next packet, nil at the end of the file. A file cut mid-packet throws
     /// libpcap's "truncated dump file" after the last whole packet.
     public func next() throws(PcapError) -> RawPacket? {
         guard let handle else { return nil }
+        if records != nil {
+            switch records?.next() {
+            case .packet(let packet)?:
+                served += 1
+                return packet
+            case .end?:
+                return nil
+            case .unusual?, nil:
+                try handOver(handle)
+            }
+        }
+        return try libpcapNext(handle)
+    }
+
+    /// libpcap reads on from the record the chunked reader would not serve: it skips the ones served.
+    private func handOver(_ handle: OpaquePointer) throws(PcapError) {
+        records?.close()
+        records = nil
+        for _ in 0..<served where try libpcapNext(handle) == nil { break }
+    }
+
+    private func libpcapNext(_ handle: OpaquePointer) throws(PcapError) -> RawPacket? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         switch pcap_next_ex(handle, &header, &data) {
