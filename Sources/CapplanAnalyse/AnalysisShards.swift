@@ -2,8 +2,9 @@ public import CapplanPackets
 import Foundation
 
 /// The analysis on two cores. Each packet goes to one of two analyses by a hash of its flow that
-/// is the same both ways, so every flow is wholly in one: the caller's thread (which also reads
-/// and decodes) runs one, a worker thread the other, fed in batches at most `inFlight` ahead.
+/// is the same both ways, so every flow is wholly in one: the caller's thread (which also reads)
+/// runs one, a worker thread the other, fed the packets' bytes in batches at most `inFlight` ahead.
+/// The worker decodes what it analyses.
 /// `finish` merges them into exactly what one analysis of every packet gives
 /// (`ConnectionAnalyzer.merged`), so the report is the same with one thread or two.
 public final class AnalysisShards {
@@ -20,38 +21,73 @@ public final class AnalysisShards {
     private var clock = Int64.min
     /// Of every `buckets` flow hashes, `workerBuckets` go to the worker: the caller's thread also reads and decodes.
     /// A few heavy flows make the split lumpy: each flow is wholly on one side.
-    static let buckets: UInt64 = 8
-    /// Measured on the benchmark capture: 6 of 8 left the caller's thread (reading and decoding) the busier one still.
-    static let workerBuckets: UInt64 = 6
+    static let buckets = UInt64(FlowBucket.count)
+    /// Measured on the benchmark capture: 6 and 7 of 8 took the same time; 7 leaves the caller's thread more room
+    /// for a path report, whose tracer decodes every packet there.
+    static let workerBuckets: UInt64 = 7
     static let batchSize = 2048
 
     /// `threads`: 1 analyses on the caller's thread alone; 2 (or more) adds the worker.
-    public init(threads: Int) {
+    /// `openFlowLimit`: as `ConnectionAnalyzer.openFlowLimit`, for the whole analysis.
+    public init(threads: Int, openFlowLimit: Int? = nil) {
         worker = threads > 1 ? Worker() : nil
         split = worker != nil
+        if let openFlowLimit {
+            local.openFlowLimit = openFlowLimit
+            worker?.analyzer.openFlowLimit = openFlowLimit
+        }
     }
 
     /// The threads worth using here: two when the machine has them.
     public static var defaultThreads: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
 
-    public func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer) {
-        last = timestamp
-        clock = max(clock, timestamp.nanoseconds)
-        if !begun {
-            begun = true
-            first = timestamp
-            local.begin(at: timestamp)
-            worker?.start(at: timestamp)
-        }
-        guard split, Self.bucket(packet) < Self.workerBuckets else {
-            local.add(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
+    /// One packet, as read. The worker's packets go to it as bytes, and it decodes them: most
+    /// packets' bucket is read straight from their bytes, so this thread decodes only its own share.
+    public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
+        noteTime(timestamp)
+        guard split, let quick = Self.bucket(raw, link: decoder.link) else {
+            place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
         }
-        batch.append(packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
+        if quick < Self.workerBuckets {
+            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+        } else {
+            local.add(decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
+        }
+    }
+
+    /// One packet the caller has decoded already (a path report, whose tracer needs every packet decoded).
+    public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
+                    originalLength: Int) {
+        noteTime(timestamp)
+        place(raw, decoder: decoder, decoded: decoded, number: number, timestamp: timestamp, originalLength: originalLength)
+    }
+
+    private func place(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
+                       originalLength: Int) {
+        if split, Self.bucket(decoded) < Self.workerBuckets {
+            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+        } else {
+            local.add(decoded, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
+        }
+    }
+
+    private func toWorker(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
+        batch.append(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, clock: clock)
         if batch.count >= Self.batchSize, let worker {
             worker.submit(batch)
             batch = worker.spareBatch()
         }
+    }
+
+    private func noteTime(_ timestamp: Timestamp) {
+        last = timestamp
+        clock = max(clock, timestamp.nanoseconds)
+        guard !begun else { return }
+        begun = true
+        first = timestamp
+        local.begin(at: timestamp)
+        worker?.start(at: timestamp)
     }
 
     /// Both analyses finished and merged.
@@ -65,30 +101,40 @@ public final class AnalysisShards {
         return whole
     }
 
-    /// Which share of the flows a packet belongs to: a hash of its addresses (and, for TCP and UDP,
-    /// ports) that does not depend on the direction. ICMP goes by addresses alone, as do packets
-    /// the analysis only counts.
+    /// Which share of the flows a packet belongs to (`FlowBucket`). ICMP goes by addresses alone,
+    /// as do packets the analysis only counts.
     static func bucket(_ packet: DecodedPacket) -> UInt64 {
         guard packet.network == .ipv4 || packet.network == .ipv6 else { return 0 }
         let ports = (packet.transport == .tcp || packet.transport == .udp) && !packet.isLaterFragment
-        func endpoint(_ address: IPAddress, _ port: UInt16) -> UInt64 {
-            var h = (address.low ^ address.high &* 0x9E37_79B9_7F4A_7C15) &+ (ports ? UInt64(port) << 48 : 0)
-            h ^= h >> 31
-            h &*= 0xBF58_476D_1CE4_E5B9
-            return h ^ (h >> 29)
-        }
-        var h = endpoint(packet.source, packet.sourcePort) &+ endpoint(packet.destination, packet.destinationPort)
-        h ^= h >> 32
-        h &*= 0x94D0_49BB_1331_11EB
-        h ^= h >> 29
-        return h % buckets
+        return FlowBucket.of(packet.source, packet.sourcePort, packet.destination, packet.destinationPort, ports: ports)
     }
 
-    /// Packets for the worker, copied out of the reader's buffer: the decoded packet, and its bytes
-    /// only where the analysis reads them (DNS names).
+    /// The bucket of a TCP segment in plain Ethernet and IPv4 or IPv6 (no VLAN, no IPv6 extension
+    /// header, not a later fragment), read straight from its bytes: what `bucket(decode(raw))` gives,
+    /// since the decoder reads those same addresses and ports. Nil for anything else.
+    @inline(__always)
+    static func bucket(_ raw: UnsafeRawBufferPointer, link: LinkType) -> UInt64? {
+        guard link == .ethernet, raw.count >= 14 + 20 + 4 else { return nil }
+        func u16(_ at: Int) -> UInt16 { UInt16(raw[at]) << 8 | UInt16(raw[at + 1]) }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
+        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
+        switch u16(12) {
+        case 0x0800:
+            let header = Int(raw[14] & 0x0F) * 4
+            guard raw[14] >> 4 == 4, header >= 20, raw[23] == 6, u16(20) & 0x1FFF == 0, raw.count >= 14 + header + 4 else { return nil }
+            return FlowBucket.of(IPAddress(ipv4: u32(26)), u16(14 + header), IPAddress(ipv4: u32(30)), u16(16 + header), ports: true)
+        case 0x86DD:
+            guard raw.count >= 14 + 40 + 4, raw[14] >> 4 == 6, raw[20] == 6 else { return nil }
+            return FlowBucket.of(IPAddress(ipv6High: u64(22), low: u64(30)), u16(54), IPAddress(ipv6High: u64(38), low: u64(46)), u16(56), ports: true)
+        default:
+            return nil
+        }
+    }
+
+    /// Packets for the worker, copied out of the reader's buffer with the decoder for their link type.
     struct Batch: Sendable {
         struct Item: Sendable {
-            var packet: DecodedPacket
+            var decoder: PacketDecoder
             var number: Int
             var timestamp: Timestamp
             var originalLength: Int
@@ -101,11 +147,11 @@ public final class AnalysisShards {
 
         var count: Int { items.count }
 
-        mutating func append(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw bytes: UnsafeRawBufferPointer,
+        mutating func append(_ bytes: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int,
                              clock: Int64) {
             let start = raw.count
-            if packet.dns != nil { raw.append(contentsOf: bytes) }
-            items.append(Item(packet: packet, number: number, timestamp: timestamp, originalLength: originalLength, raw: start..<raw.count, clock: clock))
+            raw.append(contentsOf: bytes)
+            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: start..<raw.count, clock: clock))
         }
 
         mutating func clear() {
@@ -122,7 +168,7 @@ public final class AnalysisShards {
         private var closed = false
         private var done = true  // until started
 
-        private var analyzer = ConnectionAnalyzer()
+        var analyzer = ConnectionAnalyzer()
         static let inFlight = 4
 
         func start(at first: Timestamp) {
@@ -174,8 +220,9 @@ public final class AnalysisShards {
                 condition.unlock()
                 batch.raw.withUnsafeBytes { raw in
                     for item in batch.items {
-                        analyzer.add(item.packet, number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
-                                     raw: UnsafeRawBufferPointer(rebasing: raw[item.raw]), clock: item.clock)
+                        let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
+                        analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
+                                     raw: bytes, clock: item.clock)
                     }
                 }
                 batch.clear()

@@ -11,6 +11,13 @@ public struct ConnectionAnalyzer {
     /// exact beyond it. Each list is decided by packet numbers alone, so analyses of parts of a
     /// capture (`AnalysisShards`) merge into exactly the lists of one analysis of all of it.
     public var recordLimit = 10_000
+    /// At most this many flows are held at once. UDP and ICMP flows end after a minute of quiet and
+    /// closed TCP after `linger`, but an open TCP connection is never ended for quiet (a reset after a
+    /// long idle is the evidence). Past the limit the least recently active flow of the new one's
+    /// share is ended early: summarised as it stands, and counted in `totals.evicted`. The limit is
+    /// kept per share of the flow hash (`FlowBucket`), so analyses split across threads evict exactly
+    /// what one analysis would. A flow costs about 1 KiB with its index and queues.
+    public var openFlowLimit = 1_000_000
 
     public internal(set) var totals = Totals()
     public private(set) var connections: [ConnectionRecord] = []
@@ -29,6 +36,11 @@ public struct ConnectionAnalyzer {
     /// UDP and ICMP flows, each with the time it was last looked at, for `inactivityTimeout`.
     private var quiet: [(time: Int64, slot: Int, key: FlowKey)] = []
     private var quietHead = 0
+    /// Per share of the flow hash: the flows open, and each flow with the time it was last looked
+    /// at, oldest first, to find the least recently active one (a second-chance queue).
+    private var bucketOpen = [Int](repeating: 0, count: FlowBucket.count)
+    private var activity = [[Activity]](repeating: [], count: FlowBucket.count)
+    private var activityHead = [Int](repeating: 0, count: FlowBucket.count)
     private var pendingDNS: [DNSKey: PendingQuery] = [:]
     /// ICMP errors and DNS responses of the last moment, to count a copy seen on a second
     /// interface once; pruned at every sweep.
@@ -66,6 +78,8 @@ public struct ConnectionAnalyzer {
         public var dnsFailures = 0
         /// UDP packets to or from port 53 whose DNS header the capture cut off (snaplen): their answers are unknown.
         public var dnsMessagesCut = 0
+        /// Flows ended early because `openFlowLimit` flows were open.
+        public var evicted = 0
         public var first: Timestamp?
         public var last: Timestamp?
 
@@ -92,6 +106,7 @@ public struct ConnectionAnalyzer {
             sum.dnsResponses += b.dnsResponses
             sum.dnsFailures += b.dnsFailures
             sum.dnsMessagesCut += b.dnsMessagesCut
+            sum.evicted += b.evicted
             sum.first = [a.first, b.first].compactMap { $0 }.min()
             sum.last = [a.last, b.last].compactMap { $0 }.max()
             return sum
@@ -107,6 +122,13 @@ public struct ConnectionAnalyzer {
         var client: Endpoint
         var server: Endpoint
         var id: UInt16
+    }
+
+    /// A flow (its slot, told apart from a later flow in the same slot by its first packet) and when it was last looked at.
+    private struct Activity {
+        var time: Int64
+        var slot: Int32
+        var firstPacket: Int
     }
 
     private struct PendingQuery {
@@ -314,6 +336,8 @@ public struct ConnectionAnalyzer {
             swap(&originator, &responder)
             flipped = true
         }
+        let bucket = FlowBucket.of(key)
+        if bucketOpen[bucket] >= max(1, openFlowLimit / FlowBucket.count) { evictLeastActive(bucket) }
         var flow = Flow(originator: originator, responder: responder, proto: proto, number: number, time: time, flipped: flipped)
         flow.tunnel = packet.tunnel
         let slot: Int
@@ -326,7 +350,39 @@ public struct ConnectionAnalyzer {
         }
         index.insert(key, slot)
         if proto != 6 { quiet.append((time, slot, key)) }
+        bucketOpen[bucket] += 1
+        activity[bucket].append(Activity(time: time, slot: Int32(slot), firstPacket: number))
+        if activity[bucket].count - activityHead[bucket] > 2 * bucketOpen[bucket] + 1024 { compactActivity(bucket) }
         return slot
+    }
+
+    /// Ends the flow of this share that has been quiet longest: the queue's oldest entry whose flow
+    /// has not spoken since; one that has goes to the back with its latest time.
+    private mutating func evictLeastActive(_ bucket: Int) {
+        while activityHead[bucket] < activity[bucket].count {
+            let entry = activity[bucket][activityHead[bucket]]
+            activityHead[bucket] += 1
+            let slot = Int(entry.slot)
+            let (first, last, proto) = flows.withUnsafeBufferPointer { ($0[slot].firstPacket, $0[slot].last, $0[slot].proto) }
+            guard proto != 0, first == entry.firstPacket else { continue }  // released already
+            if last > entry.time {
+                activity[bucket].append(Activity(time: last, slot: entry.slot, firstPacket: first))
+                continue
+            }
+            let flow = flows[slot]
+            release(slot, key: FlowKey(source: flow.originator, destination: flow.responder, proto: flow.proto))
+            totals.evicted += 1
+            return
+        }
+    }
+
+    /// Drops the entries of flows released since, so the queue follows the open flows.
+    private mutating func compactActivity(_ bucket: Int) {
+        let live = activity[bucket][activityHead[bucket]...].filter { entry in
+            flows.withUnsafeBufferPointer { $0[Int(entry.slot)].proto != 0 && $0[Int(entry.slot)].firstPacket == entry.firstPacket }
+        }
+        activity[bucket] = live
+        activityHead[bucket] = 0
     }
 
     // MARK: ICMP and DNS
@@ -418,6 +474,7 @@ public struct ConnectionAnalyzer {
     private mutating func release(_ slot: Int, key: FlowKey) {
         summarise(flows[slot])
         index.remove(key)
+        bucketOpen[FlowBucket.of(key)] -= 1
         flows[slot] = .placeholder
         free.append(slot)
     }
@@ -465,6 +522,9 @@ public struct ConnectionAnalyzer {
         free.removeAll()
         closing.removeAll()
         quiet.removeAll()
+        activity = activity.map { _ in [] }
+        activityHead = activityHead.map { _ in 0 }
+        bucketOpen = bucketOpen.map { _ in 0 }
         for (key, query) in pendingDNS.sorted(by: { $0.value.packet < $1.value.packet }) {
             totals.dnsFailures += 1
             dnsFailures.append(DNSFailure(packet: query.packet, time: Double(query.time - start) / 1e9, client: key.client,

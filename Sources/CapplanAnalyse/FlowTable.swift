@@ -1,3 +1,5 @@
+import CapplanPackets
+
 /// Flow key → flow slot, as an open-addressing table with linear probing and
 /// backward-shift deletion. It replaces Dictionary on the per-packet path, where
 /// SipHash over seven fields cost more than the rest of a lookup. A per-run random
@@ -88,5 +90,33 @@ struct FlowTable: Sendable {
         mask = size - 1
         count = 0
         for (key, slot) in old { insert(key, slot) }
+    }
+}
+
+/// Which of `count` shares of the flows a flow belongs to: a hash of its addresses and ports that
+/// is the same both ways. The two-thread analysis splits flows by it (`AnalysisShards`), and the
+/// open-flow limit is kept per share, so both decide the same for a flow whichever thread has it.
+enum FlowBucket {
+    static let count = 8
+
+    /// ICMP flows go by addresses alone: their "ports" are message types, and an ICMP packet's share is decided before that.
+    static func of(_ key: FlowKey) -> Int {
+        let ports = key.proto == 6 || key.proto == 17
+        return Int(of(key.low.address, key.low.port, key.high.address, key.high.port, ports: ports))
+    }
+
+    @inline(__always)
+    static func of(_ source: IPAddress, _ sourcePort: UInt16, _ destination: IPAddress, _ destinationPort: UInt16, ports: Bool) -> UInt64 {
+        func endpoint(_ address: IPAddress, _ port: UInt16) -> UInt64 {
+            var h = (address.low ^ address.high &* 0x9E37_79B9_7F4A_7C15) &+ (ports ? UInt64(port) << 48 : 0)
+            h ^= h >> 31
+            h &*= 0xBF58_476D_1CE4_E5B9
+            return h ^ (h >> 29)
+        }
+        var h = endpoint(source, sourcePort) &+ endpoint(destination, destinationPort)
+        h ^= h >> 32
+        h &*= 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        return h % UInt64(count)
     }
 }

@@ -13,29 +13,46 @@ public enum CaptureReport {
         let reader = try openCaptureFile(path)
         // A pcapng that apply wrote names the run's pods, Services and nodes; a labels file overrides them.
         let identities = identities.isEmpty ? namedIdentities(reader) : identities
-        var decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
         var tracer = pathTracer(reader.interfaces)
         let shards = AnalysisShards(threads: threads)
+        // Per interface, decided once: its decoder, whether the analysis takes its packets (a path's
+        // uplinks serve the path alone), whether the path follows them.
+        var decoders: [PacketDecoder] = [], analysed: [Bool] = [], traced: [Bool] = []
+        func describe(_ interfaces: [PcapngInterface]) throws(PcapError) {
+            for index in decoders.count..<interfaces.count {
+                decoders.append(try PacketDecoder(linkType: interfaces[index].linkType))
+                let point = index < tracer?.points.count ?? 0 ? tracer?.points[index] : nil
+                analysed.append(point?.role != .uplink)
+                traced.append(point != nil)
+            }
+        }
+        try describe(reader.interfaces)
         var number = 0
         var readError: String?
         while true {
             let next: RawPacket?
             do {
                 next = try reader.next()
-                if decoders.count < reader.interfaces.count {
-                    decoders += try reader.interfaces[decoders.count...].map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
-                }
+                // A pcapng may describe more interfaces as it goes.
+                if let packet = next, packet.source >= decoders.count { try describe(reader.interfaces) }
             } catch {
                 readError = error.message
                 break
             }
             guard let packet = next, packet.source < decoders.count else { break }
             number += 1
-            let decoded = decoders[packet.source].decode(packet.bytes)
-            if tracer.map({ packet.source >= $0.points.count || $0.points[packet.source].role != .uplink }) ?? true {
-                shards.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+            let decoder = decoders[packet.source]
+            if traced[packet.source] {
+                // The path needs every packet decoded here; otherwise the analysis decodes what it takes, on its own thread.
+                let decoded = decoder.decode(packet.bytes)
+                if analysed[packet.source] {
+                    shards.add(packet.bytes, decoder: decoder, decoded: decoded, number: number, timestamp: packet.timestamp,
+                               originalLength: packet.originalLength)
+                }
+                tracer?.add(decoded, point: packet.source, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+            } else if analysed[packet.source] {
+                shards.add(packet.bytes, decoder: decoder, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
             }
-            if packet.source < tracer?.points.count ?? 0 { tracer?.add(decoded, point: packet.source, number: number, timestamp: packet.timestamp, raw: packet.bytes) }
             if number & 0xFFFF == 0 { progress?(number) }
         }
         let analyzer = shards.finish()
@@ -151,7 +168,8 @@ extension CaptureReport {
             number += 1
             let decoded = decoders[index].decode(packet.bytes)
             if veths[index] {
-                shards.add(decoded, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength, raw: packet.bytes)
+                shards.add(packet.bytes, decoder: decoders[index], decoded: decoded, number: number, timestamp: packet.timestamp,
+                           originalLength: packet.originalLength)
             }
             tracer.add(decoded, point: index, number: number, timestamp: packet.timestamp, raw: packet.bytes)
             if number & 0xFFFF == 0 { progress?(number) }

@@ -43,6 +43,8 @@ public struct Summary: Sendable, Codable {
         public var fragments: Int
         /// Copies of one packet seen on a second interface (`-i any`), counted once.
         public var duplicateCopiesDropped: Int
+        /// Connections ended early because the open-flow limit was reached; absent when none were.
+        public var connectionsEvicted: Int? = nil
         /// Set when the file ended in error (e.g. cut mid-packet); the report covers what came before.
         public var readError: String?
     }

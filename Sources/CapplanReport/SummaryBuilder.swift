@@ -33,6 +33,12 @@ struct SummaryBuilder {
                                   text: "The capture file ends in error after packet \(totals.packets) (\(readError)); this report covers the packets before it.",
                                   packets: [], times: []))
         }
+        if totals.evicted > 0 {
+            findings.append(.init(kind: "capture", severity: .warning,
+                                  text: "\(totals.evicted) connection\(plural(totals.evicted)) ended early: more than \(analyzer.openFlowLimit) flows were open "
+                                      + "at once, and the least recently active made room. Each one's record stops there; a later packet of it starts a new record.",
+                                  packets: [], times: []))
+        }
         if totals.truncatedPackets > 0 {
             findings.append(.init(kind: "capture", severity: .info,
                                   text: "\(totals.truncatedPackets) packet\(plural(totals.truncatedPackets)) were cut short by the snaplen; they are analysed as far as they go.",
@@ -54,7 +60,7 @@ struct SummaryBuilder {
                            start: totals.first?.description, end: totals.last?.description, durationSeconds: duration,
                            truncatedPackets: totals.truncatedPackets, dnsMessagesCut: totals.dnsMessagesCut, undecodedPackets: totals.undecodedPackets,
                            fragments: totals.fragments, duplicateCopiesDropped: totals.copiesDropped,
-                           readError: readError),
+                           connectionsEvicted: totals.evicted > 0 ? totals.evicted : nil, readError: readError),
             findings: findings,
             connections: .init(total: totals.connections, tcp: totals.tcpConnections, udp: totals.udpConnections, icmp: totals.icmpConnections,
                                byState: Dictionary(uniqueKeysWithValues: analyzer.stateCounts.map { ($0.key.rawValue, $0.value) }),

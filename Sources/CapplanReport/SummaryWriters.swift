@@ -112,6 +112,7 @@ public enum SummaryMarkdown {
         if capture.duplicateCopiesDropped > 0 {
             text += "- copies of a packet seen on a second interface, counted once: \(capture.duplicateCopiesDropped)\n"
         }
+        if let evicted = capture.connectionsEvicted { text += "- connections ended early at the open-flow limit: \(evicted)\n" }
         if capture.undecodedPackets > 0 { text += "- not IP, not analysed: \(capture.undecodedPackets)\n" }
         if let error = capture.readError { text += "- read error: \(error)\n" }
         return text

@@ -199,4 +199,54 @@ struct CraftedCaseTests {
         #expect(analyzer.resets.count == 1 && (reset.idleSeconds ?? 0) > 399, "\(analyzer.resets)")
         #expect(analyzer.connections.filter { $0.proto == "tcp" }.map(\.state) == [.RSTR])
     }
+
+    /// 3,000 connection attempts that stay open, past a limit of 800 open flows, while one
+    /// connection keeps talking: the quiet ones make room, the talking one stays whole, nothing is
+    /// lost, and one analysis thread or two end the same connections.
+    @Test func pastTheOpenFlowLimitTheQuietestConnectionsEnd() throws {
+        var crafter = Crafter()
+        let busy = (ip: "198.51.100.10", port: UInt16(40_000))
+        crafter.tcp(Segment(from: busy, to: s, flags: SYN, seq: 0))
+        crafter.tcp(Segment(from: s, to: busy, flags: SYN | ACK, seq: 0, ack: 1))
+        crafter.tcp(Segment(from: busy, to: s, flags: ACK, seq: 1, ack: 1))
+        for index in 0..<3000 {
+            let client = (ip: "198.51.100.\(11 + index / 1000)", port: UInt16(20_000 + index % 1000))
+            crafter.tcp(Segment(from: client, to: s, flags: SYN, seq: 0), after: 0.001)
+            if index % 50 == 0 { crafter.tcp(Segment(from: busy, to: s, flags: ACK | PSH, seq: UInt32(1 + index / 50), ack: 1, payload: 1)) }
+        }
+        let file = try crafter.write()
+        var packets: [(bytes: [UInt8], time: Timestamp, length: Int)] = []
+        let reader = try PcapReader(path: file)
+        while let packet = try reader.next() { packets.append((Array(packet.bytes), packet.timestamp, packet.originalLength)) }
+        let decoder = try PacketDecoder(linkType: reader.linkType)
+
+        var analyzer = ConnectionAnalyzer()
+        analyzer.openFlowLimit = 800
+        var most = 0
+        for (index, packet) in packets.enumerated() {
+            packet.bytes.withUnsafeBytes { raw in
+                analyzer.add(decoder.decode(raw), number: index + 1, timestamp: packet.time, originalLength: packet.length, raw: raw)
+            }
+            most = max(most, analyzer.openFlows)
+        }
+        analyzer.finish()
+        #expect(most <= 800, "at most 800 flows open at once: \(most)")
+        #expect(analyzer.totals.connections == 3001, "every connection summarised once")
+        #expect(analyzer.totals.evicted >= 3001 - 800 && analyzer.totals.evicted < 3001, "\(analyzer.totals.evicted) evicted")
+        let talking = analyzer.connections.filter { $0.originator.port == 40_000 }
+        #expect(talking.count == 1 && talking.first?.originatorPackets == 2 + 60, "the talking connection stays whole: \(talking)")
+
+        for threads in [1, 2] {
+            let shards = AnalysisShards(threads: threads, openFlowLimit: 800)
+            for (index, packet) in packets.enumerated() {
+                packet.bytes.withUnsafeBytes { raw in
+                    shards.add(raw, decoder: decoder, number: index + 1, timestamp: packet.time, originalLength: packet.length)
+                }
+            }
+            let sharded = shards.finish()
+            #expect(sharded.totals == analyzer.totals, "\(threads) thread(s)")
+            #expect(sharded.connections.map(\.firstPacket) == analyzer.connections.map(\.firstPacket), "\(threads) thread(s)")
+            #expect(sharded.connections.map(\.originatorPackets) == analyzer.connections.map(\.originatorPackets))
+        }
+    }
 }
