@@ -51,6 +51,8 @@ public struct ConnectionAnalyzer {
     /// Whether `start`, the capture's first packet's time, is known (a malformed capture's times may be negative).
     private var started = false
     private var start: Int64 = 0
+    /// Connections that started at or after this packet are not kept: `recordLimit` started before them.
+    private var keptUpTo = Int.max
     private var sinceSweep = 0
     private var lastSweep: Int64 = 0
 
@@ -500,6 +502,8 @@ public struct ConnectionAnalyzer {
             talkers[flow.responder.address, default: Talker()].bytes += flow.resp.frameBytes
         }
         // Kept: the first `recordLimit` by their first packet, trimmed now and then rather than kept sorted.
+        // Once a trim has kept `recordLimit`, a flow that started after all of them cannot be among the first.
+        guard flow.firstPacket < keptUpTo else { return }
         if connections.count >= 2 * recordLimit { trimConnections() }
         let rtt = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? Double(flow.handshakeAckTime - flow.synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
@@ -514,7 +518,9 @@ public struct ConnectionAnalyzer {
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.
     public mutating func finish() {
-        for (_, slot) in index.entries().sorted(by: { $0.slot < $1.slot }) {
+        // In slot order, as before; a released slot holds the placeholder (protocol 0). No list of
+        // a million entries to sort.
+        for slot in flows.indices where flows[slot].proto != 0 {
             summarise(flows[slot])
         }
         index = FlowTable()
@@ -540,6 +546,7 @@ public struct ConnectionAnalyzer {
     private mutating func trimConnections() {
         connections.sort { $0.firstPacket < $1.firstPacket }
         if connections.count > recordLimit { connections.removeLast(connections.count - recordLimit) }
+        if connections.count == recordLimit, let last = connections.last { keptUpTo = last.firstPacket }
     }
 
     /// One analysis of every packet from analyses of disjoint parts (each flow wholly in one),
