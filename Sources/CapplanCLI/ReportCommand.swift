@@ -67,6 +67,10 @@ struct ReportCommand: ParsableCommand {
                                valueName: "n"))
     var threads: Int = AnalysisShards.defaultThreads
 
+    /// For the benchmarks (scripts/bench-report): where the time goes, stage by stage, instead of the report.
+    @Flag(help: .hidden)
+    var stages = false
+
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case md, json }
 
     func validate() throws {
@@ -95,6 +99,24 @@ struct ReportCommand: ParsableCommand {
         return (point, file)
     }
 
+    /// One line per stage: seconds, nanoseconds per packet and share of the one-thread total.
+    private func printStages(_ capture: String) throws {
+        let measured: (packets: Int, stages: [ReportStages.Stage])
+        do {
+            measured = try ReportStages.measure(path: capture)
+        } catch {
+            Console.current.err("capplan: cannot read the capture: \(error)\n")
+            throw CommandExit.invalidPlan
+        }
+        let total = max(measured.stages.last?.seconds ?? 0, 1e-9), packets = max(measured.packets, 1)
+        var text = "stage               seconds  ns/packet  share\n"
+        for stage in measured.stages {
+            let name = stage.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+            text += "\(name) \(String(format: "%8.3f %10.0f %5.0f%%", stage.seconds, stage.seconds / Double(packets) * 1e9, stage.seconds / total * 100))\n"
+        }
+        Console.current.out(text)
+    }
+
     /// report.html: ladders of the connections the findings name, read back from the capture (a single file).
     private func html(_ summary: Summary) -> String {
         let timeline = [HTMLReport.TimelineEntry(time: 0, kind: .capture, text: "first packet")] + HTMLReport.events(summary)
@@ -107,6 +129,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
+        if stages, let capture { return try printStages(capture) }
         var identities = IdentityMap()
         if let labels {
             do {

@@ -101,6 +101,15 @@ struct ReportCommandTests {
         #expect(piped.contains("\"RSTR\" : 1"), "\(piped)")
     }
 
+    /// The benchmarks' per-stage figures: a line per stage, each a share of the one-thread total.
+    @Test func stagesSayWhereTheTimeGoes() throws {
+        let result = runCLI("report", try Self.capture(), "--stages")
+        #expect(result.status == 0, "\(result.stderr)")
+        let names = result.stdout.split(separator: "\n").dropFirst().map { String($0.prefix(18)).trimmingCharacters(in: .whitespaces) }
+        #expect(names == ["read", "decode", "flows", "TCP analysis", "summary", "total, one thread"], "\(result.stdout)")
+        #expect(result.stdout.contains("100%"))
+    }
+
     @Test func writesSummaryFilesThatDecode() throws {
         let out = Crafter.directory + "/run-\(UUID().uuidString)"
         let result = runCLI("report", try Self.capture(), "--out", out, "--format", "json")
