@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-keep bench-k8s schema clean
+.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-keep bench-scale bench-k8s schema clean
 
 SWIFT ?= swift
 
@@ -64,6 +64,11 @@ bench-redact: deps
 ## bench-path: capplan report over three points of a path (NAT between them) against one point's report
 bench-path: deps
 	scripts/bench-path $(ROUNDS) $(PACKETS)
+
+## bench-scale: report as work grows: 250k and 1M connections, a 1 GB and a 10 GB stream (piped, not
+##              stored): cost per packet against the floor, peak RSS, evictions (ROUNDS=3)
+bench-scale: deps
+	scripts/bench-scale $(or $(ROUNDS),3)
 
 ## bench-keep: capture.keep's ring against a plain capture: CPU per packet, peak RSS against the ring's bound
 bench-keep: deps
