@@ -88,11 +88,12 @@ public final class PcapngReader: CaptureFileReader {
     /// takes in what it describes; nil at a clean end of file.
     private func readBlock() throws(PcapError) -> UInt32? {
         guard let file else { return nil }
-        var header = [UInt8](repeating: 0, count: 8)
-        let got = fread(&header, 1, 8, file)
+        // On the stack: this runs once per packet.
+        var header: (UInt32, UInt32) = (0, 0)
+        let got = withUnsafeMutableBytes(of: &header) { fread($0.baseAddress, 1, 8, file) }
         if got == 0 { return nil }
         guard got == 8 else { throw cut("a block header") }
-        var type = load32(header, 0)
+        var type = swap(header.0)
         if type == Self.sectionHeader || type.byteSwapped == Self.sectionHeader {
             type = Self.sectionHeader
             var magic = [UInt8](repeating: 0, count: 4)
@@ -102,9 +103,9 @@ public final class PcapngReader: CaptureFileReader {
                 throw PcapError("pcapng", "a section header with an unknown byte-order magic", path: path)
             }
             swapped = raw != 0x1A2B_3C4D
-            try readBody(length: Int(load32(header, 4)), already: magic)
+            try readBody(length: Int(swap(header.1)), already: magic)
         } else {
-            try readBody(length: Int(load32(header, 4)), already: [])
+            try readBody(length: Int(swap(header.1)), already: [])
         }
         blockType = type
         try takeIn(type)
@@ -230,9 +231,6 @@ public final class PcapngReader: CaptureFileReader {
         return swapped ? value.byteSwapped : value
     }
     private func swap(_ value: UInt32) -> UInt32 { swapped ? value.byteSwapped : value }
-    private func load32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-        swap(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) })
-    }
 
     /// The last interface's timestamp unit, read by `options(from:)`.
     private var tsresol: (decimal: Bool, exponent: Int) = (true, 6)
