@@ -41,9 +41,11 @@ public final class CryptoPAn: @unchecked Sendable {
     /// The encrypted second half of the key, in network byte order.
     private let pad: [UInt8]
     /// A direct-mapped cache: a capture has few addresses, and a miss only costs recomputing.
-    @exclusivity(unchecked) private var cacheKeys = [IPAddress](repeating: IPAddress(ipv4: 0), count: CryptoPAn.cacheSize)
-    @exclusivity(unchecked) private var cacheValues = [IPAddress](repeating: IPAddress(ipv4: 0), count: CryptoPAn.cacheSize)
-    @exclusivity(unchecked) private var cacheFilled = [Bool](repeating: false, count: CryptoPAn.cacheSize)
+    /// Plain memory, allocated once: read for every address, arrays in a class cost a retain and
+    /// a release per read. Used by one thread at a time, as the class's users do.
+    private let cacheKeys = UnsafeMutablePointer<IPAddress>.allocate(capacity: CryptoPAn.cacheSize)
+    private let cacheValues = UnsafeMutablePointer<IPAddress>.allocate(capacity: CryptoPAn.cacheSize)
+    private let cacheFilled = UnsafeMutablePointer<Bool>.allocate(capacity: CryptoPAn.cacheSize)
     private static let cacheSize = 1 << 14
 
     /// `key` is 32 bytes: the AES key, then the pad's source.
@@ -53,6 +55,15 @@ public final class CryptoPAn: @unchecked Sendable {
         var block = Self.block(from: Array(key[16..<32]))
         cipher.encrypt(&block)
         pad = Self.bytes(of: block)
+        cacheKeys.initialize(repeating: IPAddress(ipv4: 0), count: Self.cacheSize)
+        cacheValues.initialize(repeating: IPAddress(ipv4: 0), count: Self.cacheSize)
+        cacheFilled.initialize(repeating: false, count: Self.cacheSize)
+    }
+
+    deinit {
+        cacheKeys.deallocate()
+        cacheValues.deallocate()
+        cacheFilled.deallocate()
     }
 
     public func anonymize(_ address: IPAddress) -> IPAddress {

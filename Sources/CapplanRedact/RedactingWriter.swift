@@ -5,6 +5,8 @@ public import CapplanPackets
 public final class RedactingWriter {
     public let redactor: Redactor
     private let output: Output
+    /// The classic writer, held apart: matching the enum per packet cost a retain and a release.
+    private let pcap: PcapWriter?
     /// Packets written so far (the drop filter may leave some out).
     public private(set) var written = 0
 
@@ -38,8 +40,11 @@ public final class RedactingWriter {
         self.redactor = redactor
         if let pcapng {
             output = .pcapng(try PcapngWriter(path: path, comment: pcapng.comment, application: pcapng.application, interfaces: pcapng.interfaces))
+            pcap = nil
         } else {
-            output = .pcap(try PcapWriter(path: path, linkType: linkType, snaplen: snaplen))
+            let writer = try PcapWriter(path: path, linkType: linkType, snaplen: snaplen)
+            output = .pcap(writer)
+            pcap = writer
         }
     }
 
@@ -56,6 +61,11 @@ public final class RedactingWriter {
 
     /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags.
     public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) {
+        if let pcap {
+            pcap.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
+            written += 1
+            return
+        }
         switch output {
         case .pcap(let writer):
             writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)

@@ -28,6 +28,8 @@ public final class Redactor {
     private let decoder: PacketDecoder
     private let linkType: LinkType
     private let pan: CryptoPAn?
+    /// `rules.keepNetworks`, held apart: read for every address, through `rules` it cost a retain and a release each time.
+    private let keepNetworks: [CIDR]
     private let macKey: CryptoPAn?
     private let patterns: [BytePattern]
     private let scratch: UnsafeMutableRawBufferPointer
@@ -36,6 +38,7 @@ public final class Redactor {
     /// `linkType` is the DLT of the packets (a capture file's or a live handle's).
     public init(rules: RedactionRules, linkType dlt: Int32, snaplen: Int) throws(RedactionError) {
         self.rules = rules
+        keepNetworks = rules.keepNetworks
         do {
             linkType = try LinkType(dlt: dlt)
             dropProgram = try rules.dropFilter.map { filter throws(PcapError) in try BPFProgram(filter, linkType: dlt, snaplen: Int32(max(snaplen, 65_535))) }
@@ -126,9 +129,9 @@ public final class Redactor {
     }
 
     private func pseudonym(_ address: IPAddress) -> IPAddress? {
-        guard let pan else { return nil }
-        if !rules.keepNetworks.isEmpty, rules.keepNetworks.contains(where: { $0.contains(address) }) { return nil }
-        return pan.anonymize(address)
+        if !keepNetworks.isEmpty, keepNetworks.contains(where: { $0.contains(address) }) { return nil }
+        // Called through the optional, not bound to a local: binding cost a retain and a release per address.
+        return pan?.anonymize(address)
     }
 
     private func rewriteAddresses(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
