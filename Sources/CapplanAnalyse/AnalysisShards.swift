@@ -39,7 +39,7 @@ public final class AnalysisShards {
     }
 
     /// The threads worth using here: two when the machine has them.
-    public static var defaultThreads: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
+    public static var defaultThreads: Int { Threads.useful }
 
     /// One packet, as read. The worker's packets go to it as bytes, and it decodes them: most
     /// packets' bucket is read straight from their bytes, so this thread decodes only its own share.
@@ -160,76 +160,38 @@ public final class AnalysisShards {
         }
     }
 
-    /// The worker thread: analyses the batches it is handed, in order; empties go back for reuse.
+    /// The worker: a second thread (`HandOff`) that analyses the batches in order.
     final class Worker: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var queue: [Batch] = []
-        private var spare: [Batch] = []
-        private var closed = false
-        private var done = true  // until started
-
+        /// Touched by the worker thread alone between `start` and `finish`.
         var analyzer = ConnectionAnalyzer()
-        static let inFlight = 4
+        private lazy var thread = HandOff<Batch>(name: "capplan analysis") { [unowned self] batch in self.analyse(&batch) }
 
         func start(at first: Timestamp) {
             analyzer.begin(at: first)
-            done = false
-            let thread = Thread { [self] in run() }
-            thread.name = "capplan analysis"
             thread.start()
         }
 
-        /// Waits while `inFlight` batches are already waiting: memory stays bounded.
-        func submit(_ batch: Batch) {
-            condition.lock()
-            while queue.count >= Self.inFlight { condition.wait() }
-            queue.append(batch)
-            condition.broadcast()
-            condition.unlock()
-        }
+        /// Waits while a few batches are already waiting: memory stays bounded.
+        func submit(_ batch: Batch) { thread.submit(batch) }
 
-        func spareBatch() -> Batch {
-            condition.lock()
-            defer { condition.unlock() }
-            return spare.popLast() ?? Batch()
-        }
+        func spareBatch() -> Batch { thread.reuse() ?? Batch() }
 
         /// Waits for every batch to be analysed; the worker's analysis, finished.
         func finish() -> ConnectionAnalyzer {
-            condition.lock()
-            closed = true
-            condition.broadcast()
-            while !done { condition.wait() }
-            condition.unlock()
+            thread.finish()
             analyzer.finish()
             return analyzer
         }
 
-        private func run() {
-            while true {
-                condition.lock()
-                while queue.isEmpty && !closed { condition.wait() }
-                guard !queue.isEmpty else {
-                    done = true
-                    condition.broadcast()
-                    condition.unlock()
-                    return
+        private func analyse(_ batch: inout Batch) {
+            batch.raw.withUnsafeBytes { raw in
+                for item in batch.items {
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
+                    analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
+                                 raw: bytes, clock: item.clock)
                 }
-                var batch = queue.removeFirst()
-                condition.broadcast()
-                condition.unlock()
-                batch.raw.withUnsafeBytes { raw in
-                    for item in batch.items {
-                        let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
-                        analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
-                                     raw: bytes, clock: item.clock)
-                    }
-                }
-                batch.clear()
-                condition.lock()
-                spare.append(batch)
-                condition.unlock()
             }
+            batch.clear()
         }
     }
 }

@@ -67,4 +67,31 @@ struct CorpusTests {
         }
         #expect(compared > 500, "\(compared) reports compared")
     }
+
+    /// Redacting on two threads (one redacts, one writes) writes the same bytes as one thread, and
+    /// says the same: on every capture of the tcpdump corpus and on a benchmark-like capture.
+    @Test func twoThreadsRedactExactlyWhatOneDoes() throws {
+        let key = Crafter.directory + "/corpus-key-\(UUID().uuidString).hex"
+        try String(repeating: "0123456789abcdef", count: 4).write(toFile: key, atomically: true, encoding: .utf8)
+        let rules = Crafter.directory + "/corpus-keyed-rules-\(UUID().uuidString).yaml"
+        try "redact:\n  payload: {truncate: 16}\n  addresses: pseudonymize\n  macs: pseudonymize\n  key: {file: \(key)}\n"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        let synthetic = Crafter.directory + "/bench-\(UUID().uuidString).pcap"
+        defer { try? FileManager.default.removeItem(atPath: synthetic) }
+        try NetLab.run(["python3", Repository.path("scripts/bench/make-capture.py"), synthetic, "100000"], timeout: 120)
+        var compared = 0
+        for capture in try Self.captures() + [synthetic] {
+            let outputs = (1...2).map { Crafter.directory + "/threads\($0)-\(UUID().uuidString)" + (capture.hasSuffix(".pcapng") ? ".pcapng" : ".pcap") }
+            defer { outputs.forEach { try? FileManager.default.removeItem(atPath: $0) } }
+            let one = runCLI("redact", capture, outputs[0], "--rules", rules, "--threads", "1", "--format", "json")
+            let two = runCLI("redact", capture, outputs[1], "--rules", rules, "--threads", "2", "--format", "json")
+            #expect(one.status == two.status, "\(capture)")
+            #expect(one.stdout.replacingOccurrences(of: outputs[0], with: "") == two.stdout.replacingOccurrences(of: outputs[1], with: ""), "\(capture)")
+            guard one.status != 1 else { continue }
+            compared += 1
+            #expect(FileManager.default.contents(atPath: outputs[0]) == FileManager.default.contents(atPath: outputs[1]),
+                    "\(capture): the two-thread file differs")
+        }
+        #expect(compared > 500, "\(compared) redactions compared")
+    }
 }

@@ -1,0 +1,83 @@
+import Foundation
+
+/// A second thread that takes batches of work in the order they are handed over: the one way
+/// capplan uses a second core (the analysis of half the flows, the writing of a redacted file).
+/// At most `inFlight` batches wait, so memory stays bounded and a slow consumer slows the
+/// producer. Emptied batches come back through `reuse` so their buffers are allocated once.
+public final class HandOff<Batch: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [Batch] = []
+    private var emptied: [Batch] = []
+    private var closed = false
+    private var running = false
+    private let inFlight: Int
+    private let name: String
+    /// Runs on the second thread, one batch at a time; it leaves the batch empty for reuse.
+    private let consume: (inout Batch) -> Void
+
+    public init(name: String, inFlight: Int = 4, consume: @escaping (inout Batch) -> Void) {
+        self.name = name
+        self.inFlight = inFlight
+        self.consume = consume
+    }
+
+    /// Starts the thread; batches handed over before this wait for it.
+    public func start() {
+        condition.lock()
+        running = true
+        condition.unlock()
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Waits while `inFlight` batches are already waiting.
+    public func submit(_ batch: Batch) {
+        condition.lock()
+        while queue.count >= inFlight { condition.wait() }
+        queue.append(batch)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// An emptied batch to fill again, if one came back.
+    public func reuse() -> Batch? {
+        condition.lock()
+        defer { condition.unlock() }
+        return emptied.popLast()
+    }
+
+    /// Waits until every batch handed over has been consumed; the thread ends.
+    public func finish() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while running { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed { condition.wait() }
+            guard !queue.isEmpty else {
+                running = false
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            var batch = queue.removeFirst()
+            condition.broadcast()
+            condition.unlock()
+            consume(&batch)
+            condition.lock()
+            emptied.append(batch)
+            condition.unlock()
+        }
+    }
+}
+
+/// How many threads capplan's two-stage work is worth on this machine: two where it has two cores.
+public enum Threads {
+    public static var useful: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
+}
