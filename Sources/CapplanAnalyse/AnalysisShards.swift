@@ -22,9 +22,10 @@ public final class AnalysisShards {
     /// Of every `buckets` flow hashes, `workerBuckets` go to the worker: the caller's thread also reads and decodes.
     /// A few heavy flows make the split lumpy: each flow is wholly on one side.
     static let buckets = UInt64(FlowBucket.count)
-    /// Measured on the benchmark capture: 6 and 7 of 8 took the same time; 7 leaves the caller's thread more room
-    /// for a path report, whose tracer decodes every packet there.
-    static let workerBuckets: UInt64 = 7
+    /// Measured on the benchmark capture once the worker decoded its own share: 5 and 6 of 8 took the same time,
+    /// 4 and 7 longer (the other thread became the busier). 6 leaves the caller's thread more room for a path
+    /// report, whose tracer decodes every packet there.
+    static let workerBuckets: UInt64 = 6
     static let batchSize = 2048
 
     /// `threads`: 1 analyses on the caller's thread alone; 2 (or more) adds the worker.
@@ -162,8 +163,8 @@ public final class AnalysisShards {
 
     /// The worker: a second thread (`HandOff`) that analyses the batches in order.
     final class Worker: @unchecked Sendable {
-        /// Touched by the worker thread alone between `start` and `finish`.
-        var analyzer = ConnectionAnalyzer()
+        /// Touched by the worker thread alone between `start` and `finish`: no dynamic exclusivity checks.
+        @exclusivity(unchecked) var analyzer = ConnectionAnalyzer()
         private lazy var thread = HandOff<Batch>(name: "capplan analysis") { [unowned self] batch in self.analyse(&batch) }
 
         func start(at first: Timestamp) {
