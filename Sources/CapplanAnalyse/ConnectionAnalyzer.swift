@@ -16,7 +16,7 @@ public struct ConnectionAnalyzer {
     /// long idle is the evidence). Past the limit the least recently active flow of the new one's
     /// share is ended early: summarised as it stands, and counted in `totals.evicted`. The limit is
     /// kept per share of the flow hash (`FlowBucket`), so analyses split across threads evict exactly
-    /// what one analysis would. A flow costs about 1 KiB with its index and queues.
+    /// what one analysis would. A flow costs about 1.2 KiB with its index and queues (make bench-scale).
     public var openFlowLimit = 1_000_000
 
     public internal(set) var totals = Totals()
