@@ -49,8 +49,8 @@ public final class Redactor {
         let key = rules.key ?? Self.randomKey()
         keyIsRandom = rules.key == nil
         keyFingerprint = Self.fingerprint(key)
-        let needsKey = rules.pseudonymizeAddresses || rules.macs == .pseudonymize
-        pan = needsKey ? try CryptoPAn(key: key) : nil
+        // Addresses only when the rules say so: a key given for MACs alone must leave them as they are.
+        pan = rules.pseudonymizeAddresses ? try CryptoPAn(key: key) : nil
         // MACs get their own key, derived from the same one, so a MAC never maps like an address.
         macKey = rules.macs == .pseudonymize ? try CryptoPAn(key: Self.sha256(key + Array("capplan mac".utf8))) : nil
         var compiled: [BytePattern] = []

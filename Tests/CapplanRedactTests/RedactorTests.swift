@@ -131,6 +131,11 @@ struct RedactorTests {
         #expect(stats.macsRewritten == 7)
         #expect(!macs.contains("02:00:00:00:00:01") && !macs.contains("02:00:00:00:00:02"))
         #expect(Set(macs).count == 2, "one pseudonym per MAC: \(Set(macs))")
+        // Addresses were to be kept: the key that pseudonymizes MACs must not touch them.
+        let input = Set(try Tshark.fields(try Self.everyPlace(), filter: "ip", ["ip.src", "ip.dst"]).flatMap { $0 })
+        let kept = Set(try Tshark.fields(output, filter: "ip", ["ip.src", "ip.dst"]).flatMap { $0 })
+        #expect(kept == input && kept.contains(c.ip), "addresses kept: \(kept)")
+        #expect(stats.addressesPseudonymized == 0)
     }
 }
 
