@@ -80,6 +80,25 @@ struct HTMLReportTests {
         #expect(FileManager.default.fileExists(atPath: out + "/report.png"))
     }
 
+    /// A run of data one way is one arrow that counts its segments and bytes; the other way, or a
+    /// control packet, starts another. A bulk transfer of 20,000 segments stays one arrow.
+    @Test func aRunOfDataIsOneArrowWithItsCountAndBytes() throws {
+        var crafter = Crafter()
+        let c = Crafter.client, s = Crafter.server
+        crafter.tcp(Crafter.TCP(from: c, to: s, flags: SYN, seq: 0))
+        crafter.tcp(Crafter.TCP(from: s, to: c, flags: SYN | ACK, seq: 0, ack: 1))
+        crafter.tcp(Crafter.TCP(from: c, to: s, flags: ACK, seq: 1, ack: 1))
+        for index in 0..<3 { crafter.tcp(Crafter.TCP(from: c, to: s, flags: ACK | PSH, seq: UInt32(1 + 100 * index), ack: 1, payload: 100)) }
+        crafter.tcp(Crafter.TCP(from: s, to: c, flags: ACK, seq: 1, ack: 301))
+        for index in 0..<20_000 { crafter.tcp(Crafter.TCP(from: s, to: c, flags: ACK, seq: UInt32(1 + 50 * index), ack: 301, payload: 50)) }
+        crafter.tcp(Crafter.TCP(from: s, to: c, flags: RST | ACK, seq: 1_000_001, ack: 301))
+        let out = Crafter.directory + "/html-runs-\(UUID().uuidString)"
+        #expect(runCLI("report", try crafter.write(), "--out", out).status == 0)
+        let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(page.contains("data ×3, 300 B"), "the client's three segments")
+        #expect(page.contains("data ×20000, 1000000 B"), "the server's bulk transfer")
+    }
+
     /// 20,000 connections reset: the page holds the findings and at most the ladder cap.
     @Test func aLargeCaptureGivesASmallPage() throws {
         var crafter = Crafter()

@@ -131,6 +131,8 @@ final class LadderBuilder {
     private var source: Int?
     private var arrows: [Ladder.Arrow] = []
     private var omitted = 0
+    /// The data segments the last arrow stands for, while it is a run of data one way.
+    private var dataRun: (count: Int, bytes: Int, outbound: Bool)?
     private let resets: [Int: Summary.LabelledReset]
     private let hops: [Int: PathHop]
 
@@ -152,11 +154,13 @@ final class LadderBuilder {
         }
         let outbound = packet.transport == .icmp || packet.transport == .icmpv6
             ? Endpoint(address: packet.icmp.quotedSource, port: packet.icmp.quotedSourcePort) != originator : from == originator
-        guard let (kind, label) = describe(packet, number: number) else { return }
-        if kind == .data, let last = arrows.last, last.kind == .data, (last.stops.first?.lane == 0) == outbound {
-            arrows[arrows.count - 1].label = Self.merged(last.label, packet.payloadLength)
+        if Self.isData(packet), let run = dataRun, run.outbound == outbound {
+            dataRun = (run.count + 1, run.bytes + packet.payloadLength, outbound)
             return
         }
+        guard let (kind, label) = describe(packet, number: number) else { return }
+        closeDataRun()
+        if kind == .data { dataRun = (1, packet.payloadLength, outbound) }
         var arrow = Ladder.Arrow(kind: kind, label: label, time: time, stops: [(outbound ? 0 : 1, time), (outbound ? 1 : 0, time)],
                                  lost: false, packet: number)
         if let sender = hops[number]?.sender { arrow.label += " · " + Self.madeBy(sender) }
@@ -177,12 +181,20 @@ final class LadderBuilder {
         }
     }
 
-    static func merged(_ label: String, _ bytes: Int) -> String {
-        // "data 100 B" → "data ×2, 1500 B"
-        let words = label.split(separator: " ")
-        let count = words.count > 1 && words[1].hasPrefix("×") ? Int(words[1].dropFirst().dropLast()) ?? 1 : 1
-        let total = (Int(words[words.count - 2]) ?? 0) + bytes
-        return "data ×\(count + 1), \(total) B"
+    /// What `describe` draws as data: payload without SYN, FIN or RST, and any UDP datagram.
+    static func isData(_ packet: DecodedPacket) -> Bool {
+        switch packet.transport {
+        case .tcp: packet.tcp.flags & (TCPHeader.rst | TCPHeader.syn | TCPHeader.fin) == 0 && packet.payloadLength > 0
+        case .udp: true
+        default: false
+        }
+    }
+
+    /// The last arrow's run of data one way ends: its label says how many segments and bytes
+    /// ("data ×2, 1500 B"). Counted as numbers until then, not rewritten per segment.
+    private func closeDataRun() {
+        if let run = dataRun, run.count > 1, !arrows.isEmpty { arrows[arrows.count - 1].label = "data ×\(run.count), \(run.bytes) B" }
+        dataRun = nil
     }
 
     private func describe(_ packet: DecodedPacket, number: Int) -> (Ladder.Arrow.Kind, String)? {
@@ -223,6 +235,7 @@ final class LadderBuilder {
     }
 
     func ladder() -> Ladder? {
+        closeDataRun()
         guard let originator, let responder, !arrows.isEmpty else { return nil }
         var ladder = Ladder(title: "\(label(originator)) → \(label(responder))", finding: finding,
                             lanes: [label(originator), label(responder)], arrows: arrows, omitted: omitted)
