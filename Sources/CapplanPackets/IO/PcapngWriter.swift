@@ -93,12 +93,18 @@ public final class PcapngWriter {
     public func write(interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int,
                       direction: PacketDirection? = nil, comment: String? = nil) {
         guard let file else { return }
-        var options = PcapngOptions()
-        options.add(text: 1, comment)
-        if let direction { options.add(code: 2, u32: direction.rawValue) }
-        let optionBytes = options.isEmpty ? [] : options.end()
+        // Most packets carry at most their direction: 12 option bytes written in place, where
+        // building an options list cost four small allocations per packet.
+        var optionBytes: [UInt8] = []
+        if comment != nil {
+            var options = PcapngOptions()
+            options.add(text: 1, comment)
+            if let direction { options.add(code: 2, u32: direction.rawValue) }
+            optionBytes = options.isEmpty ? [] : options.end()
+        }
+        let directionOnly = comment == nil && direction != nil
         let padded = (bytes.count + 3) & ~3
-        let total = 28 + padded + optionBytes.count + 4
+        let total = 28 + padded + (directionOnly ? 12 : optionBytes.count) + 4
         block.removeAll(keepingCapacity: true)
         block.append(u32: 6)
         block.append(u32: UInt32(total))
@@ -110,7 +116,14 @@ public final class PcapngWriter {
         block.append(u32: UInt32(clamping: max(originalLength, bytes.count)))
         block.append(contentsOf: bytes)
         block.append(contentsOf: repeatElement(0, count: padded - bytes.count))
-        block += optionBytes
+        if directionOnly, let direction {
+            block.append(u16: 2)  // epb_flags
+            block.append(u16: 4)
+            block.append(u32: direction.rawValue)
+            block.append(u32: 0)  // opt_endofopt
+        } else {
+            block += optionBytes
+        }
         block.append(u32: UInt32(total))
         _ = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
     }
