@@ -12,16 +12,14 @@ public final class AnalysisShards {
     @exclusivity(unchecked) private var local = ConnectionAnalyzer()
     @exclusivity(unchecked) private var batch = Batch()
     private let worker: Worker?
-    private let split: Bool
     private var begun = false
     /// The capture's first and last packets' times: the span, as one analysis would have it (a malformed capture's time may run backwards).
     private var first: Timestamp?
     private var last: Timestamp?
     /// The latest packet time so far, over every packet: both analyses expire flows by it.
     private var clock = Int64.min
-    /// Of every `buckets` flow hashes, `workerBuckets` go to the worker: the caller's thread also reads and decodes.
-    /// A few heavy flows make the split lumpy: each flow is wholly on one side.
-    static let buckets = UInt64(FlowBucket.count)
+    /// Of the `FlowBucket.count` shares of the flows, `workerBuckets` go to the worker: the caller's thread also
+    /// reads. A few heavy flows make the split lumpy: each flow is wholly on one side.
     /// Measured on the benchmark capture once the worker decoded its own share: 5 and 6 of 8 took the same time,
     /// 4 and 7 longer (the other thread became the busier). 6 leaves the caller's thread more room for a path
     /// report, whose tracer decodes every packet there.
@@ -32,7 +30,6 @@ public final class AnalysisShards {
     /// `openFlowLimit`: as `ConnectionAnalyzer.openFlowLimit`, for the whole analysis.
     public init(threads: Int, openFlowLimit: Int? = nil) {
         worker = threads > 1 ? Worker() : nil
-        split = worker != nil
         if let openFlowLimit {
             local.openFlowLimit = openFlowLimit
             worker?.analyzer.openFlowLimit = openFlowLimit
@@ -46,7 +43,7 @@ public final class AnalysisShards {
     /// packets' bucket is read straight from their bytes, so this thread decodes only its own share.
     public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
         noteTime(timestamp)
-        guard split, let quick = Self.bucket(raw, link: decoder.link) else {
+        guard worker != nil, let quick = Self.bucket(raw, link: decoder.link) else {
             place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
         }
@@ -66,7 +63,7 @@ public final class AnalysisShards {
 
     private func place(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
                        originalLength: Int) {
-        if split, Self.bucket(decoded) < Self.workerBuckets {
+        if worker != nil, Self.bucket(decoded) < Self.workerBuckets {
             toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
         } else {
             local.add(decoded, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)

@@ -364,11 +364,11 @@ public struct ConnectionAnalyzer {
         while activityHead[bucket] < activity[bucket].count {
             let entry = activity[bucket][activityHead[bucket]]
             activityHead[bucket] += 1
+            guard isLive(entry) else { continue }  // released already
             let slot = Int(entry.slot)
-            let (first, last, proto) = flows.withUnsafeBufferPointer { ($0[slot].firstPacket, $0[slot].last, $0[slot].proto) }
-            guard proto != 0, first == entry.firstPacket else { continue }  // released already
+            let last = flows.withUnsafeBufferPointer { $0[slot].last }
             if last > entry.time {
-                activity[bucket].append(Activity(time: last, slot: entry.slot, firstPacket: first))
+                activity[bucket].append(Activity(time: last, slot: entry.slot, firstPacket: entry.firstPacket))
                 continue
             }
             let flow = flows[slot]
@@ -380,11 +380,14 @@ public struct ConnectionAnalyzer {
 
     /// Drops the entries of flows released since, so the queue follows the open flows.
     private mutating func compactActivity(_ bucket: Int) {
-        let live = activity[bucket][activityHead[bucket]...].filter { entry in
-            flows.withUnsafeBufferPointer { $0[Int(entry.slot)].proto != 0 && $0[Int(entry.slot)].firstPacket == entry.firstPacket }
-        }
-        activity[bucket] = live
+        activity[bucket] = activity[bucket][activityHead[bucket]...].filter(isLive)
         activityHead[bucket] = 0
+    }
+
+    /// Whether the entry's flow is still held: its slot not released (the placeholder has protocol 0)
+    /// nor taken by a later flow (another first packet).
+    private func isLive(_ entry: Activity) -> Bool {
+        flows.withUnsafeBufferPointer { $0[Int(entry.slot)].proto != 0 && $0[Int(entry.slot)].firstPacket == entry.firstPacket }
     }
 
     // MARK: ICMP and DNS

@@ -9,8 +9,6 @@ public struct FlowLookupProbe {
 
     public init() {}
 
-    public var flows: Int { slots }
-
     public mutating func look(_ packet: DecodedPacket) {
         guard packet.network == .ipv4 || packet.network == .ipv6, packet.transport != .none else { return }
         let key = FlowKey(source: Endpoint(address: packet.source, port: packet.sourcePort),

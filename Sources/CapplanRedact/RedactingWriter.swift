@@ -4,17 +4,13 @@ public import CapplanPackets
 /// every packet is redacted before any byte of it reaches the file.
 public final class RedactingWriter {
     public let redactor: Redactor
-    private let output: Output
-    /// The classic writer, held apart: matching the enum per packet cost a retain and a release.
+    /// Classic pcap (one link type), or pcapng (a section comment and one interface per capture
+    /// point): exactly one is set. Two fields rather than an enum: matching an enum per packet cost
+    /// a retain and a release.
     private let pcap: PcapWriter?
+    private let pcapng: PcapngWriter?
     /// Packets written so far (the drop filter may leave some out).
     public private(set) var written = 0
-
-    /// Classic pcap (one link type), or pcapng (a section comment and one interface per capture point).
-    private enum Output {
-        case pcap(PcapWriter)
-        case pcapng(PcapngWriter)
-    }
 
     /// What a pcapng's first blocks say: the section's comment and application, and the interfaces.
     public struct PcapngHeader: Sendable {
@@ -39,12 +35,11 @@ public final class RedactingWriter {
     public init(path: String, redactor: Redactor, linkType: Int32, snaplen: Int, pcapng: PcapngHeader? = nil) throws {
         self.redactor = redactor
         if let pcapng {
-            output = .pcapng(try PcapngWriter(path: path, comment: pcapng.comment, application: pcapng.application, interfaces: pcapng.interfaces))
+            self.pcapng = try PcapngWriter(path: path, comment: pcapng.comment, application: pcapng.application, interfaces: pcapng.interfaces)
             pcap = nil
         } else {
-            let writer = try PcapWriter(path: path, linkType: linkType, snaplen: snaplen)
-            output = .pcap(writer)
-            pcap = writer
+            pcap = try PcapWriter(path: path, linkType: linkType, snaplen: snaplen)
+            self.pcapng = nil
         }
     }
 
@@ -61,38 +56,25 @@ public final class RedactingWriter {
 
     /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags.
     public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) {
-        if let pcap {
-            pcap.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
-            written += 1
-            return
-        }
-        switch output {
-        case .pcap(let writer):
-            writer.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
-        case .pcapng(let writer):
-            writer.write(interface: interface, timestamp: redacted.timestamp, bytes: redacted.bytes,
-                         originalLength: redacted.originalLength, direction: direction)
-        }
+        pcap?.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
+        pcapng?.write(interface: interface, timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength,
+                      direction: direction)
         written += 1
     }
 
     /// A pcapng's name resolution: addresses as the capture shows them (already pseudonymized by
     /// the caller when the rules say so). Nothing for classic pcap.
     public func writeNames(_ entries: [(address: IPAddress, names: [String])]) {
-        if case .pcapng(let writer) = output { writer.writeNames(entries) }
+        pcapng?.writeNames(entries)
     }
 
     public func flush() throws {
-        switch output {
-        case .pcap(let writer): try writer.flush()
-        case .pcapng(let writer): try writer.flush()
-        }
+        try pcap?.flush()
+        try pcapng?.flush()
     }
 
     public func close() {
-        switch output {
-        case .pcap(let writer): writer.close()
-        case .pcapng(let writer): writer.close()
-        }
+        pcap?.close()
+        pcapng?.close()
     }
 }

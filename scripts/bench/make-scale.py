@@ -64,23 +64,23 @@ def stream(out, total):
     answer, answer_length = frame(client, server, 40000, 443, ACK, 1, 0, 0, 0)
     segment, answer = bytearray(segment), bytearray(answer)
     header = bytearray(16)
+
+    def emit(template, length, number_at, number, t, ident):
+        # The template's IP ID and its sequence (at 38) or acknowledgment (at 42) number, patched.
+        struct.pack_into("!H", template, 18, ident & 0xFFFF)
+        struct.pack_into("!I", template, number_at, number & 0xFFFFFFFF)
+        struct.pack_into("<IIII", header, 0, t // 1_000_000_000, t % 1_000_000_000, len(template), length)
+        out.write(header)
+        out.write(template)
+
     sent, t, ident = 0, nanos + 1_000_000, 3
-    write = out.write
     while sent < total:
-        struct.pack_into("!H", segment, 18, ident & 0xFFFF)
-        struct.pack_into("!I", segment, 38, (1 + sent) & 0xFFFFFFFF)
-        struct.pack_into("<IIII", header, 0, t // 1_000_000_000, t % 1_000_000_000, len(segment), segment_length)
-        write(header)
-        write(segment)
+        emit(segment, segment_length, 38, 1 + sent, t, ident)
         sent += 1448
         t += 1_200  # about 10 Gbit/s
         ident += 1
         if (sent // 1448) % 2 == 0:
-            struct.pack_into("!H", answer, 18, ident & 0xFFFF)
-            struct.pack_into("!I", answer, 42, (1 + sent) & 0xFFFFFFFF)
-            struct.pack_into("<IIII", header, 0, t // 1_000_000_000, t % 1_000_000_000, len(answer), answer_length)
-            write(header)
-            write(answer)
+            emit(answer, answer_length, 42, 1 + sent, t, ident)
             t += 300
             ident += 1
     for src, dst, sp, dp, flags, seq, ack in ((client, server, 40000, 443, FIN | ACK, 1, 1 + sent),

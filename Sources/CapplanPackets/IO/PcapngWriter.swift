@@ -93,21 +93,11 @@ public final class PcapngWriter {
     public func write(interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int,
                       direction: PacketDirection? = nil, comment: String? = nil) {
         guard let file else { return }
-        // Most packets carry at most their direction: 12 option bytes written in place, where
-        // building an options list cost four small allocations per packet.
-        var optionBytes: [UInt8] = []
-        if comment != nil {
-            var options = PcapngOptions()
-            options.add(text: 1, comment)
-            if let direction { options.add(code: 2, u32: direction.rawValue) }
-            optionBytes = options.isEmpty ? [] : options.end()
-        }
-        let directionOnly = comment == nil && direction != nil
+        // Written into the reused block in place, options too: nothing is allocated per packet.
         let padded = (bytes.count + 3) & ~3
-        let total = 28 + padded + (directionOnly ? 12 : optionBytes.count) + 4
         block.removeAll(keepingCapacity: true)
         block.append(u32: 6)
-        block.append(u32: UInt32(total))
+        block.append(u32: 0)  // the total length, set below
         block.append(u32: UInt32(truncatingIfNeeded: interface))
         let nanoseconds = UInt64(bitPattern: timestamp.nanoseconds)
         block.append(u32: UInt32(truncatingIfNeeded: nanoseconds >> 32))
@@ -116,15 +106,13 @@ public final class PcapngWriter {
         block.append(u32: UInt32(clamping: max(originalLength, bytes.count)))
         block.append(contentsOf: bytes)
         block.append(contentsOf: repeatElement(0, count: padded - bytes.count))
-        if directionOnly, let direction {
-            block.append(u16: 2)  // epb_flags
-            block.append(u16: 4)
-            block.append(u32: direction.rawValue)
-            block.append(u32: 0)  // opt_endofopt
-        } else {
-            block += optionBytes
-        }
-        block.append(u32: UInt32(total))
+        let options = block.count
+        if let comment, !comment.isEmpty { Array(comment.utf8.prefix(65_000)).withUnsafeBytes { block.append(option: 1, $0) } }
+        if let direction { withUnsafeBytes(of: direction.rawValue) { block.append(option: 2, $0) } }
+        if block.count > options { block.append(u32: 0) }  // opt_endofopt
+        let total = UInt32(block.count + 4)
+        block.withUnsafeMutableBytes { $0.storeBytes(of: total, toByteOffset: 4, as: UInt32.self) }
+        block.append(u32: total)
         _ = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
     }
 
@@ -207,10 +195,7 @@ struct PcapngOptions {
     var isEmpty: Bool { bytes.isEmpty }
 
     mutating func add(code: UInt16, _ value: [UInt8]) {
-        bytes.append(u16: code)
-        bytes.append(u16: UInt16(clamping: value.count))
-        bytes += value
-        bytes += [UInt8](repeating: 0, count: (4 - value.count % 4) % 4)
+        value.withUnsafeBytes { bytes.append(option: code, $0) }
     }
 
     mutating func add(text code: UInt16, _ text: String?) {
@@ -219,9 +204,7 @@ struct PcapngOptions {
     }
 
     mutating func add(code: UInt16, u32 value: UInt32) {
-        var raw: [UInt8] = []
-        raw.append(u32: value)
-        add(code: code, raw)
+        withUnsafeBytes(of: value) { bytes.append(option: code, $0) }
     }
 
     /// The options with their end marker (nothing at all when there are none).
@@ -242,4 +225,12 @@ extension [UInt8] {
     mutating func append(u16 value: UInt16) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
     mutating func append(u32 value: UInt32) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
     mutating func append(u64 value: UInt64) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
+
+    /// One pcapng option: its code, its length, its value padded to 32 bits.
+    mutating func append(option code: UInt16, _ value: UnsafeRawBufferPointer) {
+        append(u16: code)
+        append(u16: UInt16(clamping: value.count))
+        append(contentsOf: value)
+        append(contentsOf: repeatElement(0, count: (4 - value.count % 4) % 4))
+    }
 }
