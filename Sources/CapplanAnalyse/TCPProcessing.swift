@@ -40,12 +40,19 @@ extension Flow {
 
         func analyse(_ fwd: inout Direction, _ rev: inout Direction) {
             fwd.recent.add(signature, time: time, interface: packet.interfaceIndex)
-            // A hole in this side's sequence space, until a segment fills it; one the peer acknowledges
-            // past while it is still open is Zeek's content gap (G for the originator's side, g for the responder's).
+            // A hole in this side's content, until a whole segment fills it; one the peer acknowledges
+            // past while it is still open is Zeek's content gap (G for the originator's side, g for the
+            // responder's). Content is missing where a segment skips sequence space, and where the
+            // snaplen cut a segment's payload: Zeek's reassembler never receives a cut payload.
+            let cut = packet.capturedPayloadLength < length && !segment.rst
             if fwd.hasNextSequence, !segment.rst, seqGreater(tcp.sequence, fwd.nextSequence), !fwd.hasHole {
                 fwd.holeStart = fwd.nextSequence
                 fwd.hasHole = true
-            } else if fwd.hasHole, !seqGreater(tcp.sequence, fwd.holeStart), seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
+            } else if cut, !fwd.hasHole, !fwd.hasNextSequence || seqGreater(tcp.sequence &+ UInt32(length), fwd.nextSequence) {
+                fwd.holeStart = fwd.hasNextSequence && seqLess(tcp.sequence, fwd.nextSequence) ? fwd.nextSequence : tcp.sequence
+                fwd.hasHole = true
+            } else if fwd.hasHole, !cut, !seqGreater(tcp.sequence, fwd.holeStart),
+                      seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
                 fwd.hasHole = false
             }
             if segment.ack, rev.hasHole, seqGreater(tcp.acknowledgment, rev.holeStart) {
@@ -71,10 +78,11 @@ extension Flow {
         if syn && ack, synAckTime < 0 { synAckTime = time }
         if handshakeCompleted, handshakeAckTime < 0 { handshakeAckTime = time }
         if reset != nil { resets += 1 }
-        if peerGap { note(UInt8(ascii: "G"), fromOriginator: !fromOriginator) }
         for index in 0..<letters.count {
             note(UInt8(truncatingIfNeeded: letters.packed >> UInt64(8 * index)), fromOriginator: fromOriginator)
         }
+        // After the packet's own letters: Zeek notes them first and handles the ACK after.
+        if peerGap { note(UInt8(ascii: "G"), fromOriginator: !fromOriginator) }
         lastPacket = number
         last = time
         return .counted(reset)

@@ -62,6 +62,21 @@ struct CraftedCaseTests {
         #expect(connection.originator.description == "198.51.100.10:40000")
     }
 
+    /// Zeek's reassembler never receives a payload the snaplen cut, so an ACK past it is a content
+    /// gap (G for the originator's data, g for the responder's), as on Zeek's tcp-retransmit-fast009.
+    @Test func aPayloadTheSnaplenCutIsAContentGap() throws {
+        var crafter = Crafter()
+        Self.handshake(&crafter)
+        crafter.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: 500))
+        crafter.tcp(Segment(from: s, to: c, flags: ACK, seq: 1, ack: 501))
+        crafter.tcp(Segment(from: s, to: c, flags: ACK | PSH, seq: 1, ack: 501, payload: 1000))
+        crafter.tcp(Segment(from: c, to: s, flags: ACK, seq: 501, ack: 1001))
+        let whole = try CaptureReport.analyse(path: try crafter.write())
+        let headersOnly = try CaptureReport.analyse(path: try crafter.write(snaplen: 54))
+        #expect(whole.connections.list.map(\.history) == ["ShADad"])
+        #expect(headersOnly.connections.list.map(\.history) == ["ShADaGdg"])
+    }
+
     @Test func idleResetReadsLikeTheRunbook() throws {
         var crafter = Crafter()
         Self.handshake(&crafter)

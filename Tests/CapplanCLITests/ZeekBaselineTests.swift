@@ -20,12 +20,6 @@ struct ZeekBaselineTests {
         "tcp-ctu-64702-888": "every packet is in the file twice; capplan counts a copy once, on purpose, so it sees no retransmission (t)",
     ]
 
-    /// Differences not resolved yet.
-    static let notYet: [String: String] = [
-        "tcp-retransmit-fast009": "Zeek's reassembler notes content gaps (G, g) where ACKs and segments do not line up; "
-            + "capplan notes a gap only when a segment skips sequence space",
-    ]
-
     /// A conn.log as rows of column → value: Zeek's own format (#fields) or a zeek-cut subset
     /// (a first line naming the columns), after any comment lines.
     static func rows(_ path: String) throws -> (rows: [[String: String]], derived: Bool) {
@@ -103,11 +97,11 @@ struct ZeekBaselineTests {
             let differences = try Self.differences(name, capture: Self.folder + "/" + capture)
             if differences.isEmpty { agreeing += 1; continue }
             differing.insert(name)
-            let listed = Self.onPurpose[name] ?? Self.notYet[name]
+            let listed = Self.onPurpose[name]
             #expect(listed != nil, "\(name) differs from Zeek: \(differences.joined(separator: "; "))")
         }
-        let stale = Set(Self.onPurpose.keys).union(Self.notYet.keys).subtracting(differing)
+        let stale = Set(Self.onPurpose.keys).subtracting(differing)
         #expect(stale.isEmpty, "listed as differing but now agreeing with Zeek: \(stale.sorted()); take them off the lists")
-        #expect(agreeing == logs.count - Self.onPurpose.count - Self.notYet.count)
+        #expect(agreeing == logs.count - Self.onPurpose.count)
     }
 }
