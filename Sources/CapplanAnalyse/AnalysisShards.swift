@@ -21,15 +21,19 @@ public final class AnalysisShards {
     /// Of the `FlowBucket.count` shares of the flows, `workerBuckets` go to the worker: the caller's thread also
     /// reads. A few heavy flows make the split lumpy: each flow is wholly on one side.
     /// Measured on the benchmark capture once the worker decoded its own share: 5 and 6 of 8 took the same time,
-    /// 4 and 7 longer (the other thread became the busier). 6 leaves the caller's thread more room for a path
-    /// report, whose tracer decodes every packet there.
+    /// 4 and 7 longer (the other thread became the busier).
     static let workerBuckets: UInt64 = 6
+    /// The worker's share here: `workerBuckets`, or every share when the caller's thread has other work
+    /// running beside it (a path report's tracer thread).
+    private let workerShare: UInt64
     static let batchSize = 2048
 
     /// `threads`: 1 analyses on the caller's thread alone; 2 (or more) adds the worker.
     /// `openFlowLimit`: as `ConnectionAnalyzer.openFlowLimit`, for the whole analysis.
-    public init(threads: Int, openFlowLimit: Int? = nil) {
+    /// `workerTakesAll`: with the worker, every flow is analysed there and none on the caller's thread.
+    public init(threads: Int, openFlowLimit: Int? = nil, workerTakesAll: Bool = false) {
         worker = threads > 1 ? Worker() : nil
+        workerShare = workerTakesAll ? UInt64(FlowBucket.count) : Self.workerBuckets
         if let openFlowLimit {
             local.openFlowLimit = openFlowLimit
             worker?.analyzer.openFlowLimit = openFlowLimit
@@ -47,7 +51,7 @@ public final class AnalysisShards {
             place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
         }
-        if quick < Self.workerBuckets {
+        if quick < workerShare {
             toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
         } else {
             local.add(decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
@@ -63,7 +67,7 @@ public final class AnalysisShards {
 
     private func place(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
                        originalLength: Int) {
-        if worker != nil, Self.bucket(decoded) < Self.workerBuckets {
+        if worker != nil, Self.bucket(decoded) < workerShare {
             toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
         } else {
             local.add(decoded, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)

@@ -147,47 +147,25 @@ extension CaptureReport {
                                threads: Int = AnalysisShards.defaultThreads, progress: ((Int) -> Void)? = nil) throws(PcapError) -> Summary {
         let readers = try points.map { entry throws(PcapError) in try openCaptureFile(entry.path) }
         let decoders = try readers.map { reader throws(PcapError) in try PacketDecoder(linkType: reader.linkType) }
-        let shards = AnalysisShards(threads: threads)
-        var tracer = PathTracer(points: points.map(\.point))
-        var heads: [RawPacket?] = []
-        var readError: String?
-        func advance(_ index: Int) {
-            do {
-                heads[index] = try readers[index].next()
-            } catch {
-                heads[index] = nil
-                readError = readError ?? error.message
-            }
-        }
-        heads = Array(repeating: nil, count: readers.count)
-        readers.indices.forEach(advance)
+        // The tracer has a thread of its own, so the veth's analysis goes wholly to the worker and
+        // the reading thread only reads and hands over.
+        let shards = AnalysisShards(threads: threads, workerTakesAll: true)
+        let tracing = TracingThread(points: points.map(\.point), decoders: decoders, threads: threads)
+        let merged = MergedReaders(readers)
         var number = 0
         let veths = points.map { $0.point.role == .podVeth }
-        // Each reader's packet stays valid until its next read: hold one per reader, take the earliest.
-        while let (index, packet) = earliest(heads) {
+        while let (index, packet) = merged.next() {
             number += 1
-            let decoded = decoders[index].decode(packet.bytes)
             if veths[index] {
-                shards.add(packet.bytes, decoder: decoders[index], decoded: decoded, number: number, timestamp: packet.timestamp,
-                           originalLength: packet.originalLength)
+                shards.add(packet.bytes, decoder: decoders[index], number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
             }
-            tracer.add(decoded, point: index, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+            tracing.add(packet.bytes, point: index, number: number, timestamp: packet.timestamp)
             if number & 0xFFFF == 0 { progress?(number) }
-            advance(index)
         }
         let analyzer = shards.finish()
+        let tracer = tracing.finish()
         let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
-                                     linkType: linkName(readers.first?.linkType ?? 1), readError: readError).build()
+                                     linkType: linkName(readers.first?.linkType ?? 1), readError: merged.readError).build()
         return with(tracer.report(start: analyzer.totals.first), summary)
-    }
-
-    /// The reader whose held packet is the earliest (the first reader on a tie), nil when all have ended.
-    static func earliest(_ heads: [RawPacket?]) -> (Int, RawPacket)? {
-        var best: (Int, RawPacket)?
-        for (index, head) in heads.enumerated() {
-            guard let head else { continue }
-            if best.map({ head.timestamp < $0.1.timestamp }) ?? true { best = (index, head) }
-        }
-        return best
     }
 }

@@ -68,6 +68,24 @@ struct CorpusTests {
         #expect(compared > 500, "\(compared) reports compared")
     }
 
+    /// Following a path on two threads (the reader, the tracer on its own thread, the veth's
+    /// analysis on the worker) reports exactly what one thread does: three points of a
+    /// benchmark-like capture, the veth's packets seen again at an uplink and a far node.
+    @Test func twoThreadsFollowAPathExactlyAsOne() throws {
+        let synthetic = Crafter.directory + "/bench-\(UUID().uuidString).pcap"
+        defer { try? FileManager.default.removeItem(atPath: synthetic) }
+        try NetLab.run(["python3", Repository.path("scripts/bench/make-capture.py"), synthetic, "100000"], timeout: 120)
+        let points = ["--point", "file=\(synthetic),node=a,interface=veth1,pod=bench/client",
+                      "--point", "file=\(synthetic),node=a,interface=eth0", "--point", "file=\(synthetic),node=b,interface=eth0"]
+        let one = runCLI(["report", "--format", "json", "--threads", "1"] + points)
+        let two = runCLI(["report", "--format", "json", "--threads", "2"] + points)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(one.stdout == two.stdout, "the two-thread path report differs")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [String: Any])
+        let connections = try #require((summary["path"] as? [String: Any])?["connections"] as? [[String: Any]])
+        #expect(connections.count > 100, "the path follows the capture's connections: \(connections.count)")
+    }
+
     /// Redacting on two threads (one redacts, one writes) writes the same bytes as one thread, and
     /// says the same: on every capture of the tcpdump corpus and on a benchmark-like capture.
     @Test func twoThreadsRedactExactlyWhatOneDoes() throws {

@@ -221,11 +221,16 @@ struct ViewTable {
 
     static func hash(_ view: View) -> Int {
         var h = UInt64(truncatingIfNeeded: view.point) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(view.proto)
-        for word in [view.low.address.high, view.low.address.low, view.high.address.high, view.high.address.low,
-                     UInt64(view.low.port) << 16 | UInt64(view.high.port)] {
+        // Word by word, not over an array: this runs for every packet of every point.
+        @inline(__always) func mix(_ word: UInt64) {
             h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
             h ^= h >> 32
         }
+        mix(view.low.address.high)
+        mix(view.low.address.low)
+        mix(view.high.address.high)
+        mix(view.high.address.low)
+        mix(UInt64(view.low.port) << 16 | UInt64(view.high.port))
         return Int(truncatingIfNeeded: h >> 1)
     }
 

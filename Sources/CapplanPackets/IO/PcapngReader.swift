@@ -37,6 +37,9 @@ public final class PcapngReader: CaptureFileReader {
         }
         self.path = path
         self.file = file
+        // Two reads a packet: a large buffer keeps them in memory, and this reader is the file's only
+        // user, so the unlocked reads are safe.
+        setvbuf(file, nil, _IOFBF, 1 << 20)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
         guard try readBlock() == Self.sectionHeader else { throw PcapError("pcapng", "not a pcapng file", path: path) }
         // Read up to the first packet, so the interfaces (and their link types) are known.
@@ -90,14 +93,14 @@ public final class PcapngReader: CaptureFileReader {
         guard let file else { return nil }
         // On the stack: this runs once per packet.
         var header: (UInt32, UInt32) = (0, 0)
-        let got = withUnsafeMutableBytes(of: &header) { fread($0.baseAddress, 1, 8, file) }
+        let got = withUnsafeMutableBytes(of: &header) { fread_unlocked($0.baseAddress, 1, 8, file) }
         if got == 0 { return nil }
         guard got == 8 else { throw cut("a block header") }
         var type = swap(header.0)
         if type == Self.sectionHeader || type.byteSwapped == Self.sectionHeader {
             type = Self.sectionHeader
             var magic = [UInt8](repeating: 0, count: 4)
-            guard fread(&magic, 1, 4, file) == 4 else { throw cut("a section header") }
+            guard fread_unlocked(&magic, 1, 4, file) == 4 else { throw cut("a section header") }
             let raw = magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
             guard raw == 0x1A2B_3C4D || raw.byteSwapped == 0x1A2B_3C4D else {
                 throw PcapError("pcapng", "a section header with an unknown byte-order magic", path: path)
@@ -125,7 +128,7 @@ public final class PcapngReader: CaptureFileReader {
         // The body and the trailing length: everything after the 8-byte header.
         let rest = length - 8
         for (offset, byte) in already.enumerated() { buffer.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
-        guard fread(buffer + already.count, 1, rest - already.count, file) == rest - already.count else { throw cut("a block") }
+        guard fread_unlocked(buffer + already.count, 1, rest - already.count, file) == rest - already.count else { throw cut("a block") }
         guard swap(buffer.loadUnaligned(fromByteOffset: rest - 4, as: UInt32.self)) == UInt32(length) else {
             throw PcapError("pcapng", "a block whose two length fields differ", path: path)
         }

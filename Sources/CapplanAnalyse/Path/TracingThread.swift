@@ -1,0 +1,83 @@
+public import CapplanPackets
+
+/// The path tracer, fed packets as read and run where it does not hold up the reading: on a
+/// thread of its own (`HandOff`) when `threads` > 1, which decodes each point's packets and follows
+/// them in the order they were handed over; otherwise on the caller's thread. The reading thread
+/// only copies the bytes, so reading three points, the tracer and the veth's analysis run side by
+/// side. The result is the same either way: one tracer sees every packet in order.
+public final class TracingThread: @unchecked Sendable {
+    /// Touched by the tracing thread alone between the first batch and `finish`.
+    @exclusivity(unchecked) private var tracer: PathTracer
+    @exclusivity(unchecked) private var batch = Batch()
+    private let decoders: [PacketDecoder]
+    private var thread: HandOff<Batch>?
+    static let batchSize = 2048
+
+    /// `decoders`: one per point, in the points' order.
+    public init(points: [PathPoint], decoders: [PacketDecoder], threads: Int) {
+        tracer = PathTracer(points: points)
+        self.decoders = decoders
+        if threads > 1 {
+            let thread = HandOff<Batch>(name: "capplan path") { [unowned self] batch in self.trace(&batch) }
+            thread.start()
+            self.thread = thread
+        }
+    }
+
+    /// One packet as read at `point`; its bytes are copied, so the reader may reuse its buffer.
+    public func add(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
+        guard let thread else {
+            tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)
+            return
+        }
+        batch.append(raw, point: point, number: number, timestamp: timestamp)
+        if batch.items.count >= Self.batchSize {
+            thread.submit(batch)
+            batch = thread.reuse() ?? Batch()
+        }
+    }
+
+    /// Waits for every packet to be followed; the tracer, done.
+    public func finish() -> PathTracer {
+        if let thread {
+            if !batch.items.isEmpty { thread.submit(batch) }
+            batch = Batch()
+            thread.finish()
+        }
+        return tracer
+    }
+
+    private func trace(_ batch: inout Batch) {
+        batch.raw.withUnsafeBytes { raw in
+            for item in batch.items {
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
+                tracer.add(decoders[item.point].decode(bytes), point: item.point, number: item.number, timestamp: item.timestamp, raw: bytes)
+            }
+        }
+        batch.clear()
+    }
+
+    /// Packets for the tracing thread, copied out of the readers' buffers.
+    struct Batch: Sendable {
+        struct Item: Sendable {
+            var point: Int
+            var number: Int
+            var timestamp: Timestamp
+            var raw: Range<Int>
+        }
+
+        var items: [Item] = []
+        var raw: [UInt8] = []
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
+            let start = raw.count
+            raw.append(contentsOf: bytes)
+            items.append(Item(point: point, number: number, timestamp: timestamp, raw: start..<raw.count))
+        }
+
+        mutating func clear() {
+            items.removeAll(keepingCapacity: true)
+            raw.removeAll(keepingCapacity: true)
+        }
+    }
+}
