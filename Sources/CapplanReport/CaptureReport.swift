@@ -154,18 +154,21 @@ extension CaptureReport {
         let merged = MergedReaders(readers)
         var number = 0
         let veths = points.map { $0.point.role == .podVeth }
+        // The analysis's first time (its first veth packet's), which the path report counts from.
+        var first: Timestamp?
         while let (index, packet) = merged.next() {
             number += 1
             if veths[index] {
+                if first == nil { first = packet.timestamp }
                 shards.add(packet.bytes, decoder: decoders[index], number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
             }
             tracing.add(packet.bytes, point: index, number: number, timestamp: packet.timestamp)
             if number & 0xFFFF == 0 { progress?(number) }
         }
+        tracing.finish(start: first)
         let analyzer = shards.finish()
-        let tracer = tracing.finish()
         let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: points.map(\.path).joined(separator: " + "),
                                      linkType: linkName(readers.first?.linkType ?? 1), readError: merged.readError).build()
-        return with(tracer.report(start: analyzer.totals.first), summary)
+        return with(tracing.waitForReport(), summary)
     }
 }

@@ -18,14 +18,6 @@ extension PathTracer {
         for (index, group) in groups.enumerated() {
             byConnection[table.root(group.sightings[0].view), default: []].append(index)
         }
-        var data: [Int: [(key: Key, sighting: Sighting)]] = [:]
-        for (slot, entry) in lastData.enumerated() {
-            guard let entry else { continue }
-            let view = table.views[slot >> 1], fromLow = slot & 1 == 1
-            let sighting = Sighting(point: view.point, packet: entry.packet, nanos: entry.nanos, ttl: entry.ttl,
-                                    from: fromLow ? view.low : view.high, to: fromLow ? view.high : view.low, view: slot >> 1)
-            data[table.root(slot >> 1), default: []].append((entry.key, sighting))
-        }
         let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
         // Ladders are built only for the connections that get one: those likely to have something
         // to say first (judged from the groups alone, cheaply), then those seen at several points.
@@ -33,6 +25,17 @@ extension PathTracer {
         let chosen = byConnection.map { (root: $0.key, indices: $0.value, rank: rank($0.value, hasUplink: hasUplink)) }
             .sorted { ($0.rank, $0.indices.first ?? 0) < ($1.rank, $1.indices.first ?? 0) }
             .prefix(Self.connectionLimit)
+        // The last data of those connections only: every view has some, and few get a ladder.
+        var data: [Int: [(key: Key, sighting: Sighting)]] = Dictionary(uniqueKeysWithValues: chosen.map { ($0.root, []) })
+        for (slot, entry) in lastData.enumerated() {
+            guard let entry else { continue }
+            let root = table.root(slot >> 1)
+            guard data[root] != nil else { continue }
+            let view = table.views[slot >> 1], fromLow = slot & 1 == 1
+            let sighting = Sighting(point: view.point, packet: entry.packet, nanos: entry.nanos, ttl: entry.ttl,
+                                    from: fromLow ? view.low : view.high, to: fromLow ? view.high : view.low, view: slot >> 1)
+            data[root]?.append((entry.key, sighting))
+        }
         let connections = chosen.sorted { ($0.indices.first ?? 0) < ($1.indices.first ?? 0) }.map { entry in
             var followed = connection(entry.indices.map { groups[$0] }, lastData: data[entry.root] ?? [], origin: origin)
             followed.translations = translations(entry.indices.map { groups[$0] }, byOriginal)

@@ -9,6 +9,7 @@ public final class TracingThread: @unchecked Sendable {
     /// Touched by the tracing thread alone between the first batch and `finish`.
     @exclusivity(unchecked) private var tracer: PathTracer
     @exclusivity(unchecked) private var batch = Batch()
+    @exclusivity(unchecked) private var report: PathReport?
     private let decoders: [PacketDecoder]
     private var thread: HandOff<Batch>?
     static let batchSize = 2048
@@ -37,14 +38,22 @@ public final class TracingThread: @unchecked Sendable {
         }
     }
 
-    /// Waits for every packet to be followed; the tracer, done.
-    public func finish() -> PathTracer {
-        if let thread {
-            if !batch.items.isEmpty { thread.submit(batch) }
-            batch = Batch()
-            thread.finish()
+    /// After the last packet: the thread follows what is left and then builds the report
+    /// (`start`: the time the report counts from), while the caller goes on with its own.
+    public func finish(start: Timestamp?) {
+        guard let thread else {
+            report = tracer.report(start: start)
+            return
         }
-        return tracer
+        batch.reportFrom = .some(start)
+        thread.submit(batch)
+        batch = Batch()
+    }
+
+    /// Waits for the report `finish(start:)` asked for.
+    public func waitForReport() -> PathReport {
+        thread?.finish()
+        return report ?? tracer.report(start: nil)
     }
 
     private func trace(_ batch: inout Batch) {
@@ -54,6 +63,7 @@ public final class TracingThread: @unchecked Sendable {
                 tracer.add(decoders[item.point].decode(bytes), point: item.point, number: item.number, timestamp: item.timestamp, raw: bytes)
             }
         }
+        if let start = batch.reportFrom { report = tracer.report(start: start) }
         batch.clear()
     }
 
@@ -68,6 +78,8 @@ public final class TracingThread: @unchecked Sendable {
 
         var items: [Item] = []
         var raw: [UInt8] = []
+        /// Set on the last batch: build the report, counting from this time, once it is followed.
+        var reportFrom: Timestamp??
 
         mutating func append(_ bytes: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
             let start = raw.count
@@ -78,6 +90,7 @@ public final class TracingThread: @unchecked Sendable {
         mutating func clear() {
             items.removeAll(keepingCapacity: true)
             raw.removeAll(keepingCapacity: true)
+            reportFrom = nil
         }
     }
 }
