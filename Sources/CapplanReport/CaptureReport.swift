@@ -13,20 +13,23 @@ public enum CaptureReport {
         let reader = try openCaptureFile(path)
         // A pcapng that apply wrote names the run's pods, Services and nodes; a labels file overrides them.
         let identities = identities.isEmpty ? namedIdentities(reader) : identities
-        var tracer = pathTracer(reader.interfaces)
-        let shards = AnalysisShards(threads: threads)
+        let points = pathPoints(reader.interfaces)
         // Per interface, decided once: its decoder, whether the analysis takes its packets (a path's
         // uplinks serve the path alone), whether the path follows them.
         var decoders: [PacketDecoder] = [], analysed: [Bool] = [], traced: [Bool] = []
         func describe(_ interfaces: [PcapngInterface]) throws(PcapError) {
             for index in decoders.count..<interfaces.count {
                 decoders.append(try PacketDecoder(linkType: interfaces[index].linkType))
-                let point = index < tracer?.points.count ?? 0 ? tracer?.points[index] : nil
+                let point = index < points?.count ?? 0 ? points?[index] : nil
                 analysed.append(point?.role != .uplink)
                 traced.append(point != nil)
             }
         }
         try describe(reader.interfaces)
+        // A path's tracer runs on a thread of its own, as for points read from several files.
+        let tracing = points.map { TracingThread(points: $0, decoders: Array(decoders.prefix($0.count)), threads: threads) }
+        let shards = AnalysisShards(threads: threads, workerTakesAll: tracing != nil)
+        var first: Timestamp?
         var number = 0
         var readError: String?
         while true {
@@ -42,23 +45,19 @@ public enum CaptureReport {
             guard let packet = next, packet.source < decoders.count else { break }
             number += 1
             let decoder = decoders[packet.source]
-            if traced[packet.source] {
-                // The path needs every packet decoded here; otherwise the analysis decodes what it takes, on its own thread.
-                let decoded = decoder.decode(packet.bytes)
-                if analysed[packet.source] {
-                    shards.add(packet.bytes, decoder: decoder, decoded: decoded, number: number, timestamp: packet.timestamp,
-                               originalLength: packet.originalLength)
-                }
-                tracer?.add(decoded, point: packet.source, number: number, timestamp: packet.timestamp, raw: packet.bytes)
-            } else if analysed[packet.source] {
+            if analysed[packet.source] {
+                if first == nil { first = packet.timestamp }
                 shards.add(packet.bytes, decoder: decoder, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
             }
+            if traced[packet.source] { tracing?.add(packet.bytes, point: packet.source, number: number, timestamp: packet.timestamp) }
             if number & 0xFFFF == 0 { progress?(number) }
         }
+        // The path report counts from the analysis's first packet.
+        tracing?.finish(start: first)
         let analyzer = shards.finish()
         let summary = SummaryBuilder(analyzer: analyzer, identities: identities, file: path,
                                      linkType: linkName(reader.linkType), readError: readError).build()
-        return tracer.map { with($0.report(start: analyzer.totals.first), summary) } ?? summary
+        return tracing.map { with($0.waitForReport(), summary) } ?? summary
     }
 
     static func namedIdentities(_ reader: any CaptureFileReader) -> IdentityMap {
@@ -68,10 +67,10 @@ public enum CaptureReport {
         })
     }
 
-    /// The tracer for a capture whose every interface is a path point capplan described, nil otherwise.
-    static func pathTracer(_ interfaces: [PcapngInterface]) -> PathTracer? {
+    /// The path points of a capture whose every interface is one capplan described, nil otherwise.
+    static func pathPoints(_ interfaces: [PcapngInterface]) -> [PathPoint]? {
         let points = interfaces.compactMap { PathPoint(name: $0.name, pcapngComment: $0.comment) }
-        return points.count == interfaces.count && points.count > 1 ? PathTracer(points: points) : nil
+        return points.count == interfaces.count && points.count > 1 ? points : nil
     }
 
     /// The summary of packets analysed elsewhere (a live capture), once `analyzer.finish()` ran.
