@@ -11,13 +11,15 @@ public final class TracingThread: @unchecked Sendable {
     @exclusivity(unchecked) private var batch = Batch()
     @exclusivity(unchecked) private var report: PathReport?
     private let decoders: [PacketDecoder]
-    private var thread: HandOff<Batch>?
+    private let threaded: Bool
+    @exclusivity(unchecked) private var thread: HandOff<Batch>?
     static let batchSize = 2048
 
     /// `decoders`: one per point, in the points' order.
     public init(points: [PathPoint], decoders: [PacketDecoder], threads: Int) {
         tracer = PathTracer(points: points)
         self.decoders = decoders
+        threaded = threads > 1
         if threads > 1 {
             let thread = HandOff<Batch>(name: "capplan path") { [unowned self] batch in self.trace(&batch) }
             thread.start()
@@ -27,12 +29,13 @@ public final class TracingThread: @unchecked Sendable {
 
     /// One packet as read at `point`; its bytes are copied, so the reader may reuse its buffer.
     public func add(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
-        guard let thread else {
+        // `threaded`, not `thread`, per packet: binding the thread would retain and release it each time.
+        guard threaded else {
             tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)
             return
         }
         batch.append(raw, point: point, number: number, timestamp: timestamp)
-        if batch.items.count >= Self.batchSize {
+        if batch.items.count >= Self.batchSize, let thread {
             thread.submit(batch)
             batch = thread.reuse() ?? Batch()
         }

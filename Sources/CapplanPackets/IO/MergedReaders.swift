@@ -3,6 +3,32 @@
 /// such error is kept and the others read on.
 public final class MergedReaders {
     public let readers: [any CaptureFileReader]
+    /// The same readers by their class, for per-packet reads without reference counting (`readers`
+    /// keeps them alive): a call through the protocol retains and releases the reader every time.
+    private enum Source {
+        case pcap(Unmanaged<PcapReader>)
+        case pcapng(Unmanaged<PcapngReader>)
+        case other(any CaptureFileReader)
+
+        init(_ reader: any CaptureFileReader) {
+            if let pcap = reader as? PcapReader {
+                self = .pcap(.passUnretained(pcap))
+            } else if let pcapng = reader as? PcapngReader {
+                self = .pcapng(.passUnretained(pcapng))
+            } else {
+                self = .other(reader)
+            }
+        }
+
+        func next() -> Result<RawPacket?, PcapError> {
+            switch self {
+            case .pcap(let reader): reader._withUnsafeGuaranteedRef { reader in Result { () throws(PcapError) in try reader.next() } }
+            case .pcapng(let reader): reader._withUnsafeGuaranteedRef { reader in Result { () throws(PcapError) in try reader.next() } }
+            case .other(let reader): Result { () throws(PcapError) in try reader.next() }
+            }
+        }
+    }
+    private let sources: [Source]
     // Touched per packet by the reading thread alone: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var heads: [RawPacket?]
     @exclusivity(unchecked) private var held: Int?
@@ -11,6 +37,7 @@ public final class MergedReaders {
 
     public init(_ readers: [any CaptureFileReader]) {
         self.readers = readers
+        sources = readers.map(Source.init)
         heads = Array(repeating: nil, count: readers.count)
         for index in readers.indices { advance(index) }
     }
@@ -37,9 +64,10 @@ public final class MergedReaders {
     }
 
     private func advance(_ index: Int) {
-        do {
-            heads[index] = try readers[index].next()
-        } catch {
+        switch sources[index].next() {
+        case .success(let packet):
+            heads[index] = packet
+        case .failure(let error):
             heads[index] = nil
             readError = readError ?? error.message
         }

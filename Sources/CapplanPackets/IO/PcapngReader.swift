@@ -10,7 +10,8 @@ import Glibc
 public final class PcapngReader: CaptureFileReader {
     public let path: String
     /// The interfaces described so far (all of them once the first packet is read, as writers put them first).
-    public private(set) var interfaces: [PcapngInterface] = []
+    // This and the fields below are touched per packet by the reading thread alone: no dynamic exclusivity checks.
+    @exclusivity(unchecked) public private(set) var interfaces: [PcapngInterface] = []
     /// The first section's comment.
     public private(set) var sectionComment: String?
     /// What the name resolution blocks read so far say: each address with its names.
@@ -18,16 +19,16 @@ public final class PcapngReader: CaptureFileReader {
     public var linkType: Int32 { interfaces.first?.linkType ?? 1 }
     public var snaplen: Int { interfaces.map(\.snaplen).max() ?? 0 }
 
-    private var file: UnsafeMutablePointer<FILE>?
-    private var swapped = false
+    @exclusivity(unchecked) private var file: UnsafeMutablePointer<FILE>?
+    @exclusivity(unchecked) private var swapped = false
     /// Index of the current section's interface 0 in `interfaces`.
-    private var sectionBase = 0
+    @exclusivity(unchecked) private var sectionBase = 0
     /// Per interface: the timestamp unit, as (power of ten or of two, exponent).
-    private var resolutions: [(decimal: Bool, exponent: Int)] = []
-    private var buffer: UnsafeMutableRawPointer
-    private var capacity = 1 << 16
+    @exclusivity(unchecked) private var resolutions: [(decimal: Bool, exponent: Int)] = []
+    @exclusivity(unchecked) private var buffer: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var capacity = 1 << 16
     /// The first packet block, read ahead by `init` to learn the interfaces.
-    private var pending = false
+    @exclusivity(unchecked) private var pending = false
     /// Blocks larger than this are taken as damage rather than allocated.
     static let blockLimit = 1 << 28
 
@@ -84,8 +85,8 @@ public final class PcapngReader: CaptureFileReader {
 
     // MARK: blocks
 
-    private var blockType: UInt32 = 0
-    private var blockLength = 0
+    @exclusivity(unchecked) private var blockType: UInt32 = 0
+    @exclusivity(unchecked) private var blockLength = 0
 
     /// Reads the next block into the buffer (its body: the bytes between the length fields) and
     /// takes in what it describes; nil at a clean end of file.
