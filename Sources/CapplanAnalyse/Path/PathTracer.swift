@@ -17,6 +17,11 @@ public struct PathTracer {
 
     struct Key: Hashable {
         var a: UInt64, b: UInt64, c: UInt64
+
+        /// One word for the hasher, premixed: every key packet of every point is looked up.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(a &* 0x9E37_79B9_7F4A_7C15 ^ b &* 0xC2B2_AE3D_27D4_EB4F ^ c)
+        }
     }
 
     struct Sighting {
