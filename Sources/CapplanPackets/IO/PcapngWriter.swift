@@ -144,25 +144,43 @@ extension PcapngWriter {
     /// packet) of a pcapng this writer wrote, by writing the file anew beside it and renaming it over:
     /// the findings that cite packets are known only once the capture has ended.
     public static func addComments(path: String, _ comments: [Int: String]) throws(PcapError) {
-        guard !comments.isEmpty else { return }
+        guard let last = comments.keys.max() else { return }
         guard let input = fopen(path, "rb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: path) }
         defer { fclose(input) }
         let temporary = path + ".comments"
         guard let output = fopen(temporary, "wb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: temporary) }
+        setvbuf(input, nil, _IOFBF, 1 << 20)
+        setvbuf(output, nil, _IOFBF, 1 << 20)
+        // Block by block up to the last commented packet, each read into one reused buffer; the
+        // rest of the file is copied as it is.
         var number = 0, failed = false
-        var header = [UInt8](repeating: 0, count: 8), block: [UInt8] = []
-        while fread(&header, 1, 8, input) == 8 {
-            let type = header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            let length = Int(header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        while number < last {
+            guard fread_unlocked(&block, 1, 8, input) == 8 else { break }
+            let type = block.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            let length = Int(block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
             guard length >= 12, length % 4 == 0 else { failed = true; break }
-            block = header + [UInt8](repeating: 0, count: length - 8)
-            guard block.withUnsafeMutableBytes({ raw in raw.baseAddress.map { fread($0 + 8, 1, length - 8, input) } ?? 0 }) == length - 8 else { failed = true; break }
-            if type == 6 {
-                number += 1
-                if let comment = comments[number] { block = commented(block, comment) }
+            if length > block.count { block += [UInt8](repeating: 0, count: length - block.count) }
+            guard block.withUnsafeMutableBytes({ raw in raw.baseAddress.map { fread_unlocked($0 + 8, 1, length - 8, input) } ?? 0 }) == length - 8 else {
+                failed = true
+                break
             }
-            if block.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, output) }) != block.count { failed = true; break }
+            if type == 6 { number += 1 }
+            let written: Bool
+            if type == 6, let comment = comments[number] {
+                let rebuilt = commented(Array(block[0..<length]), comment)
+                written = rebuilt.withUnsafeBytes { fwrite_unlocked($0.baseAddress, 1, $0.count, output) } == rebuilt.count
+            } else {
+                written = block.withUnsafeBytes { fwrite_unlocked($0.baseAddress, 1, length, output) } == length
+            }
+            if !written { failed = true; break }
         }
+        while !failed {
+            let got = block.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, $0.count, input) }
+            if got == 0 { break }
+            if block.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) != got { failed = true }
+        }
+        if ferror(input) != 0 { failed = true }
         if fclose(output) != 0 || failed {
             unlink(temporary)
             throw PcapError("pcapng", "cannot add comments to \(path)", path: path)
