@@ -23,6 +23,9 @@ public struct ConnectionAnalyzer {
     public private(set) var connections: [ConnectionRecord] = []
     public private(set) var resets: [ResetEvent] = []
     public private(set) var icmpErrors: [ICMPErrorEvent] = []
+    /// Grows whenever an event a stop condition or a keep trigger watches is counted (a reset, an
+    /// ICMP error, a DNS failure, a retried SYN): a live capture looks at the events only then.
+    public var eventTally: Int { resets.count + icmpErrors.count + totals.dnsFailures + totals.unansweredSynRetries }
     public private(set) var dnsFailures: [DNSFailure] = []
     public private(set) var stateCounts: [ConnState: Int] = [:]
     public private(set) var expert = ExpertCounts()

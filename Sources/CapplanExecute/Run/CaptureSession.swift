@@ -170,6 +170,7 @@ final class CaptureSession {
         let uplink = (target.pathPoints ?? []).map { $0.role == .uplink }
         var counts = Counts(origins: .init(sources: target.source.interfaces))
         var lastStatus = Date.distantPast, lastFlush = Date()
+        var lastTally = 0
         try target.source.run(shouldStop: {
             let now = Date()
             reproduce.tick(now: now, start: start)
@@ -213,11 +214,16 @@ final class CaptureSession {
                 analyzer.add(decoded, number: number, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)
             }
             tracer?.add(decoded, point: packet.source, number: number, timestamp: redacted.timestamp, raw: redacted.bytes)
+            // The events are looked at only when one was counted: handing the analysis over per
+            // packet cost a copy of it.
+            let tally = analyzer.eventTally
+            let counted = tally != lastTally
+            lastTally = tally
             if let keeper {
                 keeper.add(redacted, interface: packet.source, direction: direction, number: number,
-                           event: keeper.trigger(analyzer, identities: target.identities), to: writer)
+                           event: counted ? keeper.trigger(analyzer, identities: target.identities) : nil, to: writer)
             }
-            if let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
+            if counted, let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
         return counts
     }

@@ -36,8 +36,9 @@ public enum PacketDirection: UInt32, Sendable {
 /// capplan's own; the block layout follows the pcapng specification (IETF draft-ietf-opsawg-pcapng).
 public final class PcapngWriter {
     public let path: String
-    private var file: UnsafeMutablePointer<FILE>?
-    private var block: [UInt8] = []
+    // Touched per packet by the writing thread alone: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var file: UnsafeMutablePointer<FILE>?
+    @exclusivity(unchecked) private var block: [UInt8] = []
 
     public init(path: String, comment: String?, application: String?, interfaces: [PcapngInterface]) throws(PcapError) {
         guard let file = fopen(path, "wb") else {
@@ -93,6 +94,10 @@ public final class PcapngWriter {
     public func write(interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int,
                       direction: PacketDirection? = nil, comment: String? = nil) {
         guard let file else { return }
+        if comment == nil {
+            writePlain(file, interface: interface, timestamp: timestamp, bytes: bytes, originalLength: originalLength, direction: direction)
+            return
+        }
         // Written into the reused block in place, options too: nothing is allocated per packet.
         let padded = (bytes.count + 3) & ~3
         block.removeAll(keepingCapacity: true)
@@ -114,6 +119,28 @@ public final class PcapngWriter {
         block.withUnsafeMutableBytes { $0.storeBytes(of: total, toByteOffset: 4, as: UInt32.self) }
         block.append(u32: total)
         _ = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    }
+
+    /// A packet without a comment, the usual case, written straight from the stack and the packet's
+    /// own bytes into the file's buffer: no block is assembled.
+    private func writePlain(_ file: UnsafeMutablePointer<FILE>, interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer,
+                            originalLength: Int, direction: PacketDirection?) {
+        let padding = (4 - bytes.count & 3) & 3
+        // A direction is one option (code 2, length 4, the flags word) and the end of options.
+        let optionsLength = direction == nil ? 0 : 12
+        let total = UInt32(truncatingIfNeeded: 28 + bytes.count + padding + optionsLength + 4)
+        let nanoseconds = UInt64(bitPattern: timestamp.nanoseconds)
+        var header = (UInt32(6), total, UInt32(truncatingIfNeeded: interface), UInt32(truncatingIfNeeded: nanoseconds >> 32),
+                      UInt32(truncatingIfNeeded: nanoseconds), UInt32(bytes.count), UInt32(clamping: max(originalLength, bytes.count)))
+        _ = withUnsafeBytes(of: &header) { fwrite_unlocked($0.baseAddress, 1, 28, file) }
+        _ = fwrite_unlocked(bytes.baseAddress, 1, bytes.count, file)
+        var tail: (UInt32, UInt16, UInt16, UInt32, UInt32, UInt32) = (0, 2, 4, direction?.rawValue ?? 0, 0, total)
+        withUnsafeBytes(of: &tail) { raw in
+            // The padding's zeros, then the option and end of options (when there is a direction), then the length again.
+            _ = fwrite_unlocked(raw.baseAddress, 1, padding, file)
+            if direction != nil { _ = fwrite_unlocked(raw.baseAddress.map { $0 + 4 }, 1, 12, file) }
+            _ = fwrite_unlocked(raw.baseAddress.map { $0 + 16 }, 1, 4, file)
+        }
     }
 
     /// Pushes buffered blocks to the file, so an interrupted run leaves a readable capture.
