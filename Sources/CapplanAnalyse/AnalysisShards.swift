@@ -47,7 +47,7 @@ public final class AnalysisShards {
     /// packets' bucket is read straight from their bytes, so this thread decodes only its own share.
     public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
         noteTime(timestamp)
-        guard worker != nil, let quick = Self.bucket(raw, link: decoder.link) else {
+        guard worker != nil, let quick = Self.bucket(raw, decoder: decoder) else {
             place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
         }
@@ -111,26 +111,12 @@ public final class AnalysisShards {
         return FlowBucket.of(packet.source, packet.sourcePort, packet.destination, packet.destinationPort, ports: ports)
     }
 
-    /// The bucket of a TCP segment in plain Ethernet and IPv4 or IPv6 (no VLAN, no IPv6 extension
-    /// header, not a later fragment), read straight from its bytes: what `bucket(decode(raw))` gives,
-    /// since the decoder reads those same addresses and ports. Nil for anything else.
+    /// The bucket of a TCP segment whose endpoints can be read straight from its bytes
+    /// (`PacketDecoder.quickTCPEndpoints`): what `bucket(decode(raw))` gives. Nil for anything else.
     @inline(__always)
-    static func bucket(_ raw: UnsafeRawBufferPointer, link: LinkType) -> UInt64? {
-        guard link == .ethernet, raw.count >= 14 + 20 + 4 else { return nil }
-        func u16(_ at: Int) -> UInt16 { UInt16(raw[at]) << 8 | UInt16(raw[at + 1]) }
-        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
-        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
-        switch u16(12) {
-        case 0x0800:
-            let header = Int(raw[14] & 0x0F) * 4
-            guard raw[14] >> 4 == 4, header >= 20, raw[23] == 6, u16(20) & 0x1FFF == 0, raw.count >= 14 + header + 4 else { return nil }
-            return FlowBucket.of(IPAddress(ipv4: u32(26)), u16(14 + header), IPAddress(ipv4: u32(30)), u16(16 + header), ports: true)
-        case 0x86DD:
-            guard raw.count >= 14 + 40 + 4, raw[14] >> 4 == 6, raw[20] == 6 else { return nil }
-            return FlowBucket.of(IPAddress(ipv6High: u64(22), low: u64(30)), u16(54), IPAddress(ipv6High: u64(38), low: u64(46)), u16(56), ports: true)
-        default:
-            return nil
-        }
+    static func bucket(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder) -> UInt64? {
+        guard let tcp = decoder.quickTCPEndpoints(raw) else { return nil }
+        return FlowBucket.of(tcp.source, tcp.sourcePort, tcp.destination, tcp.destinationPort, ports: true)
     }
 
     /// Packets for the worker, copied out of the reader's buffer with the decoder for their link type.

@@ -61,7 +61,13 @@ public enum LadderReader {
             builders[key] = LadderBuilder(finding: finding, summary: summary)
             order.append(key)
         }
-        try? forEachPacket(path: path) { number, packet, source, time in
+        // Most packets belong to other flows: a TCP segment whose endpoints its bytes show is
+        // decoded only when they are a ladder's.
+        try? forEachPacket(path: path, decodes: { _, decoder, raw in
+            guard let tcp = decoder.quickTCPEndpoints(raw) else { return true }
+            return builders[FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort),
+                                    Endpoint(address: tcp.destination, port: tcp.destinationPort))] != nil
+        }) { number, packet, source, time in
             guard let key = flowKey(packet), let builder = builders[key] else { return }
             builder.add(packet, number: number, source: source, time: time)
         }
@@ -82,14 +88,16 @@ public enum LadderReader {
     static func flowsOf(_ cited: [Int: String], path: String) throws -> [Int: FlowKey] {
         let last = cited.keys.max() ?? 0
         var keys: [Int: FlowKey] = [:]
-        try forEachPacket(path: path, until: last) { number, packet, _, _ in
-            if cited[number] != nil, let key = flowKey(packet) { keys[number] = key }
+        try forEachPacket(path: path, until: last, decodes: { number, _, _ in cited[number] != nil }) { number, packet, _, _ in
+            if let key = flowKey(packet) { keys[number] = key }
         }
         return keys
     }
 
-    /// Each packet decoded, with its number, source interface and seconds from the first packet.
+    /// Each packet `decodes` takes (by its number, decoder and bytes), decoded, with its number,
+    /// source interface and seconds from the first packet.
     static func forEachPacket(path: String, until last: Int = .max,
+                              decodes: (Int, PacketDecoder, UnsafeRawBufferPointer) -> Bool = { _, _, _ in true },
                               _ body: (Int, DecodedPacket, Int, Double) -> Void) throws {
         let reader = try openCaptureFile(path)
         let decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
@@ -100,6 +108,7 @@ public enum LadderReader {
             guard packet.source < decoders.count else { continue }
             let start = first ?? packet.timestamp
             first = start
+            guard decodes(number, decoders[packet.source], packet.bytes) else { continue }
             body(number, decoders[packet.source].decode(packet.bytes), packet.source, packet.timestamp.seconds(since: start))
         }
     }
