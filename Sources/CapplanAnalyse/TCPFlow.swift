@@ -78,6 +78,11 @@ struct Direction {
     var lastSegmentTime: Int64 = 0
     var synCount = 0
     var sentFin = false
+    /// Closed by a FIN sent while established (Zeek's prev_state ESTABLISHED).
+    var closedFromEstablished = false
+
+    /// Established, or closed cleanly from there: the states in which Zeek notes a content gap.
+    var isClean: Bool { state == .established || state == .closed && closedFromEstablished }
     var expert = ExpertCounts()
     /// When `nextSequence` last advanced, and when this side last sent an ACK (Wireshark's
     /// nextseqtime and lastacktime), and its run of duplicate ACKs.

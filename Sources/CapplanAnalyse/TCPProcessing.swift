@@ -55,10 +55,8 @@ extension Flow {
                       seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
                 fwd.hasHole = false
             }
-            if segment.ack, rev.hasHole, seqGreater(tcp.acknowledgment, rev.holeStart) {
-                rev.hasHole = false
-                peerGap = true
-            }
+            let ackedPastHole = segment.ack && rev.hasHole && seqGreater(tcp.acknowledgment, rev.holeStart)
+            if ackedPastHole { rev.hasHole = false }
             if segment.rst {
                 reset = Self.resetEvent(packet, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
                                         start: start, flowStart: flowStart, idle: idle,
@@ -69,6 +67,9 @@ extension Flow {
             Self.bookkeeping(segment, ttl: packet.ttl, &fwd, retransmitted: retransmitted)
             Self.historyLetters(segment, &fwd, letters: &letters)
             handshakeCompleted = Self.endpointState(segment, &fwd, &rev, fromOriginator: fromOriginator, synAckSeen: synAckSeen)
+            // Judged once this packet moved the states, as Zeek does: a gap an ACK reveals counts only
+            // while both ends are established or closed cleanly, never one revealed by a RST.
+            peerGap = ackedPastHole && fwd.isClean && rev.isClean
         }
 
         if fromOriginator { analyse(&orig, &resp) } else { analyse(&resp, &orig) }
@@ -219,6 +220,7 @@ extension Flow {
             }
         }
         if s.fin {
+            if fwd.state == .established { fwd.closedFromEstablished = true }
             fwd.state = .closed
             fwd.sentFin = true
         }

@@ -75,6 +75,13 @@ struct CraftedCaseTests {
         let headersOnly = try CaptureReport.analyse(path: try crafter.write(snaplen: 54))
         #expect(whole.connections.list.map(\.history) == ["ShADad"])
         #expect(headersOnly.connections.list.map(\.history) == ["ShADaGdg"])
+
+        // An ACK in a RST reveals nothing Zeek trusts: no gap is noted for it.
+        var reset = Crafter()
+        Self.handshake(&reset)
+        reset.tcp(Segment(from: c, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: 500))
+        reset.tcp(Segment(from: s, to: c, flags: RST | ACK, seq: 1, ack: 501))
+        #expect(try CaptureReport.analyse(path: try reset.write(snaplen: 54)).connections.list.map(\.history) == ["ShADr"])
     }
 
     @Test func idleResetReadsLikeTheRunbook() throws {
