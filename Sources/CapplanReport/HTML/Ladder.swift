@@ -53,25 +53,30 @@ public enum LadderReader {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= captureLimit else { return [] }
         let cited = citedPackets(summary)
-        guard !cited.isEmpty, let keys = try? flowsOf(cited, path: path), !keys.isEmpty else { return [] }
-        var builders: [FlowKey: LadderBuilder] = [:]
-        var order: [FlowKey] = []
+        // The flows of the cited resets are in the summary; only the others need a pass over the file.
+        var keys = knownFlows(summary)
+        keys = keys.filter { cited[$0.key] != nil }
+        let unknown = cited.filter { keys[$0.key] == nil }
+        if !unknown.isEmpty { keys.merge((try? flowsOf(unknown, path: path)) ?? [:]) { known, _ in known } }
+        guard !cited.isEmpty, !keys.isEmpty else { return [] }
+        // At most `ladderLimit` flows: looked up by a scan, cheaper than hashing for every packet.
+        var ladders: [(key: FlowKey, builder: LadderBuilder)] = []
         for (number, finding) in cited.sorted(by: { $0.key < $1.key }) {
-            guard let key = keys[number], builders[key] == nil, order.count < ladderLimit else { continue }
-            builders[key] = LadderBuilder(finding: finding, summary: summary)
-            order.append(key)
+            guard let key = keys[number], !ladders.contains(where: { $0.key == key }), ladders.count < ladderLimit else { continue }
+            ladders.append((key, LadderBuilder(finding: finding, summary: summary)))
         }
+        func builder(_ key: FlowKey) -> LadderBuilder? { ladders.first { $0.key == key }?.builder }
         // Most packets belong to other flows: a TCP segment whose endpoints its bytes show is
         // decoded only when they are a ladder's.
         try? forEachPacket(path: path, decodes: { _, decoder, raw in
             guard let tcp = decoder.quickTCPEndpoints(raw) else { return true }
-            return builders[FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort),
-                                    Endpoint(address: tcp.destination, port: tcp.destinationPort))] != nil
+            return builder(FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort),
+                                   Endpoint(address: tcp.destination, port: tcp.destinationPort))) != nil
         }) { number, packet, source, time in
-            guard let key = flowKey(packet), let builder = builders[key] else { return }
+            guard let key = flowKey(packet), let builder = builder(key) else { return }
             builder.add(packet, number: number, source: source, time: time)
         }
-        return order.compactMap { builders[$0]?.ladder() }
+        return ladders.compactMap { $0.builder.ladder() }
     }
 
     /// The first packet each finding cites (findings in order), and the finding's words.
@@ -82,6 +87,17 @@ public enum LadderReader {
             cited[first] = finding.text
         }
         return cited
+    }
+
+    /// The flows the summary names with their packets: each reset's, which its RST travels, as
+    /// `flowKey` would read it from the packet. (An ICMP error's quoted flow may lack the ports
+    /// `flowKey` needs, so those are read from the file.)
+    static func knownFlows(_ summary: Summary) -> [Int: FlowKey] {
+        var keys: [Int: FlowKey] = [:]
+        for reset in summary.resets where reset.event.packet > 0 {
+            keys[reset.event.packet] = FlowKey(proto: 6, reset.event.sender, reset.event.receiver)
+        }
+        return keys
     }
 
     /// The flow of each cited packet: a pass over the file up to the last of them.
