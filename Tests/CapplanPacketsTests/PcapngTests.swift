@@ -116,6 +116,31 @@ struct PcapngTests {
         #expect(try Self.packets(try PcapngReader(path: path)).map(\.2) == original.map(\.2))
     }
 
+    /// With the writer's checkpoints, the part before the first commented packet is copied as it is:
+    /// the file is the same, byte for byte, as when every block is read.
+    @Test func commentsFromACheckpointWriteTheSameFile() throws {
+        let input = try NetLab.shared.get().ethernet
+        let original = try Self.packets(try PcapReader(path: input))
+        try #require(original.count > 40, "the lab capture has \(original.count) packets")
+        var files: [String] = []
+        for every in [8, 1 << 16] {
+            let path = Crafter.directory + "/checkpoints-\(UUID().uuidString).pcapng"
+            let writer = try PcapngWriter(path: path, comment: "checkpoints", application: "capplan tests",
+                                          interfaces: [PcapngInterface(name: "node-a/veth1", linkType: 1, snaplen: 262_144)], checkpointEvery: every)
+            for packet in original {
+                packet.2.withUnsafeBytes { writer.write(interface: 0, timestamp: Timestamp(nanoseconds: packet.1), bytes: $0, originalLength: packet.3) }
+            }
+            writer.close()
+            #expect(writer.checkpoints.count == (every == 8 ? (original.count - 1) / 8 : 0))
+            try PcapngWriter.addComments(path: path, [original.count - 3: "late", original.count - 1: "last"], checkpoints: writer.checkpoints)
+            files.append(path)
+        }
+        let (a, b) = (try Data(contentsOf: URL(fileURLWithPath: files[0])), try Data(contentsOf: URL(fileURLWithPath: files[1])))
+        #expect(a == b, "the file commented from a checkpoint differs from the one read block by block")
+        let rows = try Tshark.fields(files[0], filter: "frame.comment", ["frame.number", "frame.comment"])
+        #expect(rows == [["\(original.count - 3)", "late"], ["\(original.count - 1)", "last"]])
+    }
+
     static func file(_ bytes: [UInt8]) throws -> String {
         let path = Crafter.directory + "/cut-\(UUID().uuidString).pcapng"
         try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -66,7 +66,8 @@ struct CaptureFile {
     /// Comments on the packets the findings cite, added once the report is known.
     /// Returns why it left the comments out, when it did: the capture is too large to write again.
     /// `windows`: comments on the packets that opened `capture.keep`'s windows, first.
-    func annotate(_ summary: Summary, windows: [Int: String] = [:]) throws -> String? {
+    /// `checkpoints`: the writer's, so the part before the first comment is copied as it is.
+    func annotate(_ summary: Summary, windows: [Int: String] = [:], checkpoints: [PcapngCheckpoint] = []) throws -> String? {
         guard format == .pcapng, keepNames else { return nil }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= Self.annotationLimit else {
@@ -79,7 +80,7 @@ struct CaptureFile {
             }
         }
         comments.merge(windows) { finding, window in window + "\n" + finding }
-        try PcapngWriter.addComments(path: path, comments)
+        try PcapngWriter.addComments(path: path, comments, checkpoints: checkpoints)
         return nil
     }
 

@@ -44,7 +44,7 @@ struct RunReport {
         let markdown = SummaryMarkdown.render(summary) + Self.verdictMarkdown(verdict) + Self.gapsMarkdown(gaps) + (keeper.map(Self.keepMarkdown) ?? "")
             + (source.endedEarly.map { "\n**The capture ended early:** \($0). The report covers what came until then.\n" } ?? "")
         do {
-            if let skipped = try file.annotate(summary, windows: windowComments()) { context.journal.note("packet comments left out: \(skipped)") }
+            if let skipped = try file.annotate(summary, windows: windowComments(), checkpoints: writer.checkpoints) { context.journal.note("packet comments left out: \(skipped)") }
         } catch {
             context.say("the capture's packets were not commented: \(error)")
         }

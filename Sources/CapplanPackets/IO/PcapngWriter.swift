@@ -25,6 +25,12 @@ public struct PcapngInterface: Sendable, Equatable {
 }
 
 /// Which way a packet went at its point, as the Enhanced Packet Block's `epb_flags` says it.
+/// A place in a pcapng being written: the block after `packets` packets starts at `offset`.
+public struct PcapngCheckpoint: Sendable, Equatable {
+    public var packets: Int
+    public var offset: Int64
+}
+
 public enum PacketDirection: UInt32, Sendable {
     case inbound = 1, outbound = 2
 }
@@ -39,12 +45,22 @@ public final class PcapngWriter {
     // Touched per packet by the writing thread alone: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var file: UnsafeMutablePointer<FILE>?
     @exclusivity(unchecked) private var block: [UInt8] = []
+    @exclusivity(unchecked) private var packets = 0
+    /// Where the file stood every `checkpointInterval` packets: how many packets come before, and
+    /// the byte offset the next block starts at. Adding comments later copies the file up to the
+    /// checkpoint before the first commented packet as it is, instead of reading it block by block.
+    /// A few words per 65,536 packets by default.
+    public private(set) var checkpoints: [PcapngCheckpoint] = []
+    private let checkpointMask: Int
 
-    public init(path: String, comment: String?, application: String?, interfaces: [PcapngInterface]) throws(PcapError) {
+    /// `checkpointEvery`: packets between checkpoints, a power of two.
+    public init(path: String, comment: String?, application: String?, interfaces: [PcapngInterface],
+                checkpointEvery: Int = 1 << 16) throws(PcapError) {
         guard let file = fopen(path, "wb") else {
             throw PcapError("fopen", String(cString: strerror(errno)), path: path)
         }
         self.path = path
+        checkpointMask = checkpointEvery > 0 && checkpointEvery & (checkpointEvery - 1) == 0 ? checkpointEvery - 1 : (1 << 16) - 1
         self.file = file
         setvbuf(file, nil, _IOFBF, 1 << 20)
         var options = PcapngOptions()
@@ -94,6 +110,11 @@ public final class PcapngWriter {
     public func write(interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer, originalLength: Int,
                       direction: PacketDirection? = nil, comment: String? = nil) {
         guard let file else { return }
+        if packets & checkpointMask == 0, packets > 0 {
+            let offset = ftello(file)
+            if offset >= 0 { checkpoints.append(PcapngCheckpoint(packets: packets, offset: Int64(offset))) }
+        }
+        packets += 1
         if comment == nil {
             writePlain(file, interface: interface, timestamp: timestamp, bytes: bytes, originalLength: originalLength, direction: direction)
             return
@@ -170,19 +191,26 @@ extension PcapngWriter {
     /// Adds an `opt_comment` to the Enhanced Packet Blocks numbered in `comments` (1 = the file's first
     /// packet) of a pcapng this writer wrote, by writing the file anew beside it and renaming it over:
     /// the findings that cite packets are known only once the capture has ended.
-    public static func addComments(path: String, _ comments: [Int: String]) throws(PcapError) {
-        guard let last = comments.keys.max() else { return }
+    /// `checkpoints`: the writer's, when it wrote this file; the part before the first commented
+    /// packet's checkpoint is copied as it is.
+    public static func addComments(path: String, _ comments: [Int: String], checkpoints: [PcapngCheckpoint] = []) throws(PcapError) {
+        guard let first = comments.keys.min(), let last = comments.keys.max() else { return }
         guard let input = fopen(path, "rb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: path) }
         defer { fclose(input) }
         let temporary = path + ".comments"
         guard let output = fopen(temporary, "wb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: temporary) }
         setvbuf(input, nil, _IOFBF, 1 << 20)
         setvbuf(output, nil, _IOFBF, 1 << 20)
+        var number = 0, failed = false
+        if let start = checkpoints.last(where: { $0.packets < first }) {
+            failed = !copyStart(input, output, count: start.offset) || fseeko(input, off_t(start.offset), SEEK_SET) != 0
+                || fseeko(output, off_t(start.offset), SEEK_SET) != 0
+            number = start.packets
+        }
         // Block by block up to the last commented packet, each read into one reused buffer; the
         // rest of the file is copied as it is.
-        var number = 0, failed = false
         var block = [UInt8](repeating: 0, count: 1 << 16)
-        while number < last {
+        while number < last, !failed {
             guard fread_unlocked(&block, 1, 8, input) == 8 else { break }
             let type = block.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
             let length = Int(block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
@@ -213,6 +241,27 @@ extension PcapngWriter {
             throw PcapError("pcapng", "cannot add comments to \(path)", path: path)
         }
         guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
+    }
+
+    /// Copies the first `count` bytes of `input` to `output`, both untouched so far, in the kernel
+    /// (sendfile); by reads and writes where it cannot.
+    private static func copyStart(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>, count: Int64) -> Bool {
+        var inOffset = off_t(0)
+        while inOffset < count {
+            if sendfile(fileno(output), fileno(input), &inOffset, Int(count - Int64(inOffset))) <= 0 { break }
+        }
+        guard inOffset < count else { return true }
+        // Not here: the rest by hand, from where the kernel stopped.
+        guard fseeko(input, inOffset, SEEK_SET) == 0, fseeko(output, inOffset, SEEK_SET) == 0 else { return false }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var left = count - Int64(inOffset)
+        while left > 0 {
+            let want = Int(min(left, Int64(chunk.count)))
+            let got = chunk.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, want, input) }
+            guard got == want, chunk.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) == got else { return false }
+            left -= Int64(got)
+        }
+        return true
     }
 
     /// An Enhanced Packet Block with a comment put first among its options.
