@@ -40,23 +40,7 @@ extension Flow {
 
         func analyse(_ fwd: inout Direction, _ rev: inout Direction) {
             fwd.recent.add(signature, time: time, interface: packet.interfaceIndex)
-            // A hole in this side's content, until a whole segment fills it; one the peer acknowledges
-            // past while it is still open is Zeek's content gap (G for the originator's side, g for the
-            // responder's). Content is missing where a segment skips sequence space, and where the
-            // snaplen cut a segment's payload: Zeek's reassembler never receives a cut payload.
-            let cut = packet.capturedPayloadLength < length && !segment.rst
-            if fwd.hasNextSequence, !segment.rst, seqGreater(tcp.sequence, fwd.nextSequence), !fwd.hasHole {
-                fwd.holeStart = fwd.nextSequence
-                fwd.hasHole = true
-            } else if cut, !fwd.hasHole, !fwd.hasNextSequence || seqGreater(tcp.sequence &+ UInt32(length), fwd.nextSequence) {
-                fwd.holeStart = fwd.hasNextSequence && seqLess(tcp.sequence, fwd.nextSequence) ? fwd.nextSequence : tcp.sequence
-                fwd.hasHole = true
-            } else if fwd.hasHole, !cut, !seqGreater(tcp.sequence, fwd.holeStart),
-                      seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
-                fwd.hasHole = false
-            }
-            let ackedPastHole = segment.ack && rev.hasHole && seqGreater(tcp.acknowledgment, rev.holeStart)
-            if ackedPastHole { rev.hasHole = false }
+            let ackedPastHole = Self.trackHoles(segment, cut: packet.capturedPayloadLength < length, &fwd, &rev)
             if segment.rst {
                 reset = Self.resetEvent(packet, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
                                         start: start, flowStart: flowStart, idle: idle,
@@ -87,6 +71,29 @@ extension Flow {
         lastPacket = number
         last = time
         return .counted(reset)
+    }
+
+    /// A hole in this side's content, until a whole segment fills it; one the peer acknowledges
+    /// past while it is still open is Zeek's content gap (G for the originator's side, g for the
+    /// responder's). Content is missing where a segment skips sequence space, and where the snaplen
+    /// cut a segment's payload (`cut`): Zeek's reassembler never receives a cut payload.
+    /// Returns whether this segment's ACK passed the peer's hole (which it closes).
+    private static func trackHoles(_ segment: Segment, cut payloadCut: Bool, _ fwd: inout Direction, _ rev: inout Direction) -> Bool {
+        let tcp = segment.tcp
+        let cut = payloadCut && !segment.rst
+        if fwd.hasNextSequence, !segment.rst, seqGreater(tcp.sequence, fwd.nextSequence), !fwd.hasHole {
+            fwd.holeStart = fwd.nextSequence
+            fwd.hasHole = true
+        } else if cut, !fwd.hasHole, !fwd.hasNextSequence || seqGreater(tcp.sequence &+ UInt32(segment.length), fwd.nextSequence) {
+            fwd.holeStart = fwd.hasNextSequence && seqLess(tcp.sequence, fwd.nextSequence) ? fwd.nextSequence : tcp.sequence
+            fwd.hasHole = true
+        } else if fwd.hasHole, !cut, !seqGreater(tcp.sequence, fwd.holeStart),
+                  seqGreater(tcp.sequence &+ segment.sequenceLength, fwd.holeStart) {
+            fwd.hasHole = false
+        }
+        let ackedPastHole = segment.ack && rev.hasHole && seqGreater(tcp.acknowledgment, rev.holeStart)
+        if ackedPastHole { rev.hasHole = false }
+        return ackedPastHole
     }
 
     /// A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
