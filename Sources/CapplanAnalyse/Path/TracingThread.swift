@@ -6,7 +6,8 @@ public import CapplanPackets
 /// only copies the bytes, so reading three points, the tracer and the veth's analysis run side by
 /// side. The result is the same either way: one tracer sees every packet in order.
 public final class TracingThread: @unchecked Sendable {
-    /// Touched by the tracing thread alone between the first batch and `finish`.
+    // `tracer` and `report` are touched by the tracing thread alone until `waitForReport` (HandOff
+    // hands them back), `batch` by the caller's: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var tracer: PathTracer
     @exclusivity(unchecked) private var batch = Batch()
     @exclusivity(unchecked) private var report: PathReport?
