@@ -189,26 +189,14 @@ final class CaptureSession {
             let interrupted = context.interrupts.received > 0 ? context.interrupts.signalName : nil
             return stop.shouldStop(now: now, captured: counts.captured, bytes: counts.bytes, interrupted: interrupted)
         }) { packet in
-            if counts.firstPacket == nil {
-                context.firstPacketAt = Date()
-                counts.firstPacket = Date().timeIntervalSince(start)
-                context.journal.note("capture: first packet after \(String(format: "%.3f", counts.firstPacket ?? 0)) s")
-            }
+            if counts.firstPacket == nil { noteFirstPacket(&counts, start: start) }
             counts.captured += 1
             counts.bytes += Int64(packet.bytes.count)
             guard let redacted = writer.redact(packet) else { return }
             let decoded = decoder.decode(redacted.bytes)
             let direction = CaptureFile.direction(decoded, cooked: cooked,
                                                   podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : [])
-            // Numbered as the file numbers it; with `keep`, in the order seen (the keeper renumbers).
-            let number: Int
-            if let keeper {
-                number = keeper.counts.seenPackets + 1
-            } else {
-                writer.append(redacted, interface: packet.source, direction: direction)
-                counts.origins.add(packet.source)
-                number = writer.written
-            }
+            let number = write(redacted, interface: packet.source, direction: direction, to: writer, keeper: keeper, counts: &counts)
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
             if !(packet.source < uplink.count && uplink[packet.source]) {
                 analyzer.add(decoded, number: number, timestamp: redacted.timestamp, originalLength: redacted.originalLength, raw: redacted.bytes)
@@ -226,6 +214,22 @@ final class CaptureSession {
             if counted, let reason = stop.observe(analyzer, identities: target.identities) { context.journal.note(reason) }
         }
         return counts
+    }
+
+    private func noteFirstPacket(_ counts: inout Counts, start: Date) {
+        context.firstPacketAt = Date()
+        counts.firstPacket = Date().timeIntervalSince(start)
+        context.journal.note("capture: first packet after \(String(format: "%.3f", counts.firstPacket ?? 0)) s")
+    }
+
+    /// Writes the packet, unless `keep` decides which are written, and returns its number: the file's,
+    /// or with `keep` the order seen (the keeper renumbers).
+    private func write(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection?, to writer: RedactingWriter,
+                       keeper: WindowKeeper?, counts: inout Counts) -> Int {
+        if let keeper { return keeper.counts.seenPackets + 1 }
+        writer.append(redacted, interface: interface, direction: direction)
+        counts.origins.add(interface)
+        return writer.written
     }
 
     /// The planned node-state reads, when the plan has them and the target can run them.

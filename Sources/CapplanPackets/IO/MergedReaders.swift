@@ -2,9 +2,10 @@
 /// earliest goes first (the first file on a tie). A file that fails to read ends there; the first
 /// such error is kept and the others read on.
 public final class MergedReaders {
-    public let readers: [any CaptureFileReader]
-    /// The same readers by their class, for per-packet reads without reference counting (`readers`
-    /// keeps them alive): a call through the protocol retains and releases the reader every time.
+    /// Held so the unretained `sources` stay valid.
+    private let readers: [any CaptureFileReader]
+    /// The same readers by their class, for per-packet reads without reference counting: a call
+    /// through the protocol retains and releases the reader every time.
     private enum Source {
         case pcap(Unmanaged<PcapReader>)
         case pcapng(Unmanaged<PcapngReader>)

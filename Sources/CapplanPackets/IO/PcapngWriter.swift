@@ -115,53 +115,23 @@ public final class PcapngWriter {
             if offset >= 0 { checkpoints.append(PcapngCheckpoint(packets: packets, offset: Int64(offset))) }
         }
         packets += 1
-        if comment == nil {
-            writePlain(file, interface: interface, timestamp: timestamp, bytes: bytes, originalLength: originalLength, direction: direction)
-            return
-        }
-        // Written into the reused block in place, options too: nothing is allocated per packet.
-        let padded = (bytes.count + 3) & ~3
+        // The options go into the reused `block`; the header is on the stack and the packet's bytes
+        // go from where they are: nothing is allocated or assembled per packet.
         block.removeAll(keepingCapacity: true)
-        block.append(u32: 6)
-        block.append(u32: 0)  // the total length, set below
-        block.append(u32: UInt32(truncatingIfNeeded: interface))
-        let nanoseconds = UInt64(bitPattern: timestamp.nanoseconds)
-        block.append(u32: UInt32(truncatingIfNeeded: nanoseconds >> 32))
-        block.append(u32: UInt32(truncatingIfNeeded: nanoseconds))
-        block.append(u32: UInt32(bytes.count))
-        block.append(u32: UInt32(clamping: max(originalLength, bytes.count)))
-        block.append(contentsOf: bytes)
-        block.append(contentsOf: repeatElement(0, count: padded - bytes.count))
-        let options = block.count
         if let comment, !comment.isEmpty { Array(comment.utf8.prefix(65_000)).withUnsafeBytes { block.append(option: 1, $0) } }
         if let direction { withUnsafeBytes(of: direction.rawValue) { block.append(option: 2, $0) } }
-        if block.count > options { block.append(u32: 0) }  // opt_endofopt
-        let total = UInt32(block.count + 4)
-        block.withUnsafeMutableBytes { $0.storeBytes(of: total, toByteOffset: 4, as: UInt32.self) }
-        block.append(u32: total)
-        _ = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-    }
-
-    /// A packet without a comment, the usual case, written straight from the stack and the packet's
-    /// own bytes into the file's buffer: no block is assembled.
-    private func writePlain(_ file: UnsafeMutablePointer<FILE>, interface: Int, timestamp: Timestamp, bytes: UnsafeRawBufferPointer,
-                            originalLength: Int, direction: PacketDirection?) {
+        if !block.isEmpty { block.append(u32: 0) }  // opt_endofopt
         let padding = (4 - bytes.count & 3) & 3
-        // A direction is one option (code 2, length 4, the flags word) and the end of options.
-        let optionsLength = direction == nil ? 0 : 12
-        let total = UInt32(truncatingIfNeeded: 28 + bytes.count + padding + optionsLength + 4)
+        var total = UInt32(truncatingIfNeeded: 28 + bytes.count + padding + block.count + 4)
         let nanoseconds = UInt64(bitPattern: timestamp.nanoseconds)
         var header = (UInt32(6), total, UInt32(truncatingIfNeeded: interface), UInt32(truncatingIfNeeded: nanoseconds >> 32),
                       UInt32(truncatingIfNeeded: nanoseconds), UInt32(bytes.count), UInt32(clamping: max(originalLength, bytes.count)))
+        var zeros: UInt32 = 0
         _ = withUnsafeBytes(of: &header) { fwrite_unlocked($0.baseAddress, 1, 28, file) }
         _ = fwrite_unlocked(bytes.baseAddress, 1, bytes.count, file)
-        var tail: (UInt32, UInt16, UInt16, UInt32, UInt32, UInt32) = (0, 2, 4, direction?.rawValue ?? 0, 0, total)
-        withUnsafeBytes(of: &tail) { raw in
-            // The padding's zeros, then the option and end of options (when there is a direction), then the length again.
-            _ = fwrite_unlocked(raw.baseAddress, 1, padding, file)
-            if direction != nil { _ = fwrite_unlocked(raw.baseAddress.map { $0 + 4 }, 1, 12, file) }
-            _ = fwrite_unlocked(raw.baseAddress.map { $0 + 16 }, 1, 4, file)
-        }
+        _ = withUnsafeBytes(of: &zeros) { fwrite_unlocked($0.baseAddress, 1, padding, file) }
+        _ = block.withUnsafeBytes { fwrite_unlocked($0.baseAddress, 1, $0.count, file) }
+        _ = withUnsafeBytes(of: &total) { fwrite_unlocked($0.baseAddress, 1, 4, file) }
     }
 
     /// Pushes buffered blocks to the file, so an interrupted run leaves a readable capture.

@@ -54,8 +54,7 @@ public enum LadderReader {
         guard size <= captureLimit else { return [] }
         let cited = citedPackets(summary)
         // The flows of the cited resets are in the summary; only the others need a pass over the file.
-        var keys = knownFlows(summary)
-        keys = keys.filter { cited[$0.key] != nil }
+        var keys = knownFlows(summary).filter { cited[$0.key] != nil }
         let unknown = cited.filter { keys[$0.key] == nil }
         if !unknown.isEmpty { keys.merge((try? flowsOf(unknown, path: path)) ?? [:]) { known, _ in known } }
         guard !cited.isEmpty, !keys.isEmpty else { return [] }
