@@ -213,7 +213,7 @@ public struct ConnectionAnalyzer {
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
         let found = index.find(key)
-        if let existing = found, proto == 6 ? startsAnew(existing, packet, time: time) : expired(existing, at: clock) {
+        if let existing = found, endsFlow(existing, packet, proto: proto, time: time) {
             release(existing, key: key)
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)
         } else if let existing = found {
@@ -265,26 +265,16 @@ public struct ConnectionAnalyzer {
     /// tcp_reset_delay), and an attempt nobody answered this long after it began (tcp_SYN_timeout).
     static let closeDelay: Int64 = 5_000_000_000
 
-    /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
-    /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
-    /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
-    /// Whether a TCP packet on a known 5-tuple is a new connection, as Zeek decides: a SYN after
-    /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
-    /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
-    /// Read in place (a Flow is too large to copy per packet); a copy on a second interface
-    /// belongs to the connection it copies.
-    private func startsAnew(_ slot: Int, _ packet: DecodedPacket, time: Int64) -> Bool {
-        flows.withUnsafeBufferPointer { buffer in
-            let closed = Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
-            let attempt = (buffer[slot].orig.state == .synSent || buffer[slot].orig.state == .synAckSent)
-                && buffer[slot].resp.state == .inactive && time - buffer[slot].start > Self.closeDelay
-            guard closed || attempt else { return false }
-            let fromOriginator = buffer[slot].originator == Endpoint(address: packet.source, port: packet.sourcePort)
-            if buffer[slot].isCopy(Flow.signature(packet), fromOriginator: fromOriginator, time: time, interface: packet.interfaceIndex) {
-                return false
-            }
-            guard closed else { return true }
-            return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || clock - buffer[slot].last > Self.closeDelay
+    /// Whether a TCP packet on a known 5-tuple is a new connection (`Flow.startsAnew`), or a UDP or
+    /// ICMP flow has expired. Read in place: a non-mutating method of the analyzer would copy it
+    /// whole for the call, and one of the flow the flow.
+    @inline(__always)
+    private mutating func endsFlow(_ slot: Int, _ packet: DecodedPacket, proto: UInt8, time: Int64) -> Bool {
+        let clock = self.clock
+        return flows.withUnsafeBufferPointer { buffer in
+            guard proto == 6 else { return clock - buffer[slot].last > Self.inactivityTimeout }
+            guard Flow.mayStartAnew(buffer[slot].orig.state, buffer[slot].resp.state, start: buffer[slot].start, time: time) else { return false }
+            return buffer[slot].startsAnew(packet, time: time, clock: clock)  // a copy of the flow, for a closed or stale one only
         }
     }
 

@@ -105,6 +105,28 @@ extension Flow {
             ^ UInt64(packet.payloadLength) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
     }
 
+    /// Whether a TCP packet on this flow's 5-tuple is a new connection, as Zeek decides: a SYN after
+    /// the old one closed or was reset; anything after it closed or was reset and stayed quiet
+    /// longer than Zeek keeps such state; anything once an attempt went unanswered that long.
+    /// A copy on a second interface belongs to the connection it copies. `clock`: the capture's latest time.
+    func startsAnew(_ packet: DecodedPacket, time: Int64, clock: Int64) -> Bool {
+        guard Flow.mayStartAnew(orig.state, resp.state, start: start, time: time) else { return false }
+        let closed = Flow.isClosed(orig.state, resp.state)
+        let fromOriginator = originator == Endpoint(address: packet.source, port: packet.sourcePort)
+        if isCopy(Flow.signature(packet), fromOriginator: fromOriginator, time: time, interface: packet.interfaceIndex) { return false }
+        guard closed else { return true }
+        return packet.tcp.has(TCPHeader.syn) && !packet.tcp.has(TCPHeader.ack) || clock - last > ConnectionAnalyzer.closeDelay
+    }
+
+    /// The first question of `startsAnew`, from the states alone: closed, or an attempt nobody
+    /// answered for longer than Zeek waits. Asked field by field on the per-packet path, where
+    /// calling a method would copy the whole flow.
+    @inline(__always)
+    static func mayStartAnew(_ originator: EndpointState, _ responder: EndpointState, start: Int64, time: Int64) -> Bool {
+        isClosed(originator, responder)
+            || (originator == .synSent || originator == .synAckSent) && responder == .inactive && time - start > ConnectionAnalyzer.closeDelay
+    }
+
     func isCopy(_ signature: UInt64, fromOriginator: Bool, time: Int64, interface: Int32) -> Bool {
         fromOriginator ? orig.recent.contains(signature, time: time, interface: interface)
                        : resp.recent.contains(signature, time: time, interface: interface)
