@@ -94,9 +94,15 @@ public final class AnalysisShards {
 
     /// Both analyses finished and merged.
     public func finish() -> ConnectionAnalyzer {
+        // Without packets the worker never started: the analysis is the caller's alone.
+        guard let worker, begun else {
+            local.finish()
+            return local
+        }
+        // The worker finishes its analysis on its own thread while this one finishes the other.
+        batch.finishes = true
+        worker.submit(batch)
         local.finish()
-        guard let worker else { return local }
-        if batch.count > 0 { worker.submit(batch) }
         var whole = ConnectionAnalyzer.merged([local, worker.finish()])
         whole.totals.first = first
         whole.totals.last = last
@@ -132,6 +138,8 @@ public final class AnalysisShards {
 
         var items: [Item] = []
         var raw: [UInt8] = []
+        /// The last batch: the worker finishes its analysis after it.
+        var finishes = false
 
         var count: Int { items.count }
 
@@ -145,6 +153,7 @@ public final class AnalysisShards {
         mutating func clear() {
             items.removeAll(keepingCapacity: true)
             raw.removeAll(keepingCapacity: true)
+            finishes = false
         }
     }
 
@@ -164,10 +173,9 @@ public final class AnalysisShards {
 
         func spareBatch() -> Batch { thread.reuse() ?? Batch() }
 
-        /// Waits for every batch to be analysed; the worker's analysis, finished.
+        /// Waits for every batch to be analysed, the last one marked `finishes`; the worker's analysis, finished.
         func finish() -> ConnectionAnalyzer {
             thread.finish()
-            analyzer.finish()
             return analyzer
         }
 
@@ -179,6 +187,7 @@ public final class AnalysisShards {
                                  raw: bytes, clock: item.clock)
                 }
             }
+            if batch.finishes { analyzer.finish() }
             batch.clear()
         }
     }
