@@ -5,10 +5,7 @@ import Foundation
 /// summary.json: stable key order (sorted), pretty-printed, schema version 1.
 public enum SummaryJSON {
     public static func render(_ summary: Summary) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n"
+        try SortedJSON.encode(summary) + "\n"
     }
 }
 

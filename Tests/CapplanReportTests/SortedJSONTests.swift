@@ -1,0 +1,104 @@
+import CapplanReport
+import Foundation
+import Testing
+
+/// summary.json is written by `SortedJSON`, which must write exactly what Foundation's JSONEncoder
+/// wrote before it (pretty, sorted keys, slashes as they are, "inf"/"-inf"/"nan"): Foundation is
+/// the oracle, on crafted values that reach every corner of the format and on the summaries of
+/// the Zeek corpus's real traces.
+struct SortedJSONTests {
+    static func foundation<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    struct Scalars: Encodable {
+        var text = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\"\\/\u{7F}é\u{2028}😀 plain"
+        var empty = ""
+        var doubles = [0.0, -0.0, 1, -1, 0.1, 1.0 / 3, 20.196147, 1e-7, .leastNonzeroMagnitude, 1e15, 1e16, 1e20, 123456789012345680,
+                       .greatestFiniteMagnitude, .infinity, -.infinity, .nan]
+        var floats: [Float] = [0.1, 1, 3.4e38, .infinity]
+        var integers = [Int.min, -1, 0, 7, Int.max]
+        var unsigned: [UInt64] = [0, .max]
+        var small: [UInt8] = [0, 255]
+        var int32 = Int32.min
+        var flags = [true, false]
+        var missing: Int? = nil
+        var present: Int? = 3
+        var nested: [[String: [Int]]] = [[:], ["b": [], "a": [1, 2]]]
+        /// Keys where byte order, case-insensitive and numeric orders disagree.
+        var keys: [String: Int] = ["inWindow": 1, "index": 2, "a10": 3, "a9": 4, "B": 5, "a": 6, "_x": 7, "Z": 8, "ä": 9, "a-b": 10, "a_b": 11]
+        var byNumber: [Int: String] = [10: "ten", 9: "nine", -1: "minus one"]
+        var nothing = Nothing()
+        var custom = Custom()
+        var emptyStructs: [Nothing] = [Nothing(), Nothing()]
+    }
+
+    /// Encodes nothing at all: Foundation writes an empty object.
+    struct Nothing: Encodable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    /// The containers synthesized code never uses.
+    struct Custom: Encodable {
+        enum Keys: String, CodingKey { case zed, alpha, inner, list, parent }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode("last", forKey: .zed)
+            try container.encodeNil(forKey: .alpha)
+            var inner = container.nestedContainer(keyedBy: Keys.self, forKey: .inner)
+            try inner.encode(1.5, forKey: .list)
+            var list = container.nestedUnkeyedContainer(forKey: .list)
+            try list.encode(1)
+            try list.encodeNil()
+            var deeper = list.nestedUnkeyedContainer()
+            try deeper.encode("x")
+            try Single(value: 2.0).encode(to: container.superEncoder(forKey: .parent))
+            try container.encode(true, forKey: .alpha)  // a key written twice: the second wins
+        }
+    }
+
+    struct Single: Encodable {
+        var value: Double
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        }
+    }
+
+    @Test func everyCornerOfTheFormatAsFoundationWritesIt() throws {
+        #expect(try SortedJSON.encode(Scalars()) == Self.foundation(Scalars()))
+        #expect(try SortedJSON.encode(Custom()) == Self.foundation(Custom()))
+        #expect(try SortedJSON.encode([Int]()) == Self.foundation([Int]()))
+        #expect(try SortedJSON.encode("top") == Self.foundation("top"))
+        #expect(try SortedJSON.encode(Optional<Int>.none) == Self.foundation(Optional<Int>.none))
+    }
+
+    /// Many objects of one kind with different optional keys present: the remembered key orders
+    /// must not carry one object's order over to another's.
+    @Test func objectsOfOneKindWithDifferentKeysSortEachTheirOwn() throws {
+        struct Row: Encodable {
+            var b: Int?
+            var a: Int?
+            var c: Int?
+        }
+        let rows = (0..<64).map { Row(b: $0 & 1 == 0 ? $0 : nil, a: $0 & 2 == 0 ? $0 : nil, c: $0 & 4 == 0 ? $0 : nil) }
+        #expect(try SortedJSON.encode(rows) == Self.foundation(rows))
+    }
+
+    @Test func theZeekCorpusSummariesAsFoundationWritesThem() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
+                                 "the Zeek corpus is missing: its traces belong in \(folder) (see its SOURCES.md); CI has them there")
+        var compared = 0
+        for name in names.sorted() where name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") {
+            guard let summary = try? CaptureReport.analyse(path: folder + "/" + name) else { continue }
+            #expect(try SummaryJSON.render(summary) == Self.foundation(summary) + "\n", "\(name)")
+            compared += 1
+        }
+        #expect(compared >= 30, "only \(compared) traces of \(folder) were read")
+    }
+}
