@@ -6,7 +6,8 @@ public import CapplanPackets
 public final class RedactPipeline {
     private let writer: RedactingWriter
     private let writing: HandOff<Batch>?
-    private var batch = Batch()
+    // Touched per packet by the caller's thread alone: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var batch = Batch()
     static let batchSize = 2048
 
     /// Redacted packets copied out of the redactor's buffer, for the writing thread.
@@ -45,7 +46,8 @@ public final class RedactPipeline {
 
     /// Redacts one packet and hands it to the writing thread (or writes it).
     public func add(_ packet: RawPacket) {
-        guard let writing else {
+        // Compared with nil, not bound: binding the HandOff retained and released it per packet.
+        if writing == nil {
             _ = writer.write(packet)
             return
         }
@@ -54,10 +56,13 @@ public final class RedactPipeline {
         batch.bytes.append(contentsOf: redacted.bytes)
         batch.records.append(.init(timestamp: redacted.timestamp, bytes: start..<batch.bytes.count, originalLength: redacted.originalLength,
                                    interface: packet.source))
-        if batch.records.count >= Self.batchSize {
-            writing.submit(batch)
-            batch = writing.reuse() ?? Batch()
-        }
+        if batch.records.count >= Self.batchSize { handOver() }
+    }
+
+    private func handOver() {
+        guard let writing else { return }
+        writing.submit(batch)
+        batch = writing.reuse() ?? Batch()
     }
 
     /// Waits until every packet is written; call before flushing or closing the writer.

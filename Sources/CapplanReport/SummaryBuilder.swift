@@ -16,13 +16,14 @@ struct SummaryBuilder {
 
     func build() -> Summary {
         let totals = analyzer.totals
-        let resets = analyzer.resets.map(label)
         let listed = Self.listedEvents
+        // Labelled and interpreted: the resets listed one by one, not every one counted.
+        let resets = analyzer.resets.prefix(listed).map(label)
         // A refusal is a RST from the server to the client that sent the SYN.
         let refused = refusedGroups(analyzer.resets.filter(\.answeredSyn).map { (server: $0.sender, client: $0.receiver, packet: $0.packet) })
         let unanswered = unansweredGroups()
         var findings: [Summary.Finding] = []
-        findings += resetFindings(resets)
+        findings += resetFindings(analyzer.resets)
         findings += refused.map(refusedFinding)
         findings += unanswered.map(unansweredFinding)
         findings += icmpFindings()
@@ -66,7 +67,7 @@ struct SummaryBuilder {
                                byState: Dictionary(uniqueKeysWithValues: analyzer.stateCounts.map { ($0.key.rawValue, $0.value) }),
                                list: listedConnections()),
             counts: .init(resets: totals.resets, icmpErrors: totals.icmpErrors, dnsFailures: totals.dnsFailures),
-            resets: Array(resets.prefix(listed)), refused: refused, unansweredSyns: unanswered,
+            resets: resets, refused: refused, unansweredSyns: unanswered,
             icmpErrors: Array(analyzer.icmpErrors.prefix(listed)), dnsFailures: Array(analyzer.dnsFailures.prefix(listed)),
             topTalkers: Array(talkers), expert: analyzer.expert, labels: labels)
     }
@@ -131,27 +132,27 @@ struct SummaryBuilder {
         return event.fromOriginator ? "the client side" : "the server side"
     }
 
-    private func resetFindings(_ resets: [Summary.LabelledReset]) -> [Summary.Finding] {
+    private func resetFindings(_ resets: [ResetEvent]) -> [Summary.Finding] {
         // The first RST of each connection tells the story; further ones repeat it.
-        var seen = Set<String>()
-        let first = resets.filter { !$0.event.answeredSyn }.filter { reset in
-            seen.insert("\(reset.event.sender)-\(reset.event.receiver)").inserted
+        struct Ends: Hashable {
+            let sender: Endpoint, receiver: Endpoint
         }
-        var findings = first.prefix(Self.individualResets).map { reset -> Summary.Finding in
-            let event = reset.event
+        var seen = Set<Ends>()
+        let first = resets.filter { !$0.answeredSyn }.filter { seen.insert(Ends(sender: $0.sender, receiver: $0.receiver)).inserted }
+        var findings = first.prefix(Self.individualResets).map { event -> Summary.Finding in
             var text = "\(describe(event.sender)) reset its connection to \(describe(event.receiver)) \(seconds(event.time)) into the capture"
             var facts: [String] = []
             if let idle = event.idleSeconds { facts.append("after \(seconds(idle)) idle") }
             facts.append("\(bytes(event.bytesFromSender)) sent and \(bytes(event.bytesFromReceiver)) received")
-            text += ", " + facts.joined(separator: " and ") + ": " + reset.interpretation + "."
+            text += ", " + facts.joined(separator: " and ") + ": " + interpretation(event) + "."
             return Summary.Finding(kind: "reset", severity: .error, text: capitalised(text), packets: [event.packet], times: [event.time])
         }
         let rest = first.dropFirst(Self.individualResets)
         if !rest.isEmpty {
-            let senders = Set(rest.map { $0.event.sender.address.description }).sorted()
+            let senders = Set(rest.map(\.sender.address)).map(\.description).sorted()
             findings.append(.init(kind: "reset", severity: .error,
                                   text: "\(rest.count) more connection\(plural(rest.count)) were reset, by \(senders.prefix(5).joined(separator: ", "))\(senders.count > 5 ? " and others" : "").",
-                                  packets: rest.prefix(20).map(\.event.packet), times: rest.prefix(20).map(\.event.time)))
+                                  packets: rest.prefix(20).map(\.packet), times: rest.prefix(20).map(\.time)))
         }
         return findings
     }
