@@ -10,7 +10,8 @@ public final class RedactingWriter {
     private let pcap: PcapWriter?
     private let pcapng: PcapngWriter?
     /// Packets written so far (the drop filter may leave some out).
-    public private(set) var written = 0
+    // Counted per packet by the one thread that writes: no dynamic exclusivity checks.
+    @exclusivity(unchecked) public private(set) var written = 0
 
     /// What a pcapng's first blocks say: the section's comment and application, and the interfaces.
     public struct PcapngHeader: Sendable {

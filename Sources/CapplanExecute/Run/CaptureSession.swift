@@ -108,7 +108,7 @@ final class CaptureSession {
         context.journal.note("capture: start")
         let keeper = plannedKeep().map { WindowKeeper(keep: $0, sources: target.source.interfaces) }
         let counts = try pass(writer: writer, analyzer: &analyzer, tracer: &tracer, stop: &stop, reproduce: reproduce, start: start,
-                              podAddresses: (points ?? []).map { Set($0.role == .podVeth ? $0.addresses.compactMap(IPAddress.init) : []) },
+                              podAddresses: (points ?? []).map { $0.role == .podVeth ? $0.addresses.compactMap(IPAddress.init) : [] },
                               keeper: keeper)
         keeper?.finish()
         if let early = target.source.endedEarly { stop.endedEarly(early) }
@@ -163,7 +163,7 @@ final class CaptureSession {
     /// Captures until the stop policy says so; each packet is redacted, analysed and written (with
     /// `keep`, the keeper decides which are written; packets are numbered in the order seen).
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
-                      reproduce: ReproduceScheduler, start: Date, podAddresses: [Set<IPAddress>], keeper: WindowKeeper?) throws -> Counts {
+                      reproduce: ReproduceScheduler, start: Date, podAddresses: [[IPAddress]], keeper: WindowKeeper?) throws -> Counts {
         let decoder = try PacketDecoder(linkType: target.source.linkType)
         let cooked = [LinkType.linuxSLL.rawValue, LinkType.linuxSLL2.rawValue].contains(target.source.linkType)
         // Per source index: an uplink of a path (a plain array: it is read for every packet).
