@@ -30,6 +30,9 @@ public final class TracingThread: @unchecked Sendable {
 
     /// One packet as read at `point`; its bytes are copied, so the reader may reuse its buffer.
     public func add(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
+        // A bare ACK is nothing the tracer follows (`PathTracer.describe`): most of a bulk
+        // transfer's return traffic, passed by here without a copy or a decode.
+        if decoders[point].isBareTCPAck(raw) { return }
         // `threaded`, not `thread`, per packet: binding the thread would retain and release it each time.
         guard threaded else {
             tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)

@@ -21,4 +21,29 @@ extension PacketDecoder {
             return nil
         }
     }
+
+    /// Whether a TCP segment in plain Ethernet and IPv4 or IPv6 (as `quickTCPEndpoints` reads them)
+    /// is a bare ACK: no payload on the wire and none of SYN, FIN and RST, read straight from its
+    /// bytes. True only where `decode` says exactly that; false when unsure.
+    @inline(__always)
+    public func isBareTCPAck(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard link == .ethernet, raw.count >= 14 + 20 + 14 else { return false }
+        func u16(_ at: Int) -> Int { Int(raw[at]) << 8 | Int(raw[at + 1]) }
+        // The TCP header's length, against what the IP header says follows it, and the flags.
+        func bare(_ tcp: Int, payloadAndHeader: Int) -> Bool {
+            let header = Int(raw[tcp + 12] >> 4) * 4
+            return header >= 20 && payloadAndHeader == header && raw[tcp + 13] & (0x01 | 0x02 | 0x04) == 0
+        }
+        switch u16(12) {
+        case 0x0800:
+            let header = Int(raw[14] & 0x0F) * 4
+            guard raw[14] >> 4 == 4, header >= 20, raw[23] == 6, u16(20) & 0x1FFF == 0, raw.count >= 14 + header + 14 else { return false }
+            return bare(14 + header, payloadAndHeader: u16(16) - header)
+        case 0x86DD:
+            guard raw.count >= 14 + 40 + 14, raw[14] >> 4 == 6, raw[20] == 6 else { return false }
+            return bare(54, payloadAndHeader: u16(18))
+        default:
+            return false
+        }
+    }
 }

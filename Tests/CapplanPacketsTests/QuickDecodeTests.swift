@@ -1,0 +1,71 @@
+import CapplanPackets
+import CapplanTestSupport
+import Foundation
+import Testing
+
+/// The quick readers (`quickTCPEndpoints`, `isBareTCPAck`) let passes skip the full decode of
+/// most packets; they may say "unsure", never something `decode` does not say. Checked on every
+/// packet of both corpora (real traffic, and tcpdump's malformed captures) and on crafted edges.
+struct QuickDecodeTests {
+    static func expectAgreement(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, _ where: String) -> (endpoints: Bool, bare: Bool) {
+        let decoded = decoder.decode(raw)
+        let plainTCP = decoded.transport == .tcp && !decoded.isLaterFragment
+        if let quick = decoder.quickTCPEndpoints(raw) {
+            #expect(plainTCP && quick.source == decoded.source && quick.destination == decoded.destination
+                    && quick.sourcePort == decoded.sourcePort && quick.destinationPort == decoded.destinationPort, "\(`where`)")
+        }
+        let bare = decoder.isBareTCPAck(raw)
+        if bare {
+            #expect(plainTCP && decoded.payloadLength == 0 && decoded.tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0,
+                    "\(`where`)")
+        }
+        return (decoder.quickTCPEndpoints(raw) != nil, bare)
+    }
+
+    @Test func theQuickReadersNeverDisagreeWithTheDecoderOnEitherCorpus() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/corpus")
+        var packets = 0, quick = 0, bare = 0
+        for folder in ["zeek", "tcpdump-tests"].map({ corpus.appendingPathComponent($0).path }) {
+            let files = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
+                                     "the corpus is missing: its captures belong in \(folder) (see its SOURCES.md); CI has them there")
+            for name in files.sorted() where name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") {
+                guard let reader = try? openCaptureFile(folder + "/" + name), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
+                while let packet = try? reader.next() {
+                    let seen = Self.expectAgreement(packet.bytes, decoder: decoder, "\(name) packet \(packets)")
+                    packets += 1
+                    if seen.endpoints { quick += 1 }
+                    if seen.bare { bare += 1 }
+                }
+            }
+        }
+        // Most real TCP is read quickly, and many of its segments are bare ACKs.
+        #expect(quick > packets / 4 && bare > 1000, "\(packets) packets: \(quick) read quickly, \(bare) bare ACKs")
+    }
+
+    /// The edges the corpora may not hold: padding after a bare ACK, a payload the snaplen cut
+    /// away, the flags and the lengths that make a segment not bare.
+    @Test func crafted() throws {
+        let decoder = try PacketDecoder(linkType: 1)
+        func frame(flags: UInt8, payload: Int, padding: Int = 0, cut: Int = 0) -> [UInt8] {
+            var crafter = Crafter()
+            crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: flags, seq: 1, ack: 1, payload: payload))
+            var bytes = (crafter.packets.first?.bytes ?? []) + [UInt8](repeating: 0, count: padding)
+            bytes.removeLast(min(cut, bytes.count))
+            return bytes
+        }
+        let cases: [(String, [UInt8], Bool)] = [
+            ("bare ACK", frame(flags: ACK, payload: 0), true),
+            ("bare ACK with Ethernet padding", frame(flags: ACK, payload: 0, padding: 6), true),
+            ("data", frame(flags: ACK | PSH, payload: 100), false),
+            ("data cut by the snaplen", frame(flags: ACK, payload: 100, cut: 100), false),
+            ("SYN", frame(flags: SYN, payload: 0), false),
+            ("FIN", frame(flags: FIN | ACK, payload: 0), false),
+            ("RST", frame(flags: RST, payload: 0), false),
+        ]
+        for (name, bytes, expected) in cases {
+            let seen = bytes.withUnsafeBytes { Self.expectAgreement($0, decoder: decoder, name) }
+            #expect(seen.bare == expected, "\(name)")
+        }
+    }
+}
