@@ -6,7 +6,8 @@ import Glibc
 /// Reads a pcapng file block by block, keeping which interface each packet came from (libpcap
 /// hides it, and refuses interfaces of different link types). Every length is checked against
 /// the block that holds it, so a malformed or cut file ends with an error, never a crash.
-/// Sections after the first add their interfaces after the earlier ones'.
+/// Sections after the first add their interfaces after the earlier ones'. Blocks are read in
+/// large chunks and handed out in place: one read(2) per megabyte, no copy per packet.
 public final class PcapngReader: CaptureFileReader {
     public let path: String
     /// The interfaces described so far (all of them once the first packet is read, as writers put them first).
@@ -19,33 +20,37 @@ public final class PcapngReader: CaptureFileReader {
     public var linkType: Int32 { interfaces.first?.linkType ?? 1 }
     public var snaplen: Int { interfaces.map(\.snaplen).max() ?? 0 }
 
-    @exclusivity(unchecked) private var file: UnsafeMutablePointer<FILE>?
+    @exclusivity(unchecked) private var descriptor: Int32 = -1
     @exclusivity(unchecked) private var swapped = false
     /// Index of the current section's interface 0 in `interfaces`.
     @exclusivity(unchecked) private var sectionBase = 0
     /// Per interface: the timestamp unit, as (power of ten or of two, exponent).
     @exclusivity(unchecked) private var resolutions: [(decimal: Bool, exponent: Int)] = []
+    /// The file's bytes read and not yet taken are buffer[position..<filled]; `body` is the current
+    /// block's body (between its length fields), inside the buffer until the next read.
     @exclusivity(unchecked) private var buffer: UnsafeMutableRawPointer
-    @exclusivity(unchecked) private var capacity = 1 << 16
+    @exclusivity(unchecked) private var capacity = PcapngReader.chunk
+    @exclusivity(unchecked) private var position = 0
+    @exclusivity(unchecked) private var filled = 0
+    @exclusivity(unchecked) private var atEnd = false
+    @exclusivity(unchecked) private var body: UnsafeMutableRawPointer
+    static let chunk = 1 << 20
     /// The first packet block, read ahead by `init` to learn the interfaces.
     @exclusivity(unchecked) private var pending = false
     /// Blocks larger than this are taken as damage rather than allocated.
     static let blockLimit = 1 << 28
 
     public init(path: String) throws(PcapError) {
-        guard let file = fopen(path, "rb") else {
-            throw PcapError("fopen", String(cString: strerror(errno)), path: path)
-        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw PcapError("open", String(cString: strerror(errno)), path: path) }
         self.path = path
-        self.file = file
-        // Two reads a packet: a large buffer keeps them in memory, and this reader is the file's only
-        // user, so the unlocked reads are safe.
-        setvbuf(file, nil, _IOFBF, 1 << 20)
+        self.descriptor = descriptor
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        body = buffer
         guard try readBlock() == Self.sectionHeader else { throw PcapError("pcapng", "not a pcapng file", path: path) }
         // Read up to the first packet, so the interfaces (and their link types) are known.
         while let type = try readBlock() {
-            if Self.packetTypes.contains(type) { pending = true; break }
+            if Self.isPacket(type) { pending = true; break }
         }
         if interfaces.isEmpty { throw PcapError("pcapng", "the file describes no interface", path: path) }
     }
@@ -56,12 +61,13 @@ public final class PcapngReader: CaptureFileReader {
     }
 
     public func close() {
-        if let file { fclose(file) }
-        file = nil
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        descriptor = -1
     }
 
     static let sectionHeader: UInt32 = 0x0A0D_0D0A
-    static let packetTypes: Set<UInt32> = [2, 3, 6]
+    /// Enhanced, simple and obsolete packet blocks.
+    @inline(__always) static func isPacket(_ type: UInt32) -> Bool { type == 6 || type == 2 || type == 3 }
 
     /// Whether the file at `path` starts like a pcapng file.
     public static func looksLikePcapng(_ path: String) -> Bool {
@@ -79,7 +85,7 @@ public final class PcapngReader: CaptureFileReader {
                 continue
             }
             guard let type = try readBlock() else { return nil }
-            if Self.packetTypes.contains(type), let packet = try packet() { return packet }
+            if Self.isPacket(type), let packet = try packet() { return packet }
         }
     }
 
@@ -88,52 +94,64 @@ public final class PcapngReader: CaptureFileReader {
     @exclusivity(unchecked) private var blockType: UInt32 = 0
     @exclusivity(unchecked) private var blockLength = 0
 
-    /// Reads the next block into the buffer (its body: the bytes between the length fields) and
-    /// takes in what it describes; nil at a clean end of file.
+    /// Takes the next block (its body: the bytes between the length fields) and takes in what it
+    /// describes; nil at a clean end of file.
     private func readBlock() throws(PcapError) -> UInt32? {
-        guard let file else { return nil }
-        // On the stack: this runs once per packet.
-        var header: (UInt32, UInt32) = (0, 0)
-        let got = withUnsafeMutableBytes(of: &header) { fread_unlocked($0.baseAddress, 1, 8, file) }
-        if got == 0 { return nil }
-        guard got == 8 else { throw cut("a block header") }
-        var type = swap(header.0)
+        guard descriptor >= 0 else { return nil }
+        guard try available(8) else {
+            if filled == position { return nil }
+            throw cut("a block header")
+        }
+        var type = swap(buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self))
         if type == Self.sectionHeader || type.byteSwapped == Self.sectionHeader {
             type = Self.sectionHeader
-            var magic = [UInt8](repeating: 0, count: 4)
-            guard fread_unlocked(&magic, 1, 4, file) == 4 else { throw cut("a section header") }
-            let raw = magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            guard raw == 0x1A2B_3C4D || raw.byteSwapped == 0x1A2B_3C4D else {
+            guard try available(12) else { throw cut("a section header") }
+            let magic = buffer.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self)
+            guard magic == 0x1A2B_3C4D || magic.byteSwapped == 0x1A2B_3C4D else {
                 throw PcapError("pcapng", "a section header with an unknown byte-order magic", path: path)
             }
-            swapped = raw != 0x1A2B_3C4D
-            try readBody(length: Int(swap(header.1)), already: magic)
-        } else {
-            try readBody(length: Int(swap(header.1)), already: [])
+            swapped = magic != 0x1A2B_3C4D
         }
+        let length = Int(swap(buffer.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)))
+        guard length >= (type == Self.sectionHeader ? 16 : 12), length % 4 == 0, length <= Self.blockLimit else {
+            throw PcapError("pcapng", "a block with an impossible length \(length)", path: path)
+        }
+        guard try available(length) else { throw cut("a block") }
+        guard swap(buffer.loadUnaligned(fromByteOffset: position + length - 4, as: UInt32.self)) == UInt32(length) else {
+            throw PcapError("pcapng", "a block whose two length fields differ", path: path)
+        }
+        body = buffer + position + 8
+        blockLength = length - 12
+        position += length
         blockType = type
         try takeIn(type)
         return type
     }
 
-    private func readBody(length: Int, already: [UInt8]) throws(PcapError) {
-        guard let file else { return }
-        guard length >= 12 + already.count, length % 4 == 0, length <= Self.blockLimit else {
-            throw PcapError("pcapng", "a block with an impossible length \(length)", path: path)
-        }
-        if length > capacity {
+    /// Whether `count` bytes from `position` are in the buffer, reading on (and moving what is
+    /// left to the front, or into a larger buffer for a block larger than it) until they are;
+    /// false at the end of the file with fewer.
+    private func available(_ count: Int) throws(PcapError) -> Bool {
+        if filled - position >= count { return true }
+        if count > capacity {
+            let larger = UnsafeMutableRawPointer.allocate(byteCount: count + Self.chunk, alignment: 8)
+            larger.copyMemory(from: buffer + position, byteCount: filled - position)
             buffer.deallocate()
-            capacity = length
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+            buffer = larger
+            capacity = count + Self.chunk
+        } else if position > 0 {
+            buffer.copyMemory(from: buffer + position, byteCount: filled - position)
         }
-        // The body and the trailing length: everything after the 8-byte header.
-        let rest = length - 8
-        for (offset, byte) in already.enumerated() { buffer.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
-        guard fread_unlocked(buffer + already.count, 1, rest - already.count, file) == rest - already.count else { throw cut("a block") }
-        guard swap(buffer.loadUnaligned(fromByteOffset: rest - 4, as: UInt32.self)) == UInt32(length) else {
-            throw PcapError("pcapng", "a block whose two length fields differ", path: path)
+        filled -= position
+        position = 0
+        body = buffer
+        while filled < count, !atEnd {
+            let got = read(descriptor, buffer + filled, capacity - filled)
+            if got < 0, errno == EINTR { continue }
+            if got < 0 { throw PcapError("read", String(cString: strerror(errno)), path: path) }
+            if got == 0 { atEnd = true } else { filled += got }
         }
-        blockLength = rest - 4
+        return filled >= count
     }
 
     private func cut(_ what: String) -> PcapError {
@@ -168,7 +186,7 @@ public final class PcapngReader: CaptureFileReader {
             guard type != 0, at + 4 + length <= blockLength else { break }
             let size = type == 1 ? 4 : type == 2 ? 16 : 0
             if size > 0, length > size {
-                let value = UnsafeRawBufferPointer(start: buffer + at + 4, count: length)
+                let value = UnsafeRawBufferPointer(start: body + at + 4, count: length)
                 let address = size == 4 ? IPAddress(ipv4: value.prefix(4).reduce(0) { $0 << 8 | UInt32($1) })
                     : IPAddress(ipv6High: value.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, low: value[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
                 let texts = value.dropFirst(size).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
@@ -209,7 +227,7 @@ public final class PcapngReader: CaptureFileReader {
         guard index < interfaces.count else { throw PcapError("pcapng", "a packet on interface \(interface), which no block described", path: path) }
         guard captured <= blockLength - start else { throw damaged("packet") }
         return RawPacket(timestamp: Timestamp(nanoseconds: Self.nanoseconds(ticks, resolutions[index])), originalLength: original,
-                         bytes: UnsafeRawBufferPointer(start: buffer + start, count: captured), source: index)
+                         bytes: UnsafeRawBufferPointer(start: body + start, count: captured), source: index)
     }
 
     static func nanoseconds(_ ticks: UInt64, _ unit: (decimal: Bool, exponent: Int)) -> Int64 {
@@ -229,9 +247,9 @@ public final class PcapngReader: CaptureFileReader {
 
     // MARK: fields of the current block
 
-    private func u32(_ offset: Int) -> UInt32 { swap(buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    private func u32(_ offset: Int) -> UInt32 { swap(body.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
     private func u16(_ offset: Int) -> UInt16 {
-        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        let value = body.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
         return swapped ? value.byteSwapped : value
     }
     private func swap(_ value: UInt32) -> UInt32 { swapped ? value.byteSwapped : value }
@@ -249,10 +267,10 @@ public final class PcapngReader: CaptureFileReader {
             if code == 0 { break }
             guard at + 4 + length <= blockLength else { break }
             if code == 9, length >= 1 {
-                let raw = buffer.load(fromByteOffset: at + 4, as: UInt8.self)
+                let raw = body.load(fromByteOffset: at + 4, as: UInt8.self)
                 tsresol = (raw & 0x80 == 0, Int(raw & 0x7F))
             } else if [1, 2, 3].contains(code) || blockType == Self.sectionHeader && code == 4 {
-                let bytes = UnsafeRawBufferPointer(start: buffer + at + 4, count: length)
+                let bytes = UnsafeRawBufferPointer(start: body + at + 4, count: length)
                 found[code] = found[code] ?? String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             }
             at += 4 + (length + 3) & ~3
