@@ -12,7 +12,6 @@ public final class TracingThread: @unchecked Sendable {
     @exclusivity(unchecked) private var batch = Batch()
     @exclusivity(unchecked) private var report: PathReport?
     private let decoders: [PacketDecoder]
-    private let threaded: Bool
     @exclusivity(unchecked) private var thread: HandOff<Batch>?
     static let batchSize = 2048
 
@@ -20,7 +19,6 @@ public final class TracingThread: @unchecked Sendable {
     public init(points: [PathPoint], decoders: [PacketDecoder], threads: Int) {
         tracer = PathTracer(points: points)
         self.decoders = decoders
-        threaded = threads > 1
         if threads > 1 {
             let thread = HandOff<Batch>(name: "capplan path") { [unowned self] batch in self.trace(&batch) }
             thread.start()
@@ -33,16 +31,19 @@ public final class TracingThread: @unchecked Sendable {
         // A bare ACK is nothing the tracer follows (`PathTracer.describe`): most of a bulk
         // transfer's return traffic, passed by here without a copy or a decode.
         if decoders[point].isBareTCPAck(raw) { return }
-        // `threaded`, not `thread`, per packet: binding the thread would retain and release it each time.
-        guard threaded else {
+        // Compared with nil, not bound, per packet: binding the thread would retain and release it each time.
+        if thread == nil {
             tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)
             return
         }
         batch.append(raw, point: point, number: number, timestamp: timestamp)
-        if batch.items.count >= Self.batchSize, let thread {
-            thread.submit(batch)
-            batch = thread.reuse() ?? Batch()
-        }
+        if batch.items.count >= Self.batchSize { handOver() }
+    }
+
+    private func handOver() {
+        guard let thread else { return }
+        thread.submit(batch)
+        batch = thread.reuse() ?? Batch()
     }
 
     /// After the last packet: the thread follows what is left and then builds the report
