@@ -121,6 +121,11 @@ public struct ConnectionAnalyzer {
     public struct Talker: Sendable, Codable, Equatable {
         public var packets = 0
         public var bytes: Int64 = 0
+
+        mutating func add(packets: Int, bytes: Int64) {
+            self.packets += packets
+            self.bytes += bytes
+        }
     }
 
     private struct DNSKey: Hashable {
@@ -466,14 +471,21 @@ public struct ConnectionAnalyzer {
     }
 
     private mutating func release(_ slot: Int, key: FlowKey) {
-        summarise(flows[slot])
+        summarise(slot: slot)
         index.remove(key)
         bucketOpen[FlowBucket.of(key)] -= 1
         flows[slot] = .placeholder
         free.append(slot)
     }
 
-    private mutating func summarise(_ flow: Flow) {
+    /// The flow in `slot`, summarised where it lies: a copy of it per flow (a Flow is large, and
+    /// holds its history) was most of finishing an analysis.
+    private mutating func summarise(slot: Int) {
+        let held = flows  // the same storage: summarising never writes a flow
+        held.withUnsafeBufferPointer { summarise($0[slot]) }
+    }
+
+    private mutating func summarise(_ flow: borrowing Flow) {
         let state = flow.state
         stateCounts[state, default: 0] += 1
         let flowExpert = flow.orig.expert + flow.resp.expert
@@ -485,14 +497,8 @@ public struct ConnectionAnalyzer {
         default: totals.icmpConnections += 1
         }
         // Top talkers are summed per flow, not per packet: one lookup per address per flow.
-        if flow.orig.packets > 0 {
-            talkers[flow.originator.address, default: Talker()].packets += flow.orig.packets
-            talkers[flow.originator.address, default: Talker()].bytes += flow.orig.frameBytes
-        }
-        if flow.resp.packets > 0 {
-            talkers[flow.responder.address, default: Talker()].packets += flow.resp.packets
-            talkers[flow.responder.address, default: Talker()].bytes += flow.resp.frameBytes
-        }
+        if flow.orig.packets > 0 { talkers[flow.originator.address, default: Talker()].add(packets: flow.orig.packets, bytes: flow.orig.frameBytes) }
+        if flow.resp.packets > 0 { talkers[flow.responder.address, default: Talker()].add(packets: flow.resp.packets, bytes: flow.resp.frameBytes) }
         // Kept: the first `recordLimit` by their first packet, trimmed now and then rather than kept sorted.
         // Once a trim has kept `recordLimit`, a flow that started after all of them cannot be among the first.
         guard flow.firstPacket < keptUpTo else { return }
@@ -513,7 +519,7 @@ public struct ConnectionAnalyzer {
         // In slot order, as before; a released slot holds the placeholder (protocol 0). No list of
         // a million entries to sort.
         for slot in flows.indices where flows[slot].proto != 0 {
-            summarise(flows[slot])
+            summarise(slot: slot)
         }
         index = FlowTable()
         flows.removeAll()

@@ -141,7 +141,7 @@ struct Flow {
         switch proto {
         case 6:
             return ConnState.tcp(originator: orig.state, responder: resp.state, originatorBytes: orig.payloadBytes,
-                                 responderBytes: resp.payloadBytes, history: historyString)
+                                 responderBytes: resp.payloadBytes, history: history)
         case 17:
             // Zeek's UDP states: both sides active SF, only the originator S0.
             return orig.packets > 0 ? (resp.packets > 0 ? .SF : .S0) : (resp.packets > 0 ? .SHR : .OTH)
