@@ -15,11 +15,11 @@ demo-local: build
 	scripts/lab/local-lab up
 	.build/debug/capplan apply examples/local/idle-reset.yaml; status=$$?; scripts/lab/local-lab down; exit $$status
 
-## install: capplan and its kubectl plugin name (kubectl capplan ...) into PREFIX/bin
+## install: capplan (release, runtime linked in: scripts/build-release) and its kubectl plugin name
+##          (kubectl capplan ...) into PREFIX/bin
 PREFIX ?= /usr/local
 install: deps
-	$(SWIFT) build -c release --product capplan
-	install -D -m 755 "$$($(SWIFT) build -c release --show-bin-path)/capplan" $(PREFIX)/bin/capplan
+	install -D -m 755 "$$(SWIFT=$(SWIFT) scripts/build-release)" $(PREFIX)/bin/capplan
 	ln -sf capplan $(PREFIX)/bin/kubectl-capplan
 
 ## k8s-up / k8s-down: the Kubernetes lab (a real single-node cluster; builds Kubernetes once per machine)

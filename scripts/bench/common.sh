@@ -1,5 +1,5 @@
-# Shared by scripts/bench-*: tools, the synthetic capture, the C floor, capplan in release
-# mode, and interleaved measurement. Source it after setting rounds and packets.
+# Shared by scripts/bench-*: tools, the synthetic capture, the C floor, capplan as installed
+# (scripts/build-release), and interleaved measurement. Source it after setting rounds and packets.
 set -euo pipefail
 work=${TMPDIR:-/tmp}/capplan-bench
 mkdir -p "$work"
@@ -20,8 +20,7 @@ bench_setup() {  # extra apt packages...
   capture=$work/bench-$packets.pcap
   [ -f "$capture" ] || python3 scripts/bench/make-capture.py "$capture" "$packets"
   gcc -O2 -o "$work/pcap-floor" scripts/bench/pcap-floor.c -lpcap
-  swift build -c release --product capplan >/dev/null
-  capplan=$(swift build -c release --show-bin-path)/capplan
+  capplan=$(scripts/build-release)
   results=$work/results.tsv
   : > "$results"
   echo "capture: $capture ($(stat -c %s "$capture") bytes, $packets packets asked); $rounds interleaved rounds" >&2
@@ -29,11 +28,13 @@ bench_setup() {  # extra apt packages...
 
 measure() {  # name, command...: wall time and peak RSS, appended to $results
   local name=$1; shift
-  if /usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null 2>"$work/stderr.out"; then
-    printf '%s\t%s\n' "$name" "$(cat "$work/time.out")" >> "$results"
+  # Peak RSS from /usr/bin/time (a small parent: its %M is the command's); the wall time from
+  # timed.py's nanosecond clock, as /usr/bin/time's %e has 10 ms steps.
+  if python3 scripts/bench/timed.py "$work/time.out" /usr/bin/time -f "%M" -o "$work/rss.out" "$@"; then
+    printf '%s\t%s %s\n' "$name" "$(cat "$work/time.out")" "$(cat "$work/rss.out")" >> "$results"
   else
     echo "$name failed:" >&2
-    cat "$work/stderr.out" >&2
+    cat "$work/time.out.stderr" >&2
     exit 1
   fi
 }

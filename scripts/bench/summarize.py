@@ -22,7 +22,7 @@ def main(argv):
         if name not in median:
             print(f"{name:12} {'did not run':>9}")
             continue
-        print(f"{name:12} {median[name]:9.3f} {median[name] / floor:8.1f} {median[name] / median[reference]:12.3f} "
+        print(f"{name:12} {median[name]:9.3f} {median[name] / floor:8.2f} {median[name] / median[reference]:12.3f} "
               f"{max(rss[name]) / 1024:13.1f}")
     return 0
 
