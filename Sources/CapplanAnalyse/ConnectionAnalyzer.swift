@@ -483,8 +483,8 @@ public struct ConnectionAnalyzer {
         free.append(slot)
     }
 
-    /// The flow in `slot`, summarised where it lies: a copy of it per flow (a Flow is large, and
-    /// holds its history) was most of finishing an analysis.
+    /// The flow in `slot`, summarised where it lies rather than copied (a Flow is about 800 bytes
+    /// and holds its history).
     private mutating func summarise(slot: Int) {
         let held = flows  // the same storage: summarising never writes a flow
         held.withUnsafeBufferPointer { summarise($0[slot]) }

@@ -63,11 +63,11 @@ public final class RedactingWriter {
         written += 1
     }
 
-    /// A pcapng's name resolution: addresses as the capture shows them (already pseudonymized by
-    /// the caller when the rules say so). Nothing for classic pcap.
     /// The pcapng writer's checkpoints (none for a classic pcap), for adding comments later.
     public var checkpoints: [PcapngCheckpoint] { pcapng?.checkpoints ?? [] }
 
+    /// A pcapng's name resolution: addresses as the capture shows them (already pseudonymized by
+    /// the caller when the rules say so). Nothing for classic pcap.
     public func writeNames(_ entries: [(address: IPAddress, names: [String])]) {
         pcapng?.writeNames(entries)
     }

@@ -348,58 +348,53 @@ struct KeyedNode<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func superEncoder(forKey key: Key) -> any Encoder { NodeEncoder(arena: arena, node: child(key)) }
 }
 
-struct UnkeyedNode: UnkeyedEncodingContainer {
+/// The scalar encodes an unkeyed and a single-value container share (their requirements are the
+/// same): each writes its value into the node `target()` gives, a new element or the node itself.
+protocol ValueTarget {
+    var arena: Arena { get }
+    mutating func target() -> Int32
+}
+
+extension ValueTarget {
+    mutating func encodeNil() throws { arena.literal(target(), "null") }
+    mutating func encode(_ value: Bool) throws { arena.literal(target(), value ? "true" : "false") }
+    mutating func encode(_ value: String) throws { arena.string(target(), value) }
+    mutating func encode(_ value: Double) throws { arena.float(target(), value) }
+    mutating func encode(_ value: Float) throws { arena.float(target(), value) }
+    mutating func encode(_ value: Int) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: Int8) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: Int16) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: Int32) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: Int64) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: UInt) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: UInt8) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: UInt16) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: UInt32) throws { arena.integer(target(), value) }
+    mutating func encode(_ value: UInt64) throws { arena.integer(target(), value) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try arena.encode(value, into: target()) }
+}
+
+struct UnkeyedNode: UnkeyedEncodingContainer, ValueTarget {
     let arena: Arena
     let node: Int32
     var codingPath: [any CodingKey] { arena.path(to: node) }
     var count: Int { Int(arena.nodes[Int(node)].count) }
 
-    private func element() -> Int32 { arena.child(of: node, key: "") }
-
-    mutating func encodeNil() throws { arena.literal(element(), "null") }
-    mutating func encode(_ value: Bool) throws { arena.literal(element(), value ? "true" : "false") }
-    mutating func encode(_ value: String) throws { arena.string(element(), value) }
-    mutating func encode(_ value: Double) throws { arena.float(element(), value) }
-    mutating func encode(_ value: Float) throws { arena.float(element(), value) }
-    mutating func encode(_ value: Int) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: Int8) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: Int16) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: Int32) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: Int64) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: UInt) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: UInt8) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: UInt16) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: UInt32) throws { arena.integer(element(), value) }
-    mutating func encode(_ value: UInt64) throws { arena.integer(element(), value) }
-    mutating func encode<T: Encodable>(_ value: T) throws { try arena.encode(value, into: element()) }
+    /// Each value is a new element.
+    func target() -> Int32 { arena.child(of: node, key: "") }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        NodeEncoder(arena: arena, node: element()).container(keyedBy: keyType)
+        NodeEncoder(arena: arena, node: target()).container(keyedBy: keyType)
     }
 
-    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { NodeEncoder(arena: arena, node: element()).unkeyedContainer() }
-    mutating func superEncoder() -> any Encoder { NodeEncoder(arena: arena, node: element()) }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { NodeEncoder(arena: arena, node: target()).unkeyedContainer() }
+    mutating func superEncoder() -> any Encoder { NodeEncoder(arena: arena, node: target()) }
 }
 
-struct SingleNode: SingleValueEncodingContainer {
+struct SingleNode: SingleValueEncodingContainer, ValueTarget {
     let arena: Arena
     let node: Int32
     var codingPath: [any CodingKey] { arena.path(to: node) }
 
-    mutating func encodeNil() throws { arena.literal(node, "null") }
-    mutating func encode(_ value: Bool) throws { arena.literal(node, value ? "true" : "false") }
-    mutating func encode(_ value: String) throws { arena.string(node, value) }
-    mutating func encode(_ value: Double) throws { arena.float(node, value) }
-    mutating func encode(_ value: Float) throws { arena.float(node, value) }
-    mutating func encode(_ value: Int) throws { arena.integer(node, value) }
-    mutating func encode(_ value: Int8) throws { arena.integer(node, value) }
-    mutating func encode(_ value: Int16) throws { arena.integer(node, value) }
-    mutating func encode(_ value: Int32) throws { arena.integer(node, value) }
-    mutating func encode(_ value: Int64) throws { arena.integer(node, value) }
-    mutating func encode(_ value: UInt) throws { arena.integer(node, value) }
-    mutating func encode(_ value: UInt8) throws { arena.integer(node, value) }
-    mutating func encode(_ value: UInt16) throws { arena.integer(node, value) }
-    mutating func encode(_ value: UInt32) throws { arena.integer(node, value) }
-    mutating func encode(_ value: UInt64) throws { arena.integer(node, value) }
-    mutating func encode<T: Encodable>(_ value: T) throws { try arena.encode(value, into: node) }
+    func target() -> Int32 { node }
 }

@@ -24,13 +24,13 @@ public struct PcapngInterface: Sendable, Equatable {
     }
 }
 
-/// Which way a packet went at its point, as the Enhanced Packet Block's `epb_flags` says it.
 /// A place in a pcapng being written: the block after `packets` packets starts at `offset`.
 public struct PcapngCheckpoint: Sendable, Equatable {
     public var packets: Int
     public var offset: Int64
 }
 
+/// Which way a packet went at its point, as the Enhanced Packet Block's `epb_flags` says it.
 public enum PacketDirection: UInt32, Sendable {
     case inbound = 1, outbound = 2
 }
