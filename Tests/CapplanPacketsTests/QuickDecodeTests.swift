@@ -3,29 +3,32 @@ import CapplanTestSupport
 import Foundation
 import Testing
 
-/// The quick readers (`quickTCPEndpoints`, `isBareTCPAck`) let passes skip the full decode of
+/// The quick readers (`quickTCPEndpoints`, `isBareTCPAck`, `quickTCPSegment`) let passes skip the full decode of
 /// most packets; they may say "unsure", never something `decode` does not say. Checked on every
 /// packet of both corpora (real traffic, and tcpdump's malformed captures) and on crafted edges.
 struct QuickDecodeTests {
-    static func expectAgreement(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, _ where: String) -> (endpoints: Bool, bare: Bool) {
+    static func expectAgreement(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, _ where: String) -> (endpoints: Bool, bare: Bool, segment: Bool) {
         let decoded = decoder.decode(raw)
         let plainTCP = decoded.transport == .tcp && !decoded.isLaterFragment
         if let quick = decoder.quickTCPEndpoints(raw) {
             #expect(plainTCP && quick.source == decoded.source && quick.destination == decoded.destination
                     && quick.sourcePort == decoded.sourcePort && quick.destinationPort == decoded.destinationPort, "\(`where`)")
         }
+        if let segment = decoder.quickTCPSegment(raw) {
+            #expect(plainTCP && segment == TCPSegmentFields(decoded), "\(`where`)")
+        }
         let bare = decoder.isBareTCPAck(raw)
         if bare {
             #expect(plainTCP && decoded.payloadLength == 0 && decoded.tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0,
                     "\(`where`)")
         }
-        return (decoder.quickTCPEndpoints(raw) != nil, bare)
+        return (decoder.quickTCPEndpoints(raw) != nil, bare, decoder.quickTCPSegment(raw) != nil)
     }
 
     @Test func theQuickReadersNeverDisagreeWithTheDecoderOnEitherCorpus() throws {
         let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/corpus")
-        var packets = 0, quick = 0, bare = 0
+        var packets = 0, quick = 0, bare = 0, segments = 0
         for folder in ["zeek", "tcpdump-tests"].map({ corpus.appendingPathComponent($0).path }) {
             let files = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
                                      "the corpus is missing: its captures belong in \(folder) (see its SOURCES.md); CI has them there")
@@ -36,11 +39,13 @@ struct QuickDecodeTests {
                     packets += 1
                     if seen.endpoints { quick += 1 }
                     if seen.bare { bare += 1 }
+                    if seen.segment { segments += 1 }
                 }
             }
         }
         // Most real TCP is read quickly, and many of its segments are bare ACKs.
-        #expect(quick > packets / 4 && bare > 1000, "\(packets) packets: \(quick) read quickly, \(bare) bare ACKs")
+        #expect(quick > packets / 4 && bare > 1000 && segments > packets / 4,
+                "\(packets) packets: \(quick) read quickly, \(bare) bare ACKs, \(segments) segments read whole")
     }
 
     /// The edges the corpora may not hold: padding after a bare ACK, a payload the snaplen cut
@@ -66,6 +71,16 @@ struct QuickDecodeTests {
         for (name, bytes, expected) in cases {
             let seen = bytes.withUnsafeBytes { Self.expectAgreement($0, decoder: decoder, name) }
             #expect(seen.bare == expected, "\(name)")
+            #expect(seen.segment, "\(name): read whole")
         }
+        // A segment whose IPv4 total length says 0 (TSO on the capturing host) ends where the
+        // capture does; one cut inside its TCP header is left to the decoder.
+        var offloaded = frame(flags: ACK | PSH, payload: 100)
+        offloaded[16] = 0
+        offloaded[17] = 0
+        let tso = offloaded.withUnsafeBytes { Self.expectAgreement($0, decoder: decoder, "TSO") }
+        #expect(tso.segment)
+        let cut = frame(flags: ACK, payload: 0, cut: 8).withUnsafeBytes { Self.expectAgreement($0, decoder: decoder, "cut header") }
+        #expect(!cut.segment)
     }
 }

@@ -14,32 +14,30 @@ extension PathTracer {
     public func report(start: Timestamp?, conntrack: [ConntrackEntry] = []) -> PathReport {
         let byOriginal = Dictionary(conntrack.map { ("\($0.node) \($0.original.from) \($0.original.to)", $0) }, uniquingKeysWith: { first, _ in first })
         var table = views
-        var byConnection: [Int: [Int]] = [:]
-        for (index, group) in groups.enumerated() {
-            byConnection[table.root(group.sightings[0].view), default: []].append(index)
-        }
-        let origin = start?.nanoseconds ?? groups.first?.sightings.first?.nanos ?? 0
+        let byConnection = connections(&table)
+        let origin = start?.nanoseconds ?? followed.first?.firstNanos ?? 0
         // Ladders are built only for the connections that get one: those likely to have something
-        // to say first (judged from the groups alone, cheaply), then those seen at several points.
+        // to say first (judged from the packets followed alone, cheaply), then those seen at
+        // several points, each in the order its first packet was followed.
         let hasUplink = points.contains { $0.role == .uplink }
-        let chosen = byConnection.map { (root: $0.key, indices: $0.value, rank: rank($0.value, hasUplink: hasUplink)) }
-            .sorted { ($0.rank, $0.indices.first ?? 0) < ($1.rank, $1.indices.first ?? 0) }
-            .prefix(Self.connectionLimit)
+        var byRank: [[Int]] = [[], [], []]
+        for connection in byConnection.indices { byRank[rank(byConnection[connection], hasUplink: hasUplink)].append(connection) }
+        let chosen = byRank.joined().prefix(Self.connectionLimit).sorted()
         // The last data of those connections only: every view has some, and few get a ladder.
-        var data: [Int: [(key: Key, sighting: Sighting)]] = Dictionary(uniqueKeysWithValues: chosen.map { ($0.root, []) })
+        let position = [Int: Int](uniqueKeysWithValues: chosen.enumerated().map { ($0.element, $0.offset) })
+        var data = [[(key: Key, sighting: Sighting)]](repeating: [], count: chosen.count)
         for (slot, entry) in lastData.enumerated() {
-            guard let entry else { continue }
-            let root = table.root(slot >> 1)
-            guard data[root] != nil else { continue }
+            guard let entry, let at = byConnection.number[table.root(slot >> 1)].flatMap({ position[$0] }) else { continue }
             let view = table.views[slot >> 1], fromLow = slot & 1 == 1
             let sighting = Sighting(point: view.point, packet: entry.packet, nanos: entry.nanos, ttl: entry.ttl,
                                     from: fromLow ? view.low : view.high, to: fromLow ? view.high : view.low, view: slot >> 1)
-            data[root]?.append((entry.key, sighting))
+            data[at].append((entry.key, sighting))
         }
-        let connections = chosen.sorted { ($0.indices.first ?? 0) < ($1.indices.first ?? 0) }.map { entry in
-            var followed = connection(entry.indices.map { groups[$0] }, lastData: data[entry.root] ?? [], origin: origin)
-            followed.translations = translations(entry.indices.map { groups[$0] }, byOriginal)
-            return followed
+        let connections = chosen.enumerated().map { at, connection in
+            let keyGroups = byConnection[connection].map(group)
+            var path = self.connection(keyGroups, lastData: data[at], origin: origin)
+            path.translations = translations(keyGroups, byOriginal)
+            return path
         }
         let final: (PathConnection) -> Int = { connection in
             connection.ladder.contains { $0.finding != nil } ? 0 : connection.views.count > 1 ? 1 : 2
@@ -63,32 +61,70 @@ extension PathTracer {
         return found
     }
 
+    /// The packets followed, by connection (views joined by a match), connections numbered in
+    /// the order their first packet was followed: flat, for every connection of the run.
+    struct Connections: RandomAccessCollection {
+        /// Each connection's packets, one after another, and where each connection's start.
+        var members: [Int]
+        var starts: [Int]
+        /// The connection's number by the root of its views; nil for views of data alone.
+        var number: [Int?]
+
+        var startIndex: Int { 0 }
+        var endIndex: Int { starts.count - 1 }
+        subscript(connection: Int) -> ArraySlice<Int> { members[starts[connection]..<starts[connection + 1]] }
+    }
+
+    func connections(_ table: inout ViewTable) -> Connections {
+        var number = [Int?](repeating: nil, count: table.views.count)
+        var connectionOf = [Int](repeating: 0, count: followed.count)
+        var sizes: [Int] = []
+        for index in followed.indices {
+            let root = table.root(followed[index].firstView)
+            let connection = number[root] ?? sizes.count
+            if connection == sizes.count {
+                number[root] = connection
+                sizes.append(0)
+            }
+            connectionOf[index] = connection
+            sizes[connection] += 1
+        }
+        var starts = [0]
+        starts.reserveCapacity(sizes.count + 1)
+        for size in sizes { starts.append(starts[starts.count - 1] + size) }
+        var fill = starts
+        var members = [Int](repeating: 0, count: followed.count)
+        for (index, connection) in connectionOf.enumerated() {
+            members[fill[connection]] = index
+            fill[connection] += 1
+        }
+        return Connections(members: members, starts: starts, number: number)
+    }
+
     /// 0: a RST or ICMP error, a packet some point of the connection did not see, or a connection
     /// that never crossed an uplink though there are some; 1: seen at several points; 2: the rest.
     /// Called for every connection of the run: the points seen are a bit set (a Set where there are more than 64).
-    func rank(_ indices: [Int], hasUplink: Bool) -> Int {
-        guard points.count <= 64 else { return rankWithSet(indices, hasUplink: hasUplink) }
+    func rank(_ indices: ArraySlice<Int>, hasUplink: Bool) -> Int {
+        guard points.count <= 64 else { return rankWithSet(indices.map(group), hasUplink: hasUplink) }
         var seen: UInt64 = 0
         for index in indices {
-            let group = groups[index]
             // "RST", "RST-ACK", "ICMP ...": made by someone, always worth a ladder.
-            if let first = group.label.utf8.first, first == UInt8(ascii: "R") || first == UInt8(ascii: "I") { return 0 }
-            for sighting in group.sightings { seen |= 1 << UInt64(sighting.point) }
+            if followed[index].name.isMadeOnTheWay { return 0 }
+            seen |= followed[index].points
         }
         let count = seen.nonzeroBitCount
-        if indices.contains(where: { groups[$0].sightings.count < count }) { return 0 }
+        if indices.contains(where: { followed[$0].count < count }) { return 0 }
         if hasUplink, !points.indices.contains(where: { seen & (1 << UInt64($0)) != 0 && points[$0].role == .uplink }) { return 0 }
         return count > 1 ? 1 : 2
     }
 
-    private func rankWithSet(_ indices: [Int], hasUplink: Bool) -> Int {
+    private func rankWithSet(_ groups: [Group], hasUplink: Bool) -> Int {
         var seen: Set<Int> = []
-        for index in indices {
-            let group = groups[index]
+        for group in groups {
             if group.label.hasPrefix("RST") || group.label.hasPrefix("ICMP") { return 0 }
             for sighting in group.sightings { seen.insert(sighting.point) }
         }
-        if indices.contains(where: { groups[$0].sightings.count < seen.count }) { return 0 }
+        if groups.contains(where: { $0.sightings.count < seen.count }) { return 0 }
         if !seen.contains(where: { points[$0].role == .uplink }), hasUplink { return 0 }
         return seen.count > 1 ? 1 : 2
     }

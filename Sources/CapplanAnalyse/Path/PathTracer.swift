@@ -15,12 +15,15 @@ public struct PathTracer {
     /// (a connection as one point sees it); the rest are counted.
     public var limit = 200_000
 
-    struct Key: Hashable {
+    struct Key: Equatable {
         var a: UInt64, b: UInt64, c: UInt64
 
-        /// One word for the hasher, premixed: every key packet of every point is looked up.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(a &* 0x9E37_79B9_7F4A_7C15 ^ b &* 0xC2B2_AE3D_27D4_EB4F ^ c)
+        /// Where the key starts looking in an open-addressing table: every key packet of every
+        /// point is looked up, and a multiply-and-shift hash costs a fraction of SipHash.
+        var hash: Int {
+            var h = a &* 0x9E37_79B9_7F4A_7C15 ^ b &* 0xC2B2_AE3D_27D4_EB4F ^ c
+            h = (h ^ h >> 29) &* 0xFF51_AFD7_ED55_8CCD
+            return Int(truncatingIfNeeded: (h ^ h >> 32) >> 1)
         }
     }
 
@@ -35,12 +38,51 @@ public struct PathTracer {
         var view: Int
     }
 
+    /// A key packet as the ladder shows it: its name and each sighting, in the order seen.
     struct Group {
         var label: String
         var sightings: [Sighting]
     }
 
-    var groups: [Group] = []
+    /// A key packet followed in the pass, in flat storage (no allocation per packet): its
+    /// sightings are a chain through `sightings`, and the candidates that share its key a chain
+    /// through `followed`, newest first.
+    struct Followed {
+        var key: Key
+        var name: PacketName
+        /// The first sighting's time and view: the window counts from it, a match joins its view.
+        var firstNanos: Int64
+        var firstView: Int
+        var head: Int
+        var tail: Int
+        var count: Int
+        /// The points that saw it, as bits; a point past 63 is looked for along the chain.
+        var points: UInt64
+        /// The packet followed before it with the same key, or -1.
+        var earlier: Int
+    }
+
+    /// What a key packet is: TCP flags, or an ICMP error's type and code.
+    struct PacketName {
+        var isICMP: Bool
+        var type: UInt8
+        var code: UInt8
+
+        var label: String {
+            guard !isICMP else { return "ICMP \(type)/\(code)" }
+            if type & TCPHeader.rst != 0 { return type & TCPHeader.ack != 0 ? "RST-ACK" : "RST" }
+            if type & TCPHeader.syn != 0 { return type & TCPHeader.ack != 0 ? "SYN-ACK" : "SYN" }
+            return "FIN"
+        }
+
+        /// A RST or an ICMP error: made by someone on the way as often as by an end.
+        var isMadeOnTheWay: Bool { isICMP || type & TCPHeader.rst != 0 }
+    }
+
+    var followed: [Followed] = []
+    var sightings: [Sighting] = []
+    /// The sighting after each one of the same packet, or -1.
+    var nextSighting: [Int] = []
     /// The last data segment each view saw each way, at view << 1 | 1 when it came from the view's
     /// lower endpoint, for the ladder's last data: kept per view, not per packet.
     var lastData: [DataSighting?] = []
@@ -51,10 +93,9 @@ public struct PathTracer {
         var nanos: Int64
         var ttl: UInt8
     }
-    /// Match candidates: the groups of the last `window` by key, and the same in the order they
-    /// began, so the oldest leave first (no scan of the table).
-    private var recent: [Key: [Int]] = [:]
-    private var began: [(nanos: Int64, key: Key)] = []
+    /// Match candidates: each key's newest packet followed within the window. Packets are
+    /// followed in the order they began, so those before `beganHead` are past the window.
+    private var recent = RecentKeys()
     private var beganHead = 0
     private(set) var untraced = 0
     /// Connections as each point sees them, joined when one packet is seen as two of them.
@@ -69,68 +110,113 @@ public struct PathTracer {
 
     /// One packet seen at `point`; only key packets are kept.
     public mutating func add(_ packet: DecodedPacket, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
-        guard point >= 0, point < pointCount, let (key, isData, from, to) = Self.describe(packet, raw: raw) else { return }
+        guard let described = Self.describe(packet, raw: raw) else { return }
+        add(described, point: point, number: number, timestamp: timestamp)
+    }
+
+    /// A plain TCP segment seen at `point`, read without a full decode (`PacketDecoder.quickTCPSegment`).
+    public mutating func add(_ segment: TCPSegmentFields, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
+        guard let described = Self.describe(segment, raw: raw) else { return }
+        add(described, point: point, number: number, timestamp: timestamp)
+    }
+
+    /// What the tracer takes from a packet it follows.
+    struct Described {
+        var key: Key
+        /// A data segment: only the last each way is kept.
+        var isData: Bool
+        /// The connection's endpoints in the direction the packet travels.
+        var from: Endpoint
+        var to: Endpoint
+        var proto: UInt8
+        var ttl: UInt8
+        var name: PacketName
+    }
+
+    private mutating func add(_ packet: Described, point: Int, number: Int, timestamp: Timestamp) {
+        guard point >= 0, point < pointCount else { return }
+        let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
         prune(now: nanos)
-        guard let view = views.id(point: point, proto: packet.transport == .tcp ? 6 : packet.icmp.quotedProtocol, from, to,
-                                  limit: 2 * limit) else {
+        guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
             untraced += 1
             return
         }
-        if isData {
+        if packet.isData {
             let slot = view << 1 | (from == views.views[view].low ? 1 : 0)
             if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
         let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
-        if let index = recent[key]?.last(where: { candidate in
-            let group = groups[candidate]
-            return nanos - (group.sightings.first?.nanos ?? nanos) <= window && !group.sightings.contains { $0.point == point }
-        }) {
-            views.join(groups[index].sightings[0].view, view)
-            groups[index].sightings.append(sighting)
+        let newest = recent.newest(key)
+        if let index = candidate(newest, point: point, nanos: nanos) {
+            views.join(followed[index].firstView, view)
+            sightings.append(sighting)
+            nextSighting.append(-1)
+            nextSighting[followed[index].tail] = sightings.count - 1
+            followed[index].tail = sightings.count - 1
+            followed[index].count += 1
+            if point < 64 { followed[index].points |= 1 << UInt64(point) }
             return
         }
-        guard groups.count < limit else {
+        guard followed.count < limit else {
             untraced += 1
             return
         }
-        recent[key, default: []].append(groups.count)
-        began.append((nanos, key))
-        groups.append(Group(label: Self.label(packet), sightings: [sighting]))
+        sightings.append(sighting)
+        nextSighting.append(-1)
+        followed.append(Followed(key: key, name: packet.name, firstNanos: nanos, firstView: view, head: sightings.count - 1,
+                                 tail: sightings.count - 1, count: 1, points: point < 64 ? 1 << UInt64(point) : 0, earlier: newest))
+        recent.set(key, newest: followed.count - 1, oldest: beganHead)
     }
 
-    /// Forgets match candidates older than the window, oldest first: each key's candidates are in
-    /// the order they began, so the one leaving is the first of its list.
+    /// The newest packet with this key, from `newest` back, seen within the window of its first
+    /// sighting and not yet at this point.
+    private func candidate(_ newest: Int, point: Int, nanos: Int64) -> Int? {
+        var index = newest
+        while index >= beganHead {
+            let packet = followed[index]
+            if nanos - packet.firstNanos <= window, !seen(packet, at: point) { return index }
+            index = packet.earlier
+        }
+        return nil
+    }
+
+    private func seen(_ packet: Followed, at point: Int) -> Bool {
+        if point < 64 { return packet.points & 1 << UInt64(point) != 0 }
+        var at = packet.head
+        while at >= 0 {
+            if sightings[at].point == point { return true }
+            at = nextSighting[at]
+        }
+        return false
+    }
+
+    /// Packets followed that began longer than the window ago stop being candidates, oldest first.
     private mutating func prune(now: Int64) {
-        while beganHead < began.count, now - began[beganHead].nanos > window {
-            let key = began[beganHead].key
-            // In place: taking the list out and putting it back would copy it.
-            if recent[key]?.count == 1 { recent[key] = nil } else { recent[key]?.removeFirst() }
-            beganHead += 1
-        }
-        if beganHead > 4096, beganHead * 2 > began.count {
-            began.removeFirst(beganHead)
-            beganHead = 0
-        }
+        while beganHead < followed.count, now - followed[beganHead].firstNanos > window { beganHead += 1 }
     }
 
-    /// The match key, whether it is a data segment (not a key packet), and the connection's
-    /// endpoints in the direction it travels; nil for a packet the tracer does not follow.
-    static func describe(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> (Key, Bool, Endpoint, Endpoint)? {
+    /// The packet followed at `index`, as the ladder shows it.
+    func group(_ index: Int) -> Group {
+        var chain: [Sighting] = []
+        chain.reserveCapacity(followed[index].count)
+        var at = followed[index].head
+        while at >= 0 {
+            chain.append(sightings[at])
+            at = nextSighting[at]
+        }
+        return Group(label: followed[index].name.label, sightings: chain)
+    }
+
+    /// What the tracer follows of a packet; nil for one it does not follow (a bare ACK, a later
+    /// fragment, neither TCP nor an ICMP error that quotes ports).
+    static func describe(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> Described? {
         guard packet.network == .ipv4 || packet.network == .ipv6, !packet.isLaterFragment else { return nil }
-        let from = Endpoint(address: packet.source, port: packet.sourcePort)
-        let to = Endpoint(address: packet.destination, port: packet.destinationPort)
         switch packet.transport {
         case .tcp:
-            let tcp = packet.tcp
-            let isData = tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
-            guard !isData || packet.payloadLength > 0 else { return nil }
-            let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(tcp.sequence),
-                          b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(packet.payloadLength & 0xFF_FFFF),
-                          c: payloadHash(packet, raw: raw))
-            return (key, isData, from, to)
+            return describe(TCPSegmentFields(packet), raw: raw)
         case .icmp, .icmpv6:
             let icmp = packet.icmp
             guard icmp.isError, icmp.hasQuotedPacket, icmp.hasQuotedPorts else { return nil }
@@ -138,28 +224,31 @@ public struct PathTracer {
             let key = Key(a: UInt64(packet.ipIdentification) << 32 | UInt64(quoted.identification),
                           b: UInt64(icmp.type) << 8 | UInt64(icmp.code) | 1 << 63, c: UInt64(quoted.sequence))
             // An error travels back toward the sender of the packet it quotes.
-            return (key, false, Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort),
-                    Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort))
+            return Described(key: key, isData: false, from: Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort),
+                             to: Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort), proto: icmp.quotedProtocol,
+                             ttl: packet.ttl, name: PacketName(isICMP: true, type: icmp.type, code: icmp.code))
         default:
             return nil
         }
     }
 
-    /// The packet's name in a ladder.
-    static func label(_ packet: DecodedPacket) -> String {
-        guard packet.transport == .tcp else { return "ICMP \(packet.icmp.type)/\(packet.icmp.code)" }
-        let tcp = packet.tcp
-        if tcp.has(TCPHeader.rst) { return tcp.has(TCPHeader.ack) ? "RST-ACK" : "RST" }
-        if tcp.has(TCPHeader.syn) { return tcp.has(TCPHeader.ack) ? "SYN-ACK" : "SYN" }
-        return "FIN"
+    static func describe(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> Described? {
+        let isData = tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
+        guard !isData || tcp.payloadLength > 0 else { return nil }
+        let key = Key(a: UInt64(tcp.identification) << 32 | UInt64(tcp.sequence),
+                      b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(tcp.payloadLength & 0xFF_FFFF),
+                      c: payloadHash(tcp, raw: raw))
+        return Described(key: key, isData: isData, from: Endpoint(address: tcp.source, port: tcp.sourcePort),
+                         to: Endpoint(address: tcp.destination, port: tcp.destinationPort), proto: 6, ttl: tcp.ttl,
+                         name: PacketName(isICMP: false, type: tcp.flags, code: 0))
     }
 
     /// FNV-1a over the first 16 captured payload bytes (0 without payload).
-    static func payloadHash(_ packet: DecodedPacket, raw: UnsafeRawBufferPointer) -> UInt64 {
+    static func payloadHash(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        let end = min(packet.payloadOffset + min(packet.capturedPayloadLength, 16), raw.count)
-        guard packet.payloadOffset >= 0, packet.payloadOffset < end else { return 0 }
-        for index in packet.payloadOffset..<end {
+        let end = min(tcp.payloadOffset + min(tcp.capturedPayloadLength, 16), raw.count)
+        guard tcp.payloadOffset >= 0, tcp.payloadOffset < end else { return 0 }
+        for index in tcp.payloadOffset..<end {
             hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
         }
         return hash
@@ -177,6 +266,61 @@ public struct PathTracer {
             for index in transport + 4..<transport + 8 { sequence = sequence << 8 | UInt32(raw[index]) }
         }
         return (identification, sequence)
+    }
+}
+
+/// Each key's newest packet followed, by open addressing kept at most half full. A key whose
+/// packet left the window keeps its entry until the table fills; the rebuild then leaves it out.
+struct RecentKeys {
+    private struct Entry {
+        var key: PathTracer.Key
+        /// The packet's index in `PathTracer.followed`; -1 for an empty slot.
+        var newest: Int
+    }
+
+    private static let empty = Entry(key: PathTracer.Key(a: 0, b: 0, c: 0), newest: -1)
+    private var entries = [Entry](repeating: empty, count: 1024)
+    private var used = 0
+
+    /// The newest packet followed with this key, or -1.
+    func newest(_ key: PathTracer.Key) -> Int {
+        let mask = entries.count - 1
+        var slot = key.hash & mask
+        while entries[slot].newest >= 0 {
+            if entries[slot].key == key { return entries[slot].newest }
+            slot = (slot + 1) & mask
+        }
+        return -1
+    }
+
+    /// `oldest`: the first packet still in the window; the rest are left behind when the table grows.
+    mutating func set(_ key: PathTracer.Key, newest: Int, oldest: Int) {
+        let mask = entries.count - 1
+        var slot = key.hash & mask
+        while entries[slot].newest >= 0 {
+            if entries[slot].key == key {
+                entries[slot].newest = newest
+                return
+            }
+            slot = (slot + 1) & mask
+        }
+        entries[slot] = Entry(key: key, newest: newest)
+        used += 1
+        if used * 2 > entries.count { rebuild(keeping: oldest) }
+    }
+
+    private mutating func rebuild(keeping oldest: Int) {
+        let live = entries.filter { $0.newest >= oldest }
+        var capacity = 1024
+        while capacity < live.count * 4 { capacity *= 2 }
+        entries = [Entry](repeating: Self.empty, count: capacity)
+        used = live.count
+        let mask = capacity - 1
+        for entry in live {
+            var slot = entry.key.hash & mask
+            while entries[slot].newest >= 0 { slot = (slot + 1) & mask }
+            entries[slot] = entry
+        }
     }
 }
 

@@ -33,7 +33,7 @@ public final class TracingThread: @unchecked Sendable {
         if decoders[point].isBareTCPAck(raw) { return }
         // Compared with nil, not bound, per packet: binding the thread would retain and release it each time.
         if thread == nil {
-            tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)
+            follow(raw, point: point, number: number, timestamp: timestamp)
             return
         }
         batch.append(raw, point: point, number: number, timestamp: timestamp)
@@ -67,12 +67,21 @@ public final class TracingThread: @unchecked Sendable {
     private func trace(_ batch: inout Batch) {
         batch.raw.withUnsafeBytes { raw in
             for item in batch.items {
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
-                tracer.add(decoders[item.point].decode(bytes), point: item.point, number: item.number, timestamp: item.timestamp, raw: bytes)
+                follow(UnsafeRawBufferPointer(rebasing: raw[item.raw]), point: item.point, number: item.number, timestamp: item.timestamp)
             }
         }
         if let start = batch.reportFrom { report = tracer.report(start: start) }
         batch.clear()
+    }
+
+    /// A plain TCP segment is read straight from its bytes, the rest decoded in full.
+    @inline(__always)
+    private func follow(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
+        if let segment = decoders[point].quickTCPSegment(raw) {
+            tracer.add(segment, point: point, number: number, timestamp: timestamp, raw: raw)
+        } else {
+            tracer.add(decoders[point].decode(raw), point: point, number: number, timestamp: timestamp, raw: raw)
+        }
     }
 
     /// Packets for the tracing thread, copied out of the readers' buffers.

@@ -45,3 +45,75 @@ extension PacketDecoder {
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
     }
 }
+
+/// The fields of a TCP segment that passes following packets across points use: read straight
+/// from a plain segment's bytes (`PacketDecoder.quickTCPSegment`) or taken from a decoded packet.
+public struct TCPSegmentFields: Sendable, Equatable {
+    public var source: IPAddress
+    public var sourcePort: UInt16
+    public var destination: IPAddress
+    public var destinationPort: UInt16
+    public var identification: UInt32
+    public var ttl: UInt8
+    public var sequence: UInt32
+    public var acknowledgment: UInt32
+    public var flags: UInt8
+    /// On the wire, from the IP lengths; where the payload starts in the bytes, and how much was captured.
+    public var payloadLength: Int
+    public var payloadOffset: Int
+    public var capturedPayloadLength: Int
+
+    public init(_ packet: DecodedPacket) {
+        source = packet.source
+        sourcePort = packet.sourcePort
+        destination = packet.destination
+        destinationPort = packet.destinationPort
+        identification = packet.ipIdentification
+        ttl = packet.ttl
+        sequence = packet.tcp.sequence
+        acknowledgment = packet.tcp.acknowledgment
+        flags = packet.tcp.flags
+        payloadLength = packet.payloadLength
+        payloadOffset = packet.payloadOffset
+        capturedPayloadLength = packet.capturedPayloadLength
+    }
+
+    init(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, identification: UInt32, ttl: UInt8,
+         sequence: UInt32, acknowledgment: UInt32, flags: UInt8, payloadLength: Int, payloadOffset: Int, capturedPayloadLength: Int) {
+        (self.source, self.sourcePort, self.destination, self.destinationPort) = (source, sourcePort, destination, destinationPort)
+        (self.identification, self.ttl, self.sequence, self.acknowledgment, self.flags) = (identification, ttl, sequence, acknowledgment, flags)
+        (self.payloadLength, self.payloadOffset, self.capturedPayloadLength) = (payloadLength, payloadOffset, capturedPayloadLength)
+    }
+}
+
+extension PacketDecoder {
+    /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
+    /// from its bytes: what `decode` gives for them, without filling a `DecodedPacket`. Nil for
+    /// anything else, and for a TCP header length under 20, which `decode` reads its own way.
+    @inline(__always)
+    public func quickTCPSegment(_ raw: UnsafeRawBufferPointer) -> TCPSegmentFields? {
+        guard let at = plainTCP(raw, captured: 20) else { return nil }
+        func u16(_ at: Int) -> UInt16 { UInt16(raw[at]) << 8 | UInt16(raw[at + 1]) }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
+        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
+        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
+        guard tcpHeader >= 20 else { return nil }
+        // Where the IP header says the segment ends; as `decode` does when it says 0 (TSO, jumbograms).
+        let end: Int
+        if at.v6 {
+            let length = Int(u16(18))
+            end = length > 0 ? 54 + length : raw.count
+        } else {
+            let total = Int(u16(16))
+            end = total >= at.ipHeader ? 14 + total : 14 + max(raw.count - 14, at.ipHeader)
+        }
+        let payloadOffset = at.tcp + tcpHeader
+        return TCPSegmentFields(
+            source: at.v6 ? IPAddress(ipv6High: u64(22), low: u64(30)) : IPAddress(ipv4: u32(26)), sourcePort: u16(at.tcp),
+            destination: at.v6 ? IPAddress(ipv6High: u64(38), low: u64(46)) : IPAddress(ipv4: u32(30)), destinationPort: u16(at.tcp + 2),
+            identification: at.v6 ? 0 : UInt32(u16(18)), ttl: at.v6 ? raw[21] : raw[22],
+            sequence: u32(at.tcp + 4), acknowledgment: u32(at.tcp + 8), flags: raw[at.tcp + 13],
+            payloadLength: max(0, end - payloadOffset), payloadOffset: payloadOffset,
+            capturedPayloadLength: max(0, min(end, raw.count) - payloadOffset))
+    }
+}
