@@ -38,6 +38,18 @@ public struct PathTracer {
         var view: Int
     }
 
+    /// A sighting as the pass keeps it: its point and endpoints are its view's, either way round.
+    struct Seen {
+        var packet: Int
+        var nanos: Int64
+        /// The next sighting of the same packet, or -1.
+        var next: Int
+        var view: Int32
+        var ttl: UInt8
+        /// It came from the view's lower endpoint.
+        var fromLow: Bool
+    }
+
     /// A key packet as the ladder shows it: its name and each sighting, in the order seen.
     struct Group {
         var label: String
@@ -80,9 +92,7 @@ public struct PathTracer {
     }
 
     var followed: [Followed] = []
-    var sightings: [Sighting] = []
-    /// The sighting after each one of the same packet, or -1.
-    var nextSighting: [Int] = []
+    var sightings: [Seen] = []
     /// The last data segment each view saw each way, at view << 1 | 1 when it came from the view's
     /// lower endpoint, for the ladder's last data: kept per view, not per packet.
     var lastData: [DataSighting?] = []
@@ -138,6 +148,7 @@ public struct PathTracer {
         let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
         prune(now: nanos)
+        if views.views.isEmpty { reserve() }
         guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
             untraced += 1
             return
@@ -148,13 +159,12 @@ public struct PathTracer {
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
-        let sighting = Sighting(point: point, packet: number, nanos: nanos, ttl: packet.ttl, from: from, to: to, view: view)
+        let sighting = Seen(packet: number, nanos: nanos, next: -1, view: Int32(view), ttl: packet.ttl, fromLow: from == views.views[view].low)
         let newest = recent.newest(key)
         if let index = candidate(newest, point: point, nanos: nanos) {
             views.join(followed[index].firstView, view)
             sightings.append(sighting)
-            nextSighting.append(-1)
-            nextSighting[followed[index].tail] = sightings.count - 1
+            sightings[followed[index].tail].next = sightings.count - 1
             followed[index].tail = sightings.count - 1
             followed[index].count += 1
             if point < 64 { followed[index].points |= 1 << UInt64(point) }
@@ -165,7 +175,6 @@ public struct PathTracer {
             return
         }
         sightings.append(sighting)
-        nextSighting.append(-1)
         followed.append(Followed(key: key, name: packet.name, firstNanos: nanos, firstView: view, head: sightings.count - 1,
                                  tail: sightings.count - 1, count: 1, points: point < 64 ? 1 << UInt64(point) : 0, earlier: newest))
         recent.set(key, newest: followed.count - 1, oldest: beganHead)
@@ -187,10 +196,19 @@ public struct PathTracer {
         if point < 64 { return packet.points & 1 << UInt64(point) != 0 }
         var at = packet.head
         while at >= 0 {
-            if sightings[at].point == point { return true }
-            at = nextSighting[at]
+            if views.views[Int(sightings[at].view)].point == point { return true }
+            at = sightings[at].next
         }
         return false
+    }
+
+    /// Room up to the limits from the first packet: growing by doubling would copy each array
+    /// into fresh pages several times. Pages are touched only as they fill.
+    private mutating func reserve() {
+        followed.reserveCapacity(limit)
+        sightings.reserveCapacity(limit * min(pointCount, 4))
+        lastData.reserveCapacity(4 * limit)
+        views.reserve(2 * limit)
     }
 
     /// Packets followed that began longer than the window ago stop being candidates, oldest first.
@@ -204,8 +222,10 @@ public struct PathTracer {
         chain.reserveCapacity(followed[index].count)
         var at = followed[index].head
         while at >= 0 {
-            chain.append(sightings[at])
-            at = nextSighting[at]
+            let seen = sightings[at], view = views.views[Int(seen.view)]
+            chain.append(Sighting(point: view.point, packet: seen.packet, nanos: seen.nanos, ttl: seen.ttl, from: seen.fromLow ? view.low : view.high,
+                                  to: seen.fromLow ? view.high : view.low, view: Int(seen.view)))
+            at = seen.next
         }
         return Group(label: followed[index].name.label, sightings: chain)
     }
@@ -313,7 +333,12 @@ struct RecentKeys {
         let live = entries.filter { $0.newest >= oldest }
         var capacity = 1024
         while capacity < live.count * 4 { capacity *= 2 }
-        entries = [Entry](repeating: Self.empty, count: capacity)
+        // Cleared in place when the size stays: a fresh table is fresh pages.
+        if capacity == entries.count {
+            for slot in entries.indices { entries[slot] = Self.empty }
+        } else {
+            entries = [Entry](repeating: Self.empty, count: capacity)
+        }
         used = live.count
         let mask = capacity - 1
         for entry in live {
@@ -356,6 +381,11 @@ struct ViewTable {
         views.append(view)
         if views.count * 2 > slots.count { grow() }
         return views.count - 1
+    }
+
+    mutating func reserve(_ count: Int) {
+        views.reserveCapacity(count)
+        parent.reserveCapacity(count)
     }
 
     private mutating func grow() {
