@@ -28,9 +28,8 @@ extension PathTracer {
         var data = [[(key: Key, sighting: Sighting)]](repeating: [], count: chosen.count)
         for (slot, entry) in lastData.enumerated() {
             guard let entry, let at = byConnection.number[table.root(slot >> 1)].flatMap({ position[$0] }) else { continue }
-            let view = table.views[slot >> 1], fromLow = slot & 1 == 1
-            let sighting = Sighting(point: view.point, packet: entry.packet, nanos: entry.nanos, ttl: entry.ttl,
-                                    from: fromLow ? view.low : view.high, to: fromLow ? view.high : view.low, view: slot >> 1)
+            let sighting = Sighting(view: slot >> 1, table.views[slot >> 1], fromLow: slot & 1 == 1, packet: entry.packet, nanos: entry.nanos,
+                                    ttl: entry.ttl)
             data[at].append((entry.key, sighting))
         }
         let connections = chosen.enumerated().map { at, connection in

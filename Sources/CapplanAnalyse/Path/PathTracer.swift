@@ -36,6 +36,12 @@ public struct PathTracer {
         var to: Endpoint
         /// The connection as this point sees it (point and both endpoints).
         var view: Int
+
+        /// A packet seen on view `id`, sent from its lower endpoint or its higher one.
+        init(view id: Int, _ view: ViewTable.View, fromLow: Bool, packet: Int, nanos: Int64, ttl: UInt8) {
+            (point, self.packet, self.nanos, self.ttl, self.view) = (view.point, packet, nanos, ttl, id)
+            (from, to) = fromLow ? (view.low, view.high) : (view.high, view.low)
+        }
     }
 
     /// A sighting as the pass keeps it: its point and endpoints are its view's, either way round.
@@ -62,7 +68,8 @@ public struct PathTracer {
     struct Followed {
         var key: Key
         var name: PacketName
-        /// The first sighting's time and view: the window counts from it, a match joins its view.
+        /// The first sighting's time and view, here as well as in the sighting: every candidate
+        /// check and prune reads them, and this saves a lookup in `sightings` each time.
         var firstNanos: Int64
         var firstView: Int
         var head: Int
@@ -153,13 +160,14 @@ public struct PathTracer {
             untraced += 1
             return
         }
+        let fromLow = from == views.views[view].low
         if packet.isData {
-            let slot = view << 1 | (from == views.views[view].low ? 1 : 0)
+            let slot = view << 1 | (fromLow ? 1 : 0)
             if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
-        let sighting = Seen(packet: number, nanos: nanos, next: -1, view: Int32(view), ttl: packet.ttl, fromLow: from == views.views[view].low)
+        let sighting = Seen(packet: number, nanos: nanos, next: -1, view: Int32(view), ttl: packet.ttl, fromLow: fromLow)
         let newest = recent.newest(key)
         if let index = candidate(newest, point: point, nanos: nanos) {
             views.join(followed[index].firstView, view)
@@ -222,9 +230,8 @@ public struct PathTracer {
         chain.reserveCapacity(followed[index].count)
         var at = followed[index].head
         while at >= 0 {
-            let seen = sightings[at], view = views.views[Int(seen.view)]
-            chain.append(Sighting(point: view.point, packet: seen.packet, nanos: seen.nanos, ttl: seen.ttl, from: seen.fromLow ? view.low : view.high,
-                                  to: seen.fromLow ? view.high : view.low, view: Int(seen.view)))
+            let seen = sightings[at], id = Int(seen.view)
+            chain.append(Sighting(view: id, views.views[id], fromLow: seen.fromLow, packet: seen.packet, nanos: seen.nanos, ttl: seen.ttl))
             at = seen.next
         }
         return Group(label: followed[index].name.label, sightings: chain)

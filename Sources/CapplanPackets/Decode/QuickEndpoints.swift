@@ -5,7 +5,7 @@ extension PacketDecoder {
     @inline(__always)
     private func plainTCP(_ raw: UnsafeRawBufferPointer, captured: Int) -> (tcp: Int, ipHeader: Int, v6: Bool)? {
         guard link == .ethernet, raw.count >= 14 + 20 + captured else { return nil }
-        switch UInt16(raw[12]) << 8 | UInt16(raw[13]) {
+        switch raw.u16(12) {
         case 0x0800:
             let header = Int(raw[14] & 0x0F) * 4
             guard raw[14] >> 4 == 4, header >= 20, raw[23] == 6, raw[20] & 0x1F == 0, raw[21] == 0, raw.count >= 14 + header + captured else { return nil }
@@ -18,18 +18,21 @@ extension PacketDecoder {
         }
     }
 
+    /// The addresses of a segment `plainTCP` found.
+    @inline(__always)
+    private func addresses(_ raw: UnsafeRawBufferPointer, v6: Bool) -> (source: IPAddress, destination: IPAddress) {
+        v6 ? (IPAddress(ipv6High: raw.u64(22), low: raw.u64(30)), IPAddress(ipv6High: raw.u64(38), low: raw.u64(46)))
+           : (IPAddress(ipv4: raw.u32(26)), IPAddress(ipv4: raw.u32(30)))
+    }
+
     /// The endpoints of a plain TCP segment (`plainTCP`), read straight from its bytes: what `decode`
     /// gives for them, for the passes that look at most packets only to pass them by.
     @inline(__always)
     public func quickTCPEndpoints(_ raw: UnsafeRawBufferPointer)
         -> (source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)? {
         guard let at = plainTCP(raw, captured: 4) else { return nil }
-        func u16(_ at: Int) -> UInt16 { UInt16(raw[at]) << 8 | UInt16(raw[at + 1]) }
-        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
-        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
-        let (source, destination) = at.v6 ? (IPAddress(ipv6High: u64(22), low: u64(30)), IPAddress(ipv6High: u64(38), low: u64(46)))
-                                          : (IPAddress(ipv4: u32(26)), IPAddress(ipv4: u32(30)))
-        return (source, u16(at.tcp), destination, u16(at.tcp + 2))
+        let (source, destination) = addresses(raw, v6: at.v6)
+        return (source, raw.u16(at.tcp), destination, raw.u16(at.tcp + 2))
     }
 
     /// Whether a plain TCP segment (`plainTCP`) is a bare ACK: no payload on the wire and none of
@@ -39,11 +42,44 @@ extension PacketDecoder {
         guard let at = plainTCP(raw, captured: 14) else { return false }
         // What the IP header says follows it (IPv6: its payload length; IPv4: the total length less
         // the header), against the TCP header's length.
-        func u16(_ at: Int) -> Int { Int(raw[at]) << 8 | Int(raw[at + 1]) }
-        let following = at.v6 ? u16(18) : u16(16) - at.ipHeader
+        let following = at.v6 ? Int(raw.u16(18)) : Int(raw.u16(16)) - at.ipHeader
         let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
     }
+
+    /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
+    /// from its bytes: what `decode` gives for them, without filling a `DecodedPacket`. Nil for
+    /// anything else, and for a TCP header length under 20, which `decode` reads its own way.
+    @inline(__always)
+    public func quickTCPSegment(_ raw: UnsafeRawBufferPointer) -> TCPSegmentFields? {
+        guard let at = plainTCP(raw, captured: 20) else { return nil }
+        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
+        guard tcpHeader >= 20 else { return nil }
+        // Where the IP header says the segment ends; as `decode` does when it says 0 (TSO, jumbograms).
+        let end: Int
+        if at.v6 {
+            let length = Int(raw.u16(18))
+            end = length > 0 ? 54 + length : raw.count
+        } else {
+            let total = Int(raw.u16(16))
+            end = total >= at.ipHeader ? 14 + total : 14 + max(raw.count - 14, at.ipHeader)
+        }
+        let (source, destination) = addresses(raw, v6: at.v6)
+        let payloadOffset = at.tcp + tcpHeader
+        return TCPSegmentFields(
+            source: source, sourcePort: raw.u16(at.tcp), destination: destination, destinationPort: raw.u16(at.tcp + 2),
+            identification: at.v6 ? 0 : UInt32(raw.u16(18)), ttl: at.v6 ? raw[21] : raw[22],
+            sequence: raw.u32(at.tcp + 4), acknowledgment: raw.u32(at.tcp + 8), flags: raw[at.tcp + 13],
+            payloadLength: max(0, end - payloadOffset), payloadOffset: payloadOffset,
+            capturedPayloadLength: max(0, min(end, raw.count) - payloadOffset))
+    }
+}
+
+/// Big-endian reads at offsets the quick readers have checked are captured.
+private extension UnsafeRawBufferPointer {
+    @inline(__always) func u16(_ at: Int) -> UInt16 { UInt16(self[at]) << 8 | UInt16(self[at + 1]) }
+    @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
+    @inline(__always) func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
 }
 
 /// The fields of a TCP segment that passes following packets across points use: read straight
@@ -62,58 +98,14 @@ public struct TCPSegmentFields: Sendable, Equatable {
     public var payloadLength: Int
     public var payloadOffset: Int
     public var capturedPayloadLength: Int
-
-    public init(_ packet: DecodedPacket) {
-        source = packet.source
-        sourcePort = packet.sourcePort
-        destination = packet.destination
-        destinationPort = packet.destinationPort
-        identification = packet.ipIdentification
-        ttl = packet.ttl
-        sequence = packet.tcp.sequence
-        acknowledgment = packet.tcp.acknowledgment
-        flags = packet.tcp.flags
-        payloadLength = packet.payloadLength
-        payloadOffset = packet.payloadOffset
-        capturedPayloadLength = packet.capturedPayloadLength
-    }
-
-    init(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, identification: UInt32, ttl: UInt8,
-         sequence: UInt32, acknowledgment: UInt32, flags: UInt8, payloadLength: Int, payloadOffset: Int, capturedPayloadLength: Int) {
-        (self.source, self.sourcePort, self.destination, self.destinationPort) = (source, sourcePort, destination, destinationPort)
-        (self.identification, self.ttl, self.sequence, self.acknowledgment, self.flags) = (identification, ttl, sequence, acknowledgment, flags)
-        (self.payloadLength, self.payloadOffset, self.capturedPayloadLength) = (payloadLength, payloadOffset, capturedPayloadLength)
-    }
 }
 
-extension PacketDecoder {
-    /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
-    /// from its bytes: what `decode` gives for them, without filling a `DecodedPacket`. Nil for
-    /// anything else, and for a TCP header length under 20, which `decode` reads its own way.
-    @inline(__always)
-    public func quickTCPSegment(_ raw: UnsafeRawBufferPointer) -> TCPSegmentFields? {
-        guard let at = plainTCP(raw, captured: 20) else { return nil }
-        func u16(_ at: Int) -> UInt16 { UInt16(raw[at]) << 8 | UInt16(raw[at + 1]) }
-        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
-        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
-        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
-        guard tcpHeader >= 20 else { return nil }
-        // Where the IP header says the segment ends; as `decode` does when it says 0 (TSO, jumbograms).
-        let end: Int
-        if at.v6 {
-            let length = Int(u16(18))
-            end = length > 0 ? 54 + length : raw.count
-        } else {
-            let total = Int(u16(16))
-            end = total >= at.ipHeader ? 14 + total : 14 + max(raw.count - 14, at.ipHeader)
-        }
-        let payloadOffset = at.tcp + tcpHeader
-        return TCPSegmentFields(
-            source: at.v6 ? IPAddress(ipv6High: u64(22), low: u64(30)) : IPAddress(ipv4: u32(26)), sourcePort: u16(at.tcp),
-            destination: at.v6 ? IPAddress(ipv6High: u64(38), low: u64(46)) : IPAddress(ipv4: u32(30)), destinationPort: u16(at.tcp + 2),
-            identification: at.v6 ? 0 : UInt32(u16(18)), ttl: at.v6 ? raw[21] : raw[22],
-            sequence: u32(at.tcp + 4), acknowledgment: u32(at.tcp + 8), flags: raw[at.tcp + 13],
-            payloadLength: max(0, end - payloadOffset), payloadOffset: payloadOffset,
-            capturedPayloadLength: max(0, min(end, raw.count) - payloadOffset))
+extension TCPSegmentFields {
+    public init(_ packet: DecodedPacket) {
+        self.init(source: packet.source, sourcePort: packet.sourcePort, destination: packet.destination,
+                  destinationPort: packet.destinationPort, identification: packet.ipIdentification, ttl: packet.ttl,
+                  sequence: packet.tcp.sequence, acknowledgment: packet.tcp.acknowledgment, flags: packet.tcp.flags,
+                  payloadLength: packet.payloadLength, payloadOffset: packet.payloadOffset,
+                  capturedPayloadLength: packet.capturedPayloadLength)
     }
 }
