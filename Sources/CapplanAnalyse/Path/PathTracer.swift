@@ -374,7 +374,9 @@ struct ViewTable {
 
     /// The view's id; nil for a new one once there are `limit` views.
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
-        let view = View(point: point, proto: proto, low: min(a, b), high: max(a, b))
+        // One comparison, not `min` and `max`: this runs for every packet of every point.
+        let (low, high) = b < a ? (b, a) : (a, b)
+        let view = View(point: point, proto: proto, low: low, high: high)
         let mask = slots.count - 1
         var slot = Self.hash(view) & mask
         while slots[slot] != 0 {

@@ -77,9 +77,9 @@ extension PacketDecoder {
 
 /// Big-endian reads at offsets the quick readers have checked are captured.
 private extension UnsafeRawBufferPointer {
-    @inline(__always) func u16(_ at: Int) -> UInt16 { UInt16(self[at]) << 8 | UInt16(self[at + 1]) }
-    @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) << 16 | UInt32(u16(at + 2)) }
-    @inline(__always) func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
+    @inline(__always) func u16(_ at: Int) -> UInt16 { loadUnaligned(fromByteOffset: at, as: UInt16.self).bigEndian }
+    @inline(__always) func u32(_ at: Int) -> UInt32 { loadUnaligned(fromByteOffset: at, as: UInt32.self).bigEndian }
+    @inline(__always) func u64(_ at: Int) -> UInt64 { loadUnaligned(fromByteOffset: at, as: UInt64.self).bigEndian }
 }
 
 /// The fields of a TCP segment that passes following packets across points use: read straight

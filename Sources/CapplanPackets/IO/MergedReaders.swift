@@ -21,56 +21,79 @@ public final class MergedReaders {
             }
         }
 
-        func next() -> Result<RawPacket?, PcapError> {
+        @inline(__always)
+        func next() throws(PcapError) -> RawPacket? {
+            // `_withUnsafeGuaranteedRef` rethrows untyped errors: the reader's is carried out beside it.
+            var failure: PcapError?
+            let packet: RawPacket?
             switch self {
-            case .pcap(let reader): reader._withUnsafeGuaranteedRef { reader in Result { () throws(PcapError) in try reader.next() } }
-            case .pcapng(let reader): reader._withUnsafeGuaranteedRef { reader in Result { () throws(PcapError) in try reader.next() } }
-            case .other(let reader): Result { () throws(PcapError) in try reader.next() }
+            case .pcap(let reader):
+                packet = reader._withUnsafeGuaranteedRef { reader -> RawPacket? in
+                    do throws(PcapError) { return try reader.next() } catch { failure = error; return nil }
+                }
+            case .pcapng(let reader):
+                packet = reader._withUnsafeGuaranteedRef { reader -> RawPacket? in
+                    do throws(PcapError) { return try reader.next() } catch { failure = error; return nil }
+                }
+            case .other(let reader):
+                return try reader.next()
             }
+            if let failure { throw failure }
+            return packet
         }
     }
     private let sources: [Source]
-    // Touched per packet by the reading thread alone: no dynamic exclusivity checks.
-    @exclusivity(unchecked) private var heads: [RawPacket?]
-    @exclusivity(unchecked) private var held: Int?
+    // Touched per packet by the reading thread alone: no dynamic exclusivity checks. Each file's
+    // next packet is kept in flat storage, not an array of optionals, which checked its buffer's
+    // uniqueness on every store.
+    @exclusivity(unchecked) private var heads: UnsafeMutableBufferPointer<RawPacket>
+    /// Whether each file has a packet in `heads` (false once it ended or failed).
+    @exclusivity(unchecked) private var live: UnsafeMutableBufferPointer<Bool>
+    @exclusivity(unchecked) private var held = -1
     /// The first read error, in libpcap's or the pcapng reader's words.
     public private(set) var readError: String?
 
     public init(_ readers: [any CaptureFileReader]) {
         self.readers = readers
         sources = readers.map(Source.init)
-        heads = Array(repeating: nil, count: readers.count)
+        heads = .allocate(capacity: readers.count)
+        heads.initialize(repeating: RawPacket(timestamp: Timestamp(nanoseconds: 0), originalLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0)))
+        live = .allocate(capacity: readers.count)
+        live.initialize(repeating: false)
         for index in readers.indices { advance(index) }
+    }
+
+    deinit {
+        heads.deallocate()
+        live.deallocate()
     }
 
     /// The earliest packet held and the index of its file, nil when every file has ended. The
     /// packet stays valid until the next call.
     public func next() -> (index: Int, packet: RawPacket)? {
-        if let held { advance(held) }
+        if held >= 0 { advance(held) }
         var best = -1
         var bestTime = Int64.max
-        for index in heads.indices {
-            guard let head = heads[index] else { continue }
-            if best < 0 || head.timestamp.nanoseconds < bestTime {
+        for index in 0..<heads.count where live[index] {
+            if best < 0 || heads[index].timestamp.nanoseconds < bestTime {
                 best = index
-                bestTime = head.timestamp.nanoseconds
+                bestTime = heads[index].timestamp.nanoseconds
             }
         }
-        guard best >= 0, let packet = heads[best] else {
-            held = nil
-            return nil
-        }
         held = best
-        return (best, packet)
+        return best < 0 ? nil : (best, heads[best])
     }
 
     private func advance(_ index: Int) {
-        switch sources[index].next() {
-        case .success(let packet):
-            heads[index] = packet
-        case .failure(let error):
-            heads[index] = nil
+        do {
+            if let packet = try sources[index].next() {
+                heads[index] = packet
+                live[index] = true
+                return
+            }
+        } catch {
             readError = readError ?? error.message
         }
+        live[index] = false
     }
 }

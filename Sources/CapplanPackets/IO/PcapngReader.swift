@@ -24,8 +24,8 @@ public final class PcapngReader: CaptureFileReader {
     @exclusivity(unchecked) private var swapped = false
     /// Index of the current section's interface 0 in `interfaces`.
     @exclusivity(unchecked) private var sectionBase = 0
-    /// Per interface: the timestamp unit, as (power of ten or of two, exponent).
-    @exclusivity(unchecked) private var resolutions: [(decimal: Bool, exponent: Int)] = []
+    /// Per interface: the timestamp unit.
+    @exclusivity(unchecked) private var units: [TickUnit] = []
     /// The file's bytes read and not yet taken are buffer[position..<filled]; `body` is the current
     /// block's body (between its length fields), inside the buffer until the next read.
     @exclusivity(unchecked) private var buffer: UnsafeMutableRawPointer
@@ -84,9 +84,30 @@ public final class PcapngReader: CaptureFileReader {
                 if let packet = try packet() { return packet }
                 continue
             }
+            if takeEnhancedPacketBlock() {
+                if let packet = try packet() { return packet }
+                continue
+            }
             guard let type = try readBlock() else { return nil }
             if Self.isPacket(type), let packet = try packet() { return packet }
         }
+    }
+
+    /// Takes the next block the way `readBlock` would when it is what most of a file is: an
+    /// enhanced packet block wholly in the buffer, whose two lengths agree. False for anything
+    /// else, which `readBlock` then takes with all its checks and reading.
+    @inline(__always)
+    private func takeEnhancedPacketBlock() -> Bool {
+        guard descriptor >= 0, filled - position >= 32,
+              swap(buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self)) == 6 else { return false }
+        let length = Int(swap(buffer.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)))
+        guard length >= 32, length % 4 == 0, length <= filled - position,
+              swap(buffer.loadUnaligned(fromByteOffset: position + length - 4, as: UInt32.self)) == UInt32(length) else { return false }
+        body = buffer + position + 8
+        blockLength = length - 12
+        position += length
+        blockType = 6
+        return true
     }
 
     // MARK: blocks
@@ -170,7 +191,7 @@ public final class PcapngReader: CaptureFileReader {
                                             linkType: Int32(u16(0)), snaplen: Int(u32(4)))
             if interface.linkType == 101 { interface.linkType = 12 }  // LINKTYPE_RAW as libpcap's DLT_RAW
             interfaces.append(interface)
-            resolutions.append(tsresol)
+            units.append(TickUnit(tsresol))
         case 4:
             readNames()
         default:
@@ -226,8 +247,28 @@ public final class PcapngReader: CaptureFileReader {
         let index = sectionBase + interface
         guard index < interfaces.count else { throw PcapError("pcapng", "a packet on interface \(interface), which no block described", path: path) }
         guard captured <= blockLength - start else { throw damaged("packet") }
-        return RawPacket(timestamp: Timestamp(nanoseconds: Self.nanoseconds(ticks, resolutions[index])), originalLength: original,
+        return RawPacket(timestamp: Timestamp(nanoseconds: units[index].nanoseconds(ticks)), originalLength: original,
                          bytes: UnsafeRawBufferPointer(start: body + start, count: captured), source: index)
+    }
+
+    /// An interface's timestamp unit, with how many nanoseconds one tick is when that is a whole
+    /// number (microseconds, nanoseconds...): worked out once, not for every packet.
+    struct TickUnit {
+        var decimal: Bool
+        var exponent: Int
+        var nanosecondsPerTick: Int64
+
+        init(_ unit: (decimal: Bool, exponent: Int)) {
+            (decimal, exponent) = unit
+            nanosecondsPerTick = unit.decimal && unit.exponent <= 9 ? PcapngReader.nanoseconds(1, unit) : 0
+        }
+
+        @inline(__always)
+        func nanoseconds(_ ticks: UInt64) -> Int64 {
+            guard nanosecondsPerTick > 0 else { return PcapngReader.nanoseconds(ticks, (decimal, exponent)) }
+            let (result, overflow) = Int64(clamping: ticks).multipliedReportingOverflow(by: nanosecondsPerTick)
+            return overflow ? .max : result
+        }
     }
 
     static func nanoseconds(_ ticks: UInt64, _ unit: (decimal: Bool, exponent: Int)) -> Int64 {
