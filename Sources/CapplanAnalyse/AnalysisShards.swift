@@ -161,7 +161,10 @@ public final class AnalysisShards {
     final class Worker: @unchecked Sendable {
         /// Touched by the worker thread alone between `start` and `finish`: no dynamic exclusivity checks.
         @exclusivity(unchecked) var analyzer = ConnectionAnalyzer()
-        private lazy var thread = HandOff<Batch>(name: "capplan analysis") { [unowned self] batch in self.analyse(&batch) }
+        // As many batches in flight as the tracer's (`TracingThread.inFlight`), for the same reason.
+        private lazy var thread = HandOff<Batch>(name: "capplan analysis", inFlight: TracingThread.inFlight) { [unowned self] batch in
+            self.analyse(&batch)
+        }
 
         func start(at first: Timestamp) {
             analyzer.begin(at: first)
