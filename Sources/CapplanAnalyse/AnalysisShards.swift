@@ -47,6 +47,11 @@ public final class AnalysisShards {
     /// packets' bucket is read straight from their bytes, so this thread decodes only its own share.
     public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
         noteTime(timestamp)
+        // The worker taking every flow, no packet's share needs working out.
+        if worker != nil, workerShare == UInt64(FlowBucket.count) {
+            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+            return
+        }
         guard worker != nil, let quick = Self.bucket(raw, decoder: decoder) else {
             place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
