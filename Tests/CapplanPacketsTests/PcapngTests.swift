@@ -141,6 +141,40 @@ struct PcapngTests {
         #expect(rows == [["\(original.count - 3)", "late"], ["\(original.count - 1)", "last"]])
     }
 
+    /// Each interface's timestamp unit (`if_tsresol`: powers of ten and of two) gives the time
+    /// tshark gives, on a file crafted block by block: the reader works out a unit's size once.
+    @Test func timestampUnitsAreReadAsWiresharkReadsThem() throws {
+        // (if_tsresol byte, ticks, expected nanoseconds since the epoch)
+        let units: [(UInt8, UInt64, Int64)] = [
+            (3, 1_700_000_000_123, 1_700_000_000_123_000_000),        // milliseconds
+            (6, 1_700_000_000_123_456, 1_700_000_000_123_456_000),    // microseconds, the default
+            (9, 1_700_000_000_123_456_789, 1_700_000_000_123_456_789), // nanoseconds
+            (0x80 | 20, 1_700_000_000 << 20 | 1 << 19, 1_700_000_000_500_000_000),  // 2^-20 s
+        ]
+        var bytes = Self.block(0x0A0D_0D0A, Self.le32(0x1A2B_3C4D) + [1, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8))
+        for (resolution, _, _) in units {
+            bytes += Self.block(1, [1, 0, 0, 0] + Self.le32(65_535) + [9, 0, 1, 0, resolution, 0, 0, 0] + [0, 0, 0, 0])
+        }
+        let frame = [UInt8](repeating: 0xAB, count: 60)
+        for (interface, (_, ticks, _)) in units.enumerated() {
+            bytes += Self.block(6, Self.le32(UInt32(interface)) + Self.le32(UInt32(ticks >> 32)) + Self.le32(UInt32(ticks & 0xFFFF_FFFF))
+                + Self.le32(60) + Self.le32(60) + frame)
+        }
+        let path = try Self.file(bytes)
+        #expect(try Self.packets(try PcapngReader(path: path)).map(\.1) == units.map(\.2))
+        let rows = try Tshark.fields(path, filter: "frame", ["frame.time_epoch"])
+        #expect(rows.map { $0.first ?? "" } == units.map { "\($0.2 / 1_000_000_000)." + String(format: "%09lld", $0.2 % 1_000_000_000) })
+    }
+
+    static func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+
+    /// A little-endian pcapng block: type, length, body (padded to 4 bytes), length.
+    static func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+        let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+        let length = UInt32(padded.count + 12)
+        return le32(type) + le32(length) + padded + le32(length)
+    }
+
     static func file(_ bytes: [UInt8]) throws -> String {
         let path = Crafter.directory + "/cut-\(UUID().uuidString).pcapng"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
