@@ -63,13 +63,7 @@ public final class AnalysisShards {
         }
     }
 
-    /// One packet the caller has decoded already (a path report, whose tracer needs every packet decoded).
-    public func add(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
-                    originalLength: Int) {
-        noteTime(timestamp)
-        place(raw, decoder: decoder, decoded: decoded, number: number, timestamp: timestamp, originalLength: originalLength)
-    }
-
+    /// A packet its quick read could not place: decoded for its share, and kept decoded if it stays here.
     private func place(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
                        originalLength: Int) {
         if worker != nil, Self.bucket(decoded) < workerShare {
@@ -166,8 +160,7 @@ public final class AnalysisShards {
     final class Worker: @unchecked Sendable {
         /// Touched by the worker thread alone between `start` and `finish`: no dynamic exclusivity checks.
         @exclusivity(unchecked) var analyzer = ConnectionAnalyzer()
-        // As many batches in flight as the tracer's (`TracingThread.inFlight`), for the same reason.
-        private lazy var thread = HandOff<Batch>(name: "capplan analysis", inFlight: TracingThread.inFlight) { [unowned self] batch in
+        private lazy var thread = HandOff<Batch>(name: "capplan analysis", inFlight: Threads.inFlightBesideAnotherConsumer) { [unowned self] batch in
             self.analyse(&batch)
         }
 

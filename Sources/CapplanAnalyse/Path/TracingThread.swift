@@ -14,18 +14,13 @@ public final class TracingThread: @unchecked Sendable {
     private let decoders: [PacketDecoder]
     @exclusivity(unchecked) private var thread: HandOff<Batch>?
     static let batchSize = 2048
-    /// Batches waiting for the tracer at most. The reading thread feeds it and the analysis worker
-    /// at once, and blocks when either queue is full, which leaves the other without work: with 4,
-    /// the three threads of a path report each slept about 200 ms of a 400 ms run, with 16 about
-    /// 130 (`perf sched`), and the path took about a tenth less time. Each batch is about 200 KB.
-    static let inFlight = 16
 
     /// `decoders`: one per point, in the points' order.
     public init(points: [PathPoint], decoders: [PacketDecoder], threads: Int) {
         tracer = PathTracer(points: points)
         self.decoders = decoders
         if threads > 1 {
-            let thread = HandOff<Batch>(name: "capplan path", inFlight: Self.inFlight) { [unowned self] batch in self.trace(&batch) }
+            let thread = HandOff<Batch>(name: "capplan path", inFlight: Threads.inFlightBesideAnotherConsumer) { [unowned self] batch in self.trace(&batch) }
             thread.start()
             self.thread = thread
         }

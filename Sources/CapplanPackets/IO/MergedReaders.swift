@@ -23,20 +23,19 @@ public final class MergedReaders {
 
         @inline(__always)
         func next() throws(PcapError) -> RawPacket? {
-            // `_withUnsafeGuaranteedRef` rethrows untyped errors: the reader's is carried out beside it.
-            var failure: PcapError?
-            let packet: RawPacket?
             switch self {
-            case .pcap(let reader):
-                packet = reader._withUnsafeGuaranteedRef { reader -> RawPacket? in
-                    do throws(PcapError) { return try reader.next() } catch { failure = error; return nil }
-                }
-            case .pcapng(let reader):
-                packet = reader._withUnsafeGuaranteedRef { reader -> RawPacket? in
-                    do throws(PcapError) { return try reader.next() } catch { failure = error; return nil }
-                }
-            case .other(let reader):
-                return try reader.next()
+            case .pcap(let reader): try Self.next(reader)
+            case .pcapng(let reader): try Self.next(reader)
+            case .other(let reader): try reader.next()
+            }
+        }
+
+        /// `_withUnsafeGuaranteedRef` rethrows untyped errors: the reader's is carried out beside it.
+        @inline(__always)
+        private static func next<Reader: CaptureFileReader>(_ reader: Unmanaged<Reader>) throws(PcapError) -> RawPacket? {
+            var failure: PcapError?
+            let packet = reader._withUnsafeGuaranteedRef { reader -> RawPacket? in
+                do throws(PcapError) { return try reader.next() } catch { failure = error; return nil }
             }
             if let failure { throw failure }
             return packet
@@ -44,11 +43,9 @@ public final class MergedReaders {
     }
     private let sources: [Source]
     // Touched per packet by the reading thread alone: no dynamic exclusivity checks. Each file's
-    // next packet is kept in flat storage, not an array of optionals, which checked its buffer's
-    // uniqueness on every store.
-    @exclusivity(unchecked) private var heads: UnsafeMutableBufferPointer<RawPacket>
-    /// Whether each file has a packet in `heads` (false once it ended or failed).
-    @exclusivity(unchecked) private var live: UnsafeMutableBufferPointer<Bool>
+    // next packet (nil once it ended or failed) is kept in flat storage: an array checked its
+    // buffer's uniqueness on every store.
+    @exclusivity(unchecked) private var heads: UnsafeMutableBufferPointer<RawPacket?>
     @exclusivity(unchecked) private var held = -1
     /// The first read error, in libpcap's or the pcapng reader's words.
     public private(set) var readError: String?
@@ -57,16 +54,11 @@ public final class MergedReaders {
         self.readers = readers
         sources = readers.map(Source.init)
         heads = .allocate(capacity: readers.count)
-        heads.initialize(repeating: RawPacket(timestamp: Timestamp(nanoseconds: 0), originalLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0)))
-        live = .allocate(capacity: readers.count)
-        live.initialize(repeating: false)
+        heads.initialize(repeating: nil)
         for index in readers.indices { advance(index) }
     }
 
-    deinit {
-        heads.deallocate()
-        live.deallocate()
-    }
+    deinit { heads.deallocate() }
 
     /// The earliest packet held and the index of its file, nil when every file has ended. The
     /// packet stays valid until the next call.
@@ -74,26 +66,24 @@ public final class MergedReaders {
         if held >= 0 { advance(held) }
         var best = -1
         var bestTime = Int64.max
-        for index in 0..<heads.count where live[index] {
-            if best < 0 || heads[index].timestamp.nanoseconds < bestTime {
+        for index in heads.indices {
+            guard let time = heads[index]?.timestamp.nanoseconds else { continue }
+            if best < 0 || time < bestTime {
                 best = index
-                bestTime = heads[index].timestamp.nanoseconds
+                bestTime = time
             }
         }
         held = best
-        return best < 0 ? nil : (best, heads[best])
+        guard best >= 0, let packet = heads[best] else { return nil }
+        return (best, packet)
     }
 
     private func advance(_ index: Int) {
         do {
-            if let packet = try sources[index].next() {
-                heads[index] = packet
-                live[index] = true
-                return
-            }
+            heads[index] = try sources[index].next()
         } catch {
+            heads[index] = nil
             readError = readError ?? error.message
         }
-        live[index] = false
     }
 }

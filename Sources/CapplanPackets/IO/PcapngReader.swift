@@ -103,10 +103,7 @@ public final class PcapngReader: CaptureFileReader {
         let length = Int(swap(buffer.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)))
         guard length >= 32, length % 4 == 0, length <= filled - position,
               swap(buffer.loadUnaligned(fromByteOffset: position + length - 4, as: UInt32.self)) == UInt32(length) else { return false }
-        body = buffer + position + 8
-        blockLength = length - 12
-        position += length
-        blockType = 6
+        take(6, length: length)
         return true
     }
 
@@ -141,12 +138,18 @@ public final class PcapngReader: CaptureFileReader {
         guard swap(buffer.loadUnaligned(fromByteOffset: position + length - 4, as: UInt32.self)) == UInt32(length) else {
             throw PcapError("pcapng", "a block whose two length fields differ", path: path)
         }
+        take(type, length: length)
+        try takeIn(type)
+        return type
+    }
+
+    /// Makes the block at `position`, of `length` bytes in all, the current one and moves past it.
+    @inline(__always)
+    private func take(_ type: UInt32, length: Int) {
         body = buffer + position + 8
         blockLength = length - 12
         position += length
         blockType = type
-        try takeIn(type)
-        return type
     }
 
     /// Whether `count` bytes from `position` are in the buffer, reading on (and moving what is

@@ -80,4 +80,11 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
 /// How many threads capplan's two-stage work is worth on this machine: two where it has two cores.
 public enum Threads {
     public static var useful: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Batches in flight to each of two consumers one reading thread feeds at once (a path
+    /// report's tracer and analysis worker). The reader blocks when either queue is full, which
+    /// leaves the other without work: with 4, the three threads of a path report each slept
+    /// about 200 ms of a 400 ms run, with 16 about 130 (`perf sched`, `scripts/bench-threads`),
+    /// and the path took about a tenth less time. A batch of 2048 packets is about 200 KB.
+    public static let inFlightBesideAnotherConsumer = 16
 }
