@@ -33,7 +33,7 @@ extension ConnState {
     /// Zeek's conn_state() for TCP, from both endpoints' states, the payload sizes and the history.
     /// `history`: Zeek's history letters as bytes (read only for the rare state that needs them).
     static func tcp(originator os: EndpointState, responder rs: EndpointState,
-                    originatorBytes: Int64, responderBytes: Int64, history: [UInt8]) -> ConnState {
+                    originatorBytes: Int64, responderBytes: Int64, history: History) -> ConnState {
         if rs == .reset {
             if os == .synSent || os == .synAckSent || (os == .reset && originatorBytes == 0 && responderBytes == 0) { return .REJ }
             return os.isInactive ? .RSTRH : .RSTR
@@ -41,13 +41,15 @@ extension ConnState {
         if os == .reset {
             if rs.isInactive {
                 // /^?S[^HAFGIQ]*R.*/: a SYN, then nothing from the handshake onward, then a RST.
-                var letters = history[...]
-                if letters.first == UInt8(ascii: "^") { letters = letters.dropFirst() }
-                if letters.first == UInt8(ascii: "S"), let reset = letters.firstIndex(of: UInt8(ascii: "R")),
-                   !letters[(letters.startIndex + 1)..<reset].contains(where: { "HAFGIQ".utf8.contains($0) }) {
-                    return .RSTOS0
+                return history.withLetters { all in
+                    var letters = all[...]
+                    if letters.first == UInt8(ascii: "^") { letters = letters.dropFirst() }
+                    if letters.first == UInt8(ascii: "S"), let reset = letters.firstIndex(of: UInt8(ascii: "R")),
+                       !letters[(letters.startIndex + 1)..<reset].contains(where: { "HAFGIQ".utf8.contains($0) }) {
+                        return .RSTOS0
+                    }
+                    return .OTH
                 }
-                return .OTH
             }
             return .RSTO
         }

@@ -383,7 +383,7 @@ public struct ConnectionAnalyzer {
         activityHead[bucket] = 0
     }
 
-    /// Whether the entry's flow is still held: its slot not released (the placeholder has protocol 0)
+    /// Whether the entry's flow is still held: its slot not released (protocol 0)
     /// nor taken by a later flow (another first packet).
     private func isLive(_ entry: Activity) -> Bool {
         flows.withUnsafeBufferPointer { $0[Int(entry.slot)].proto != 0 && $0[Int(entry.slot)].firstPacket == entry.firstPacket }
@@ -446,11 +446,14 @@ public struct ConnectionAnalyzer {
         while closingHead < closing.count, now - closing[closingHead].time > linger {
             let (_, slot, key) = closing[closingHead]
             closingHead += 1
-            guard index.find(key) == slot, Flow.isClosed(flows[slot].orig.state, flows[slot].resp.state) else { continue }
-            if now - flows[slot].last > linger {
+            guard index.find(key) == slot else { continue }
+            // Read in place: `flows[slot].last` copied the whole flow.
+            let (closed, last) = flows.withUnsafeBufferPointer { (Flow.isClosed($0[slot].orig.state, $0[slot].resp.state), $0[slot].last) }
+            guard closed else { continue }
+            if now - last > linger {
                 release(slot, key: key)
             } else {
-                closing.append((flows[slot].last, slot, key))  // still talking: look again later
+                closing.append((last, slot, key))  // still talking: look again later
             }
         }
         if closingHead > 4096, closingHead * 2 > closing.count {
@@ -479,52 +482,65 @@ public struct ConnectionAnalyzer {
         summarise(slot: slot)
         index.remove(key)
         bucketOpen[FlowBucket.of(key)] -= 1
-        flows[slot] = .placeholder
+        // Marked free in place (protocol 0) rather than overwritten with a placeholder flow: the
+        // slot's next flow overwrites it whole.
+        flows.withUnsafeMutableBufferPointer { $0[slot].proto = 0 }
         free.append(slot)
     }
 
-    /// The flow in `slot`, summarised where it lies rather than copied (a Flow is about 800 bytes
-    /// and holds its history).
+    /// The flow in `slot`, summarised where it lies rather than copied (a Flow is about 880 bytes).
     private mutating func summarise(slot: Int) {
         let held = flows  // the same storage: summarising never writes a flow
-        held.withUnsafeBufferPointer { summarise($0[slot]) }
+        held.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            summarise(base + slot)
+        }
     }
 
-    private mutating func summarise(_ flow: borrowing Flow) {
-        let state = flow.state
+    /// Through a pointer: a flow passed by value to a mutating method is copied first, for all that it is only read.
+    private mutating func summarise(_ flow: UnsafePointer<Flow>) {
+        let state = flow.pointee.state
         stateCounts[state, default: 0] += 1
-        let flowExpert = flow.orig.expert + flow.resp.expert
+        let flowExpert = flow.pointee.orig.expert + flow.pointee.resp.expert
         expert = expert + flowExpert
         totals.connections += 1
-        switch flow.proto {
+        switch flow.pointee.proto {
         case 6: totals.tcpConnections += 1
         case 17: totals.udpConnections += 1
         default: totals.icmpConnections += 1
         }
         // Top talkers are summed per flow, not per packet: one lookup per address per flow.
-        if flow.orig.packets > 0 { talkers[flow.originator.address, default: Talker()].add(packets: flow.orig.packets, bytes: flow.orig.frameBytes) }
-        if flow.resp.packets > 0 { talkers[flow.responder.address, default: Talker()].add(packets: flow.resp.packets, bytes: flow.resp.frameBytes) }
+        if flow.pointee.orig.packets > 0 {
+            talkers[flow.pointee.originator.address, default: Talker()].add(packets: flow.pointee.orig.packets, bytes: flow.pointee.orig.frameBytes)
+        }
+        if flow.pointee.resp.packets > 0 {
+            talkers[flow.pointee.responder.address, default: Talker()].add(packets: flow.pointee.resp.packets, bytes: flow.pointee.resp.frameBytes)
+        }
         // Kept: the first `recordLimit` by their first packet, trimmed now and then rather than kept sorted.
         // Once a trim has kept `recordLimit`, a flow that started after all of them cannot be among the first.
-        guard flow.firstPacket < keptUpTo else { return }
+        guard flow.pointee.firstPacket < keptUpTo else { return }
         if connections.count >= 2 * recordLimit { trimConnections() }
-        let rtt = flow.synTime >= 0 && flow.handshakeAckTime >= 0 ? Double(flow.handshakeAckTime - flow.synTime) / 1e9 : nil
+        let synTime = flow.pointee.synTime, handshakeAckTime = flow.pointee.handshakeAckTime
+        let rtt = synTime >= 0 && handshakeAckTime >= 0 ? Double(handshakeAckTime - synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
-            proto: flow.proto == 6 ? "tcp" : flow.proto == 17 ? "udp" : "icmp", originator: flow.originator, responder: flow.responder,
-            state: state, history: flow.historyString, firstPacket: flow.firstPacket,
-            start: Double(flow.start - start) / 1e9, duration: Double(flow.last - flow.start) / 1e9,
-            originatorPackets: flow.orig.packets, responderPackets: flow.resp.packets,
-            originatorBytes: flow.orig.payloadBytes, responderBytes: flow.resp.payloadBytes,
-            handshakeRTT: rtt, synRetries: max(0, flow.orig.synCount - 1), expert: flowExpert,
-            resets: flow.resets, tunnel: flow.tunnel == .none ? nil : flow.tunnel.name))
+            proto: flow.pointee.proto == 6 ? "tcp" : flow.pointee.proto == 17 ? "udp" : "icmp",
+            originator: flow.pointee.originator, responder: flow.pointee.responder,
+            state: state, history: flow.pointee.historyString, firstPacket: flow.pointee.firstPacket,
+            start: Double(flow.pointee.start - start) / 1e9, duration: Double(flow.pointee.last - flow.pointee.start) / 1e9,
+            originatorPackets: flow.pointee.orig.packets, responderPackets: flow.pointee.resp.packets,
+            originatorBytes: flow.pointee.orig.payloadBytes, responderBytes: flow.pointee.resp.payloadBytes,
+            handshakeRTT: rtt, synRetries: max(0, flow.pointee.orig.synCount - 1), expert: flowExpert,
+            resets: flow.pointee.resets, tunnel: flow.pointee.tunnel == .none ? nil : flow.pointee.tunnel.name))
     }
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.
     public mutating func finish() {
-        // In slot order, as before; a released slot holds the placeholder (protocol 0). No list of
+        // In slot order, as before; a released slot has protocol 0. No list of
         // a million entries to sort.
-        for slot in flows.indices where flows[slot].proto != 0 {
-            summarise(slot: slot)
+        let held = flows  // the same storage: summarising never writes a flow
+        held.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for slot in buffer.indices where buffer[slot].proto != 0 { summarise(base + slot) }
         }
         index = FlowTable()
         flows.removeAll()
@@ -549,9 +565,11 @@ public struct ConnectionAnalyzer {
     private mutating func trimConnections() {
         // Sorted through their indices: a sort that moved the records themselves cost more than
         // the rest of finishing the analysis. No two connections begin at one packet.
-        let records = connections
-        if !records.indices.dropFirst().allSatisfy({ records[$0 - 1].firstPacket < records[$0].firstPacket }) {
-            connections = records.indices.sorted { records[$0].firstPacket < records[$1].firstPacket }.prefix(recordLimit).map { records[$0] }
+        // The keys apart: reading a key out of the records copied each record it compared.
+        let keys = connections.map(\.firstPacket)
+        if !keys.indices.dropFirst().allSatisfy({ keys[$0 - 1] < keys[$0] }) {
+            let records = connections
+            connections = keys.indices.sorted { keys[$0] < keys[$1] }.prefix(recordLimit).map { records[$0] }
         }
         if connections.count > recordLimit { connections.removeLast(connections.count - recordLimit) }
         if connections.count == recordLimit, let last = connections.last { keptUpTo = last.firstPacket }
@@ -581,10 +599,4 @@ public struct ConnectionAnalyzer {
 
     /// Flows currently held (for tests of bounded memory).
     public var openFlows: Int { index.count }
-}
-
-extension Flow {
-    static let placeholder = Flow(originator: Endpoint(address: IPAddress(ipv4: 0), port: 0),
-                                  responder: Endpoint(address: IPAddress(ipv4: 0), port: 0),
-                                  proto: 0, number: 0, time: 0, flipped: false)
 }

@@ -24,35 +24,30 @@ public struct ExpertCounts: Sendable, Codable, Equatable {
     }
 }
 
-/// A small ring of packet signatures with their time and interface.
+/// A small ring of packet signatures with their time and interface. Inline arrays: a flow holds it
+/// in place, and reading it copies nothing (tuples read through `withUnsafeBytes` were copied, twice
+/// a packet).
 struct RecentPackets {
     static let size = 8
-    private var signatures = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    private var times = (Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0), Int64(0))
-    private var interfaces = (Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0))
+    private var signatures = InlineArray<8, UInt64>(repeating: 0)
+    private var times = InlineArray<8, Int64>(repeating: 0)
+    private var interfaces = InlineArray<8, Int32>(repeating: 0)
     private var next = 0
     private var count = 0
 
     /// Was a packet with this signature seen within 1 ms, on another interface when interfaces are known?
+    @inline(__always)
     func contains(_ signature: UInt64, time: Int64, interface: Int32) -> Bool {
-        withUnsafeBytes(of: signatures) { sigs in
-            withUnsafeBytes(of: times) { stamps in
-                withUnsafeBytes(of: interfaces) { ifaces in
-                    for slot in 0..<count where sigs.load(fromByteOffset: slot * 8, as: UInt64.self) == signature {
-                        let other = ifaces.load(fromByteOffset: slot * 4, as: Int32.self)
-                        let delta = abs(time - stamps.load(fromByteOffset: slot * 8, as: Int64.self))
-                        if delta < 1_000_000, interface < 0 || interface != other { return true }
-                    }
-                    return false
-                }
-            }
+        for slot in 0..<count where signatures[slot] == signature {
+            if abs(time - times[slot]) < 1_000_000, interface < 0 || interface != interfaces[slot] { return true }
         }
+        return false
     }
 
     mutating func add(_ signature: UInt64, time: Int64, interface: Int32) {
-        withUnsafeMutableBytes(of: &signatures) { $0.storeBytes(of: signature, toByteOffset: next * 8, as: UInt64.self) }
-        withUnsafeMutableBytes(of: &times) { $0.storeBytes(of: time, toByteOffset: next * 8, as: Int64.self) }
-        withUnsafeMutableBytes(of: &interfaces) { $0.storeBytes(of: interface, toByteOffset: next * 4, as: Int32.self) }
+        signatures[next] = signature
+        times[next] = time
+        interfaces[next] = interface
         next = (next + 1) % Self.size
         count = min(count + 1, Self.size)
     }
@@ -82,7 +77,7 @@ struct Direction {
     var closedFromEstablished = false
 
     /// Established, or closed cleanly from there: the states in which Zeek notes a content gap.
-    var isClean: Bool { state == .established || state == .closed && closedFromEstablished }
+    @inline(__always) var isClean: Bool { state == .established || state == .closed && closedFromEstablished }
     var expert = ExpertCounts()
     /// When `nextSequence` last advanced, and when this side last sent an ACK (Wireshark's
     /// nextseqtime and lastacktime), and its run of duplicate ACKs.
@@ -95,8 +90,29 @@ struct Direction {
     var recent = RecentPackets()
 }
 
+/// Zeek's history letters in the order first seen: each letter at most once per side (`Flow.note`),
+/// and `^`. Held inline, so a flow is plain memory: copied without reference counting, released
+/// without freeing, read in place through a buffer pointer.
+struct History {
+    /// 26 letters for each side, and `^`.
+    static let capacity = 53
+    private var letters = InlineArray<53, UInt8>(repeating: 0)
+    private(set) var count = 0
+
+    mutating func append(_ letter: UInt8) {
+        guard count < Self.capacity else { return }
+        letters[count] = letter
+        count += 1
+    }
+
+    func withLetters<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        letters.span.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0.prefix(count))) }
+    }
+}
+
 /// One bidirectional flow: TCP with Zeek's state machine and Wireshark's expert
-/// analysis, or UDP/ICMP with counts. Memory is per flow, never per packet.
+/// analysis, or UDP/ICMP with counts. Memory is per flow, never per packet. Plain memory
+/// throughout (no references): see `History`.
 struct Flow {
     var originator: Endpoint
     var responder: Endpoint
@@ -107,7 +123,7 @@ struct Flow {
     var last: Int64
     var orig = Direction()
     var resp = Direction()
-    var history: [UInt8] = []
+    var history = History()
     var synTime: Int64 = -1
     var synAckTime: Int64 = -1
     var handshakeAckTime: Int64 = -1
@@ -137,6 +153,8 @@ struct Flow {
         originator == .reset || responder == .reset || (originator == .closed && responder == .closed)
     }
 
+    /// Inlined: a call copied the whole flow to read it.
+    @inline(__always)
     var state: ConnState {
         switch proto {
         case 6:
@@ -150,7 +168,7 @@ struct Flow {
         }
     }
 
-    var historyString: String { String(decoding: history, as: UTF8.self) }
+    var historyString: String { history.withLetters { String(decoding: $0, as: UTF8.self) } }
 
     /// Records a history letter once per direction: upper case for the originator.
     @inline(__always)

@@ -127,6 +127,7 @@ extension Flow {
             || (originator == .synSent || originator == .synAckSent) && responder == .inactive && time - start > ConnectionAnalyzer.closeDelay
     }
 
+    @inline(__always)
     func isCopy(_ signature: UInt64, fromOriginator: Bool, time: Int64, interface: Int32) -> Bool {
         fromOriginator ? orig.recent.contains(signature, time: time, interface: interface)
                        : resp.recent.contains(signature, time: time, interface: interface)
