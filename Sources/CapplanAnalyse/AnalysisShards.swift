@@ -136,7 +136,7 @@ public final class AnalysisShards {
         }
 
         var items: [Item] = []
-        var raw: [UInt8] = []
+        var raw = PacketBytes()
         /// The last batch: the worker finishes its analysis after it.
         var finishes = false
 
@@ -144,14 +144,13 @@ public final class AnalysisShards {
 
         mutating func append(_ bytes: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int,
                              clock: Int64) {
-            let start = raw.count
-            raw.append(contentsOf: bytes)
-            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: start..<raw.count, clock: clock))
+            let range = raw.append(bytes)
+            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: range, clock: clock))
         }
 
         mutating func clear() {
             items.removeAll(keepingCapacity: true)
-            raw.removeAll(keepingCapacity: true)
+            raw.removeAll()
             finishes = false
         }
     }

@@ -94,19 +94,17 @@ public final class TracingThread: @unchecked Sendable {
         }
 
         var items: [Item] = []
-        var raw: [UInt8] = []
+        var raw = PacketBytes()
         /// Set on the last batch: build the report, counting from this time, once it is followed.
         var reportFrom: Timestamp??
 
         mutating func append(_ bytes: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
-            let start = raw.count
-            raw.append(contentsOf: bytes)
-            items.append(Item(point: point, number: number, timestamp: timestamp, raw: start..<raw.count))
+            items.append(Item(point: point, number: number, timestamp: timestamp, raw: raw.append(bytes)))
         }
 
         mutating func clear() {
             items.removeAll(keepingCapacity: true)
-            raw.removeAll(keepingCapacity: true)
+            raw.removeAll()
             reportFrom = nil
         }
     }
