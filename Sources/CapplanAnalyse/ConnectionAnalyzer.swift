@@ -520,6 +520,9 @@ public struct ConnectionAnalyzer {
         // Once a trim has kept `recordLimit`, a flow that started after all of them cannot be among the first.
         guard flow.pointee.firstPacket < keptUpTo else { return }
         if connections.count >= 2 * recordLimit { trimConnections() }
+        // Room for every record kept between trims from the first: growing by doubling copied the
+        // records into fresh memory each time. Untouched room costs no memory.
+        if connections.capacity == 0 { connections.reserveCapacity(2 * recordLimit) }
         let synTime = flow.pointee.synTime, handshakeAckTime = flow.pointee.handshakeAckTime
         let rtt = synTime >= 0 && handshakeAckTime >= 0 ? Double(handshakeAckTime - synTime) / 1e9 : nil
         connections.append(ConnectionRecord(
