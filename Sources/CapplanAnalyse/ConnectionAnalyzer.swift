@@ -25,6 +25,9 @@ public struct ConnectionAnalyzer {
     public private(set) var icmpErrors: [ICMPErrorEvent] = []
     /// Grows whenever an event a stop condition or a keep trigger watches is counted (a reset, an
     /// ICMP error, a DNS failure, a retried SYN): a live capture looks at the events only then.
+    /// Inlinable: a live capture asks after every packet, and a call from another module copied the
+    /// whole analysis (496 bytes, and a retain and release of each of its collections) to ask.
+    @inlinable
     public var eventTally: Int { resets.count + icmpErrors.count + totals.dnsFailures + totals.unansweredSynRetries }
     public private(set) var dnsFailures: [DNSFailure] = []
     public private(set) var stateCounts: [ConnState: Int] = [:]
