@@ -526,28 +526,14 @@ public struct ConnectionAnalyzer {
         // Room for every record kept between trims from the first: growing by doubling copied the
         // records into fresh memory each time. Untouched room costs no memory.
         if connections.capacity == 0 { connections.reserveCapacity(2 * recordLimit) }
-        let synTime = flow.pointee.synTime, handshakeAckTime = flow.pointee.handshakeAckTime
-        let rtt = synTime >= 0 && handshakeAckTime >= 0 ? Double(handshakeAckTime - synTime) / 1e9 : nil
-        connections.append(ConnectionRecord(
-            proto: flow.pointee.proto == 6 ? "tcp" : flow.pointee.proto == 17 ? "udp" : "icmp",
-            originator: flow.pointee.originator, responder: flow.pointee.responder,
-            state: state, history: flow.pointee.historyString, firstPacket: flow.pointee.firstPacket,
-            start: Double(flow.pointee.start - start) / 1e9, duration: Double(flow.pointee.last - flow.pointee.start) / 1e9,
-            originatorPackets: flow.pointee.orig.packets, responderPackets: flow.pointee.resp.packets,
-            originatorBytes: flow.pointee.orig.payloadBytes, responderBytes: flow.pointee.resp.payloadBytes,
-            handshakeRTT: rtt, synRetries: max(0, flow.pointee.orig.synCount - 1), expert: flowExpert,
-            resets: flow.pointee.resets, tunnel: flow.pointee.tunnel == .none ? nil : flow.pointee.tunnel.name))
+        connections.append(flow.pointee.record(state: state, expert: flowExpert, captureStart: start))
     }
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.
     public mutating func finish() {
         // In slot order, as before; a released slot has protocol 0. No list of
         // a million entries to sort.
-        let held = flows  // the same storage: summarising never writes a flow
-        held.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            for slot in buffer.indices where buffer[slot].proto != 0 { summarise(base + slot) }
-        }
+        for slot in flows.indices where flows.withUnsafeBufferPointer({ $0[slot].proto }) != 0 { summarise(slot: slot) }
         index = FlowTable()
         flows.removeAll()
         free.removeAll()

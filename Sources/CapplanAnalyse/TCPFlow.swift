@@ -185,6 +185,21 @@ struct Flow {
 
     var historyString: String { history.withLetters { String(decoding: $0, as: UTF8.self) } }
 
+    /// The connection record of this flow, as summarised with its `state` and `expert` counts;
+    /// times count from `captureStart`. Inlined: a call copied the whole flow to read it.
+    @inline(__always)
+    func record(state: ConnState, expert: ExpertCounts, captureStart: Int64) -> ConnectionRecord {
+        let rtt = synTime >= 0 && handshakeAckTime >= 0 ? Double(handshakeAckTime - synTime) / 1e9 : nil
+        return ConnectionRecord(
+            proto: proto == 6 ? "tcp" : proto == 17 ? "udp" : "icmp", originator: originator, responder: responder,
+            state: state, history: historyString, firstPacket: firstPacket,
+            start: Double(start - captureStart) / 1e9, duration: Double(last - start) / 1e9,
+            originatorPackets: orig.packets, responderPackets: resp.packets,
+            originatorBytes: orig.payloadBytes, responderBytes: resp.payloadBytes,
+            handshakeRTT: rtt, synRetries: max(0, orig.synCount - 1), expert: expert,
+            resets: resets, tunnel: tunnel == .none ? nil : tunnel.name)
+    }
+
     /// Records a history letter once per direction: upper case for the originator.
     @inline(__always)
     mutating func note(_ letter: UInt8, fromOriginator: Bool) {

@@ -34,10 +34,8 @@ public final class PcapngReader: CaptureFileReader {
     @exclusivity(unchecked) private var filled = 0
     @exclusivity(unchecked) private var atEnd = false
     @exclusivity(unchecked) private var body: UnsafeMutableRawPointer
-    /// Small enough that what read(2) just copied in is still in the core's cache (1 MiB of L2
-    /// here) when the packets are taken: with a megabyte, most of a path report's reading time
-    /// was the first load from each block (perf annotate), with three files read in turn.
-    static let chunk = 1 << 18
+    /// As the classic pcap reader's (`PcapRecords.chunk`, which says why).
+    static let chunk = PcapRecords.chunk
     /// The first packet block, read ahead by `init` to learn the interfaces.
     @exclusivity(unchecked) private var pending = false
     /// Blocks larger than this are taken as damage rather than allocated.
