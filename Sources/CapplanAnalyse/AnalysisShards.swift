@@ -6,7 +6,7 @@ import Foundation
 /// runs one, a worker thread the other, fed the packets' bytes in batches at most `inFlight` ahead.
 /// The worker decodes what it analyses.
 /// `finish` merges them into exactly what one analysis of every packet gives
-/// (`ConnectionAnalyzer.merged`), so the report is the same with one thread or two.
+/// (`ConnectionAnalyzer.absorb`), so the report is the same with one thread or two.
 public final class AnalysisShards {
     // Touched for every packet by the caller's thread alone: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var local = ConnectionAnalyzer()
@@ -30,13 +30,18 @@ public final class AnalysisShards {
 
     /// `threads`: 1 analyses on the caller's thread alone; 2 (or more) adds the worker.
     /// `openFlowLimit`: as `ConnectionAnalyzer.openFlowLimit`, for the whole analysis.
+    /// `recordLimit`: as `ConnectionAnalyzer.recordLimit`.
     /// `workerTakesAll`: with the worker, every flow is analysed there and none on the caller's thread.
-    public init(threads: Int, openFlowLimit: Int? = nil, workerTakesAll: Bool = false) {
+    public init(threads: Int, openFlowLimit: Int? = nil, recordLimit: Int? = nil, workerTakesAll: Bool = false) {
         worker = threads > 1 ? Worker() : nil
         workerShare = workerTakesAll ? UInt64(FlowBucket.count) : Self.workerBuckets
         if let openFlowLimit {
             local.openFlowLimit = openFlowLimit
             worker?.analyzer.openFlowLimit = openFlowLimit
+        }
+        if let recordLimit {
+            local.recordLimit = recordLimit
+            worker?.analyzer.recordLimit = recordLimit
         }
     }
 
@@ -102,10 +107,13 @@ public final class AnalysisShards {
         batch.finishes = true
         worker.submit(batch)
         local.finish()
-        var whole = ConnectionAnalyzer.merged([local, worker.finish()])
-        whole.totals.first = first
-        whole.totals.last = last
-        return whole
+        // The worker holds most of the open flows: once it has analysed its last batch, half of
+        // them are summarised here while it summarises the rest.
+        worker.summariseCallersShare(into: &local)
+        local.absorb(worker.finish())
+        local.totals.first = first
+        local.totals.last = last
+        return local
     }
 
     /// Which share of the flows a packet belongs to (`FlowBucket`). ICMP goes by addresses alone,
@@ -173,11 +181,24 @@ public final class AnalysisShards {
 
         func spareBatch() -> Batch { thread.reuse() ?? Batch() }
 
+        /// The worker's open flows when it reaches the last batch, for the caller's share of finishing them.
+        private let held = Mailbox<[Flow]>()
+
         /// Waits for every batch to be analysed, the last one marked `finishes`; the worker's analysis, finished.
         func finish() -> ConnectionAnalyzer {
             thread.finish()
             return analyzer
         }
+
+        /// Waits for the worker to reach the last batch, then summarises the caller's share of its
+        /// open flows into `analysis` (the caller's own, finished) as the worker finishes the rest.
+        func summariseCallersShare(into analysis: inout ConnectionAnalyzer) {
+            let flows = held.take()
+            analysis.summariseFinishing(flows, slots: Self.callersShare(of: flows.count))
+        }
+
+        /// The upper half of the slots: open flows lie about evenly through them.
+        static func callersShare(of slots: Int) -> Range<Int> { slots / 2..<slots }
 
         private func analyse(_ batch: inout Batch) {
             batch.raw.withUnsafeBytes { raw in
@@ -187,7 +208,11 @@ public final class AnalysisShards {
                                  raw: bytes, clock: item.clock)
                 }
             }
-            if batch.finishes { analyzer.finish() }
+            if batch.finishes {
+                let flows = analyzer.heldFlows
+                held.put(flows)
+                analyzer.finish(leaving: Self.callersShare(of: flows.count))
+            }
             batch.clear()
         }
     }

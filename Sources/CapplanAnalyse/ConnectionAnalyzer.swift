@@ -493,11 +493,28 @@ public struct ConnectionAnalyzer {
 
     /// The flow in `slot`, summarised where it lies rather than copied (a Flow is about 880 bytes).
     private mutating func summarise(slot: Int) {
-        let held = flows  // the same storage: summarising never writes a flow
+        summariseOpen(of: flows, slots: slot..<slot + 1)
+    }
+
+    /// The flows held now, for another analysis to summarise some of them (`summariseOpen(of:slots:)`)
+    /// while this one finishes the rest (`finish(leaving:)`). The copy shares their storage, and
+    /// nothing writes it after: finishing lets go of the flows rather than changing them.
+    var heldFlows: [Flow] { flows }
+
+    /// Summarises the flows open in `slots` of `held` (this analysis's own, or another's begun at
+    /// the same first packet), where they lie.
+    private mutating func summariseOpen(of held: [Flow], slots: Range<Int>) {
         held.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
-            summarise(base + slot)
+            for slot in slots where buffer[slot].proto != 0 { summarise(base + slot) }  // protocol 0: released
         }
+    }
+
+    /// Summarises the open flows in `slots` of another analysis's `heldFlows` as if they were this
+    /// one's, and lets them go; the other leaves them out of its own finish.
+    mutating func summariseFinishing(_ held: [Flow], slots: Range<Int>) {
+        summariseOpen(of: held, slots: slots)
+        trimConnections()
     }
 
     /// Through a pointer: a flow passed by value to a mutating method is copied first, for all that it is only read.
@@ -530,10 +547,12 @@ public struct ConnectionAnalyzer {
     }
 
     /// Summarises every flow still open and every query still unanswered. Call once, at the end.
-    public mutating func finish() {
-        // In slot order, as before; a released slot has protocol 0. No list of
-        // a million entries to sort.
-        for slot in flows.indices where flows.withUnsafeBufferPointer({ $0[slot].proto }) != 0 { summarise(slot: slot) }
+    /// `leaving`: slots whose flows another analysis summarises instead (`summariseFinishing`).
+    public mutating func finish(leaving: Range<Int> = 0..<0) {
+        // In slot order, as before; no list of a million entries to sort.
+        let held = flows
+        summariseOpen(of: held, slots: 0..<min(leaving.lowerBound, held.count))
+        summariseOpen(of: held, slots: min(leaving.upperBound, held.count)..<held.count)
         index = FlowTable()
         flows.removeAll()
         free.removeAll()
@@ -555,40 +574,61 @@ public struct ConnectionAnalyzer {
     }
 
     private mutating func trimConnections() {
-        // Sorted through their indices: a sort that moved the records themselves cost more than
-        // the rest of finishing the analysis. No two connections begin at one packet.
-        // The keys apart: reading a key out of the records copied each record it compared.
+        // Sorted as (key, index) pairs, then each record moved once: a sort that moved the records
+        // themselves cost more than the rest of finishing the analysis, and reading a key out of
+        // the records copied each record it compared. No two connections begin at one packet.
         let keys = connections.map(\.firstPacket)
-        if !keys.indices.dropFirst().allSatisfy({ keys[$0 - 1] < keys[$0] }) {
-            let records = connections
-            connections = keys.indices.sorted { keys[$0] < keys[$1] }.prefix(recordLimit).map { records[$0] }
+        var keyed = keys.indices.map { (key: keys[$0], index: $0) }
+        if !keyed.indices.dropFirst().allSatisfy({ keyed[$0 - 1].key < keyed[$0].key }) {
+            keyed.sort { $0.key < $1.key }
+            connections.permute(into: keyed.map(\.index))
         }
         if connections.count > recordLimit { connections.removeLast(connections.count - recordLimit) }
         if connections.count == recordLimit, let last = connections.last { keptUpTo = last.firstPacket }
     }
 
-    /// One analysis of every packet from analyses of disjoint parts (each flow wholly in one),
-    /// all begun at the same first packet and finished: the same as if one had seen them all.
-    public static func merged(_ parts: [ConnectionAnalyzer]) -> ConnectionAnalyzer {
-        guard var whole = parts.first else { return ConnectionAnalyzer() }
-        for part in parts.dropFirst() {
-            whole.totals = whole.totals + part.totals
-            whole.connections += part.connections
-            whole.resets += part.resets
-            whole.icmpErrors += part.icmpErrors
-            whole.dnsFailures += part.dnsFailures
-            whole.stateCounts.merge(part.stateCounts, uniquingKeysWith: +)
-            whole.expert = whole.expert + part.expert
-            whole.talkers.merge(part.talkers) { Talker(packets: $0.packets + $1.packets, bytes: $0.bytes + $1.bytes) }
-        }
-        let limit = whole.recordLimit
-        whole.trimConnections()
-        whole.resets = Array(whole.resets.sorted { $0.packet < $1.packet }.prefix(limit))
-        whole.icmpErrors = Array(whole.icmpErrors.sorted { $0.packet < $1.packet }.prefix(limit))
-        whole.dnsFailures = Array(whole.dnsFailures.sorted { $0.packet < $1.packet }.prefix(limit))
-        return whole
+    /// Takes in the analysis of a disjoint part of the packets (each flow wholly in one), begun at
+    /// the same first packet, both finished: this is then one analysis of them all, the same as if
+    /// it had seen every packet. In place: the records join this one's, in room kept for them.
+    public mutating func absorb(_ part: consuming ConnectionAnalyzer) {
+        totals = totals + part.totals
+        connections += part.connections
+        resets += part.resets
+        icmpErrors += part.icmpErrors
+        dnsFailures += part.dnsFailures
+        stateCounts.merge(part.stateCounts, uniquingKeysWith: +)
+        expert = expert + part.expert
+        talkers.merge(part.talkers) { Talker(packets: $0.packets + $1.packets, bytes: $0.bytes + $1.bytes) }
+        trimConnections()
+        resets = Array(resets.sorted { $0.packet < $1.packet }.prefix(recordLimit))
+        icmpErrors = Array(icmpErrors.sorted { $0.packet < $1.packet }.prefix(recordLimit))
+        dnsFailures = Array(dnsFailures.sorted { $0.packet < $1.packet }.prefix(recordLimit))
     }
 
     /// Flows currently held (for tests of bounded memory).
     public var openFlows: Int { index.count }
+}
+
+extension Array {
+    /// Rearranged so that position i holds what was at `order[i]` (a permutation of the indices):
+    /// each element moved once, in place, rather than copied into a new array.
+    mutating func permute(into order: [Int]) {
+        precondition(order.count == count)
+        var placed = [Bool](repeating: false, count: count)
+        withUnsafeMutableBufferPointer { elements in
+            guard let base = elements.baseAddress else { return }
+            for start in order.indices where !placed[start] {
+                // Around the cycle through `start`: each position takes from the one `order` names.
+                let held = (base + start).move()
+                var position = start
+                while order[position] != start {
+                    (base + position).moveInitialize(from: base + order[position], count: 1)
+                    placed[position] = true
+                    position = order[position]
+                }
+                (base + position).initialize(to: held)
+                placed[position] = true
+            }
+        }
+    }
 }

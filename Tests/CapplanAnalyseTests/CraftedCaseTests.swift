@@ -271,4 +271,51 @@ struct CraftedCaseTests {
             #expect(sharded.connections.map(\.originatorPackets) == analyzer.connections.map(\.originatorPackets))
         }
     }
+
+    /// 900 connections over 45 s, a third left open at the end, kept to a list of 100 records:
+    /// the lists are trimmed while flows close and again as the open ones are summarised (on both
+    /// threads when there are two), and one analysis or two keep exactly the same records.
+    @Test func keptRecordsAreTheFirstStartedWithOneThreadOrTwo() throws {
+        var crafter = Crafter()
+        for index in 0..<900 {
+            let client = (ip: "198.51.100.\(10 + index % 7)", port: UInt16(20_000 + index))
+            crafter.tcp(Segment(from: client, to: s, flags: SYN, seq: 0), after: 0.05)
+            crafter.tcp(Segment(from: s, to: client, flags: SYN | ACK, seq: 0, ack: 1))
+            crafter.tcp(Segment(from: client, to: s, flags: ACK | PSH, seq: 1, ack: 1, payload: index % 5 + 1))
+            guard index % 3 != 0 else { continue }
+            crafter.tcp(Segment(from: client, to: s, flags: FIN | ACK, seq: UInt32(2 + index % 5), ack: 1))
+            crafter.tcp(Segment(from: s, to: client, flags: FIN | ACK, seq: 1, ack: UInt32(3 + index % 5)))
+        }
+        let file = try crafter.write()
+        let reader = try PcapReader(path: file)
+        let decoder = try PacketDecoder(linkType: reader.linkType)
+        var packets: [(bytes: [UInt8], time: Timestamp, length: Int)] = []
+        while let packet = try reader.next() { packets.append((Array(packet.bytes), packet.timestamp, packet.originalLength)) }
+
+        var analyzer = ConnectionAnalyzer()
+        analyzer.recordLimit = 100
+        for (index, packet) in packets.enumerated() {
+            packet.bytes.withUnsafeBytes { raw in
+                analyzer.add(decoder.decode(raw), number: index + 1, timestamp: packet.time, originalLength: packet.length, raw: raw)
+            }
+        }
+        analyzer.finish()
+        #expect(analyzer.totals.connections == 900)
+        #expect(analyzer.connections.map(\.firstPacket) == Array(analyzer.connections.map(\.firstPacket).sorted().prefix(100)))
+        #expect(analyzer.connections.count == 100 && analyzer.connections.first?.firstPacket == 1, "the first 100 started")
+        #expect(analyzer.stateCounts[.S1] == 300, "the open third: \(analyzer.stateCounts)")
+
+        for threads in [1, 2] {
+            let shards = AnalysisShards(threads: threads, recordLimit: 100)
+            for (index, packet) in packets.enumerated() {
+                packet.bytes.withUnsafeBytes { raw in
+                    shards.add(raw, decoder: decoder, number: index + 1, timestamp: packet.time, originalLength: packet.length)
+                }
+            }
+            let sharded = shards.finish()
+            #expect(sharded.totals == analyzer.totals, "\(threads) thread(s)")
+            #expect(sharded.connections == analyzer.connections, "\(threads) thread(s)")
+            #expect(sharded.stateCounts == analyzer.stateCounts && sharded.talkers == analyzer.talkers && sharded.expert == analyzer.expert)
+        }
+    }
 }

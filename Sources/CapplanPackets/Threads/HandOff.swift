@@ -77,6 +77,33 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
     }
 }
 
+/// One value handed from one thread to another: `take` waits until it is `put`.
+public final class Mailbox<Value: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Value?
+
+    public init() {}
+
+    public func put(_ value: Value) {
+        condition.lock()
+        self.value = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    public func take() -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let value {
+                self.value = nil
+                return value
+            }
+            condition.wait()
+        }
+    }
+}
+
 /// How many threads capplan's two-stage work is worth on this machine: two where it has two cores.
 public enum Threads {
     public static var useful: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
