@@ -69,6 +69,7 @@ public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringCo
     }
 
     public var description: String {
+        if !isIPv6 { return dottedQuad }
         var buffer = [CChar](repeating: 0, count: 64)
         let family = isIPv6 ? AF_INET6 : AF_INET
         let ok = bytes.withUnsafeBytes { raw in
@@ -78,6 +79,23 @@ public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringCo
         }
         guard ok else { return "?" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// An IPv4 address's text written digit by digit: glibc's inet_ntop formats it with sprintf, and
+    /// a summary writes thousands of addresses (a tenth of rendering summary.json went there).
+    private var dottedQuad: String {
+        String(unsafeUninitializedCapacity: 15) { text in
+            var count = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int(truncatingIfNeeded: low >> UInt64(shift)) & 0xFF
+                if octet >= 100 { text[count] = UInt8(ascii: "0") + UInt8(octet / 100); count += 1 }
+                if octet >= 10 { text[count] = UInt8(ascii: "0") + UInt8(octet / 10 % 10); count += 1 }
+                text[count] = UInt8(ascii: "0") + UInt8(octet % 10)
+                count += 1
+                if shift > 0 { text[count] = UInt8(ascii: "."); count += 1 }
+            }
+            return count
+        }
     }
 
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
