@@ -9,7 +9,7 @@ public enum SortedJSON {
     public static func encode<T: Encodable>(_ value: T) throws -> String {
         let arena = Arena()
         try arena.encode(value, into: arena.root())
-        return String(decoding: arena.rendered(), as: UTF8.self)
+        return arena.rendered()
     }
 }
 
@@ -35,7 +35,7 @@ final class Arena {
 
     // One encoding, on one thread: no dynamic exclusivity checks.
     @exclusivity(unchecked) private(set) var nodes: [Node] = []
-    @exclusivity(unchecked) private(set) var text: [UInt8] = []
+    @exclusivity(unchecked) private(set) var text = ByteWriter()
     /// Per coding-key type, the key orders seen: the keys in encoding order and their sorted order.
     private var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]] = [:]
 
@@ -70,7 +70,7 @@ final class Arena {
 
     // MARK: scalars
 
-    func scalar(_ node: Int32, _ write: (inout [UInt8]) -> Void) {
+    func scalar(_ node: Int32, _ write: (inout ByteWriter) -> Void) {
         let start = Int32(text.count)
         write(&text)
         let end = Int32(text.count)
@@ -82,7 +82,7 @@ final class Arena {
     }
 
     func literal(_ node: Int32, _ value: StaticString) {
-        scalar(node) { $0.append(contentsOf: UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount)) }
+        scalar(node) { $0.append(UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount)) }
     }
 
     func integer<I: BinaryInteger>(_ node: Int32, _ value: I) {
@@ -98,7 +98,7 @@ final class Arena {
                     count += 1
                 }
                 if value < 0 { text.append(UInt8(ascii: "-")) }
-                text.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(40 - count)...]))
+                text.append(UnsafeBufferPointer(rebasing: digits[(40 - count)...]))
             }
         }
     }
@@ -112,7 +112,7 @@ final class Arena {
         }
         var description = value.description
         if description.hasSuffix(".0") { description.removeLast(2) }
-        scalar(node) { $0.append(contentsOf: description.utf8) }
+        scalar(node) { text in description.withUTF8 { text.append($0) } }
     }
 
     func string(_ node: Int32, _ value: String) {
@@ -121,7 +121,7 @@ final class Arena {
 
     /// A JSON string as Foundation writes it: quote, backslash and control characters escaped
     /// (\b \f \n \r \t by name, the rest as \u00XX), slashes and everything else as they are.
-    static func quote(_ value: String, into text: inout [UInt8]) {
+    static func quote(_ value: String, into text: inout ByteWriter) {
         text.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { bytes in
@@ -129,7 +129,7 @@ final class Arena {
             for index in bytes.indices {
                 let byte = bytes[index]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<index]))
+                text.append(UnsafeBufferPointer(rebasing: bytes[plainFrom..<index]))
                 plainFrom = index + 1
                 text.append(UInt8(ascii: "\\"))
                 switch byte {
@@ -141,10 +141,10 @@ final class Arena {
                 case 0x09: text.append(UInt8(ascii: "t"))
                 default:
                     let hex = Array("0123456789abcdef".utf8)
-                    text.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    for escaped in [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]] { text.append(escaped) }
                 }
             }
-            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom...]))
+            text.append(UnsafeBufferPointer(rebasing: bytes[plainFrom...]))
         }
         text.append(UInt8(ascii: "\""))
     }
@@ -188,17 +188,16 @@ final class Arena {
     // MARK: rendering
 
     /// The whole document, once every value is encoded.
-    func rendered() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count * 2)
+    func rendered() -> String {
+        var out = ByteWriter(capacity: text.count * 2)
         nodes.withUnsafeBufferPointer { nodes in
-            text.withUnsafeBufferPointer { text in
+            text.withBytes { text in
                 var renderer = Renderer(nodes: nodes, text: text, orders: orders)
                 renderer.render(0, depth: 0, into: &out)
                 orders = renderer.orders
             }
         }
-        return out
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 }
 
@@ -209,10 +208,10 @@ private struct Renderer {
     var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]]
     private static let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
 
-    mutating func render(_ node: Int32, depth: Int, into out: inout [UInt8]) {
+    mutating func render(_ node: Int32, depth: Int, into out: inout ByteWriter) {
         switch nodes[Int(node)].kind {
         case .scalar:
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[Int(nodes[Int(node)].textStart)..<Int(nodes[Int(node)].textEnd)]))
+            out.append(UnsafeBufferPointer(rebasing: text[Int(nodes[Int(node)].textStart)..<Int(nodes[Int(node)].textEnd)]))
         case .empty, .object:
             out.append(UInt8(ascii: "{"))
             let sorted = sortedChildren(node)
@@ -238,21 +237,21 @@ private struct Renderer {
     }
 
     /// Before an entry: a comma after the one before, a new line, the indent.
-    private func separate(first: Bool, depth: Int, into out: inout [UInt8]) {
+    private func separate(first: Bool, depth: Int, into out: inout ByteWriter) {
         if !first { out.append(UInt8(ascii: ",")) }
         out.append(Self.newline)
         indent(depth, into: &out)
     }
 
     /// Foundation writes an empty container as its brackets around an empty line.
-    private func close(_ bracket: UInt8, empty: Bool, depth: Int, into out: inout [UInt8]) {
+    private func close(_ bracket: UInt8, empty: Bool, depth: Int, into out: inout ByteWriter) {
         out.append(Self.newline)
         if empty { out.append(Self.newline) }
         indent(depth, into: &out)
         out.append(bracket)
     }
 
-    private func indent(_ depth: Int, into out: inout [UInt8]) {
+    private func indent(_ depth: Int, into out: inout ByteWriter) {
         for _ in 0..<2 * depth { out.append(Self.space) }
     }
 
@@ -279,6 +278,53 @@ private struct Renderer {
         let sorted = ordered.indices.filter { $0 + 1 == ordered.count || key(ordered[$0]) != key(ordered[$0 + 1]) }.map { ordered[$0] }
         if let type, known.count < 8 { orders[type, default: []].append((children.indices.map(key), sorted)) }
         return sorted.map { children[$0] }
+    }
+}
+
+/// Bytes appended into memory that grows by doubling. `[UInt8].append` cost tens of instructions
+/// a call (a check that the buffer is not shared, a generic copy), and summary.json is written in
+/// hundreds of thousands of short runs: an indent, a key, a number.
+struct ByteWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1 << 16) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        if count == capacity { grow(to: count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress else { return }
+        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        (base + count).initialize(from: from, count: bytes.count)
+        count += bytes.count
+    }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        var larger = capacity * 2
+        while larger < needed { larger *= 2 }
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.initialize(from: base, count: count)
+        base.deallocate()
+        base = moved
+        capacity = larger
+    }
+
+    /// What has been written, read in place.
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try body(UnsafeBufferPointer(start: base, count: count))
     }
 }
 
