@@ -79,11 +79,23 @@ struct SummaryBuilder {
     static let listedEvents = 1000
 
     private func listedConnections() -> [ConnectionRecord] {
-        let normal: Set<ConnState> = [.SF, .S1]
-        let problems = analyzer.connections.filter { !normal.contains($0.state) || $0.resets > 0 || $0.expert != ExpertCounts() }
-        let rest = analyzer.connections.filter { normal.contains($0.state) && $0.resets == 0 && $0.expert == ExpertCounts() }
-        return (problems.prefix(Self.listedConnections) + rest.prefix(max(0, Self.listedConnections - problems.count)))
-            .sorted { $0.firstPacket < $1.firstPacket }
+        // Chosen by position, and only the chosen copied: filtering the records copied every one
+        // of the thousands kept.
+        let records = analyzer.connections
+        var problems: [Int] = [], rest: [Int] = []
+        records.withUnsafeBufferPointer { records in
+            for index in records.indices {
+                let normal = (records[index].state == .SF || records[index].state == .S1) && records[index].resets == 0
+                    && records[index].expert == ExpertCounts()
+                if !normal {
+                    problems.append(index)
+                } else if rest.count < Self.listedConnections {
+                    rest.append(index)
+                }
+            }
+        }
+        let chosen = problems.prefix(Self.listedConnections) + rest.prefix(max(0, Self.listedConnections - problems.count))
+        return chosen.map { records[$0] }.sorted { $0.firstPacket < $1.firstPacket }
     }
 
     // MARK: resets
@@ -137,7 +149,7 @@ struct SummaryBuilder {
         struct Ends: Hashable {
             let sender: Endpoint, receiver: Endpoint
         }
-        var seen = Set<Ends>()
+        var seen = Set<Ends>(minimumCapacity: resets.count)
         let first = resets.filter { !$0.answeredSyn }.filter { seen.insert(Ends(sender: $0.sender, receiver: $0.receiver)).inserted }
         var findings = first.prefix(Self.individualResets).map { event -> Summary.Finding in
             var text = "\(describe(event.sender)) reset its connection to \(describe(event.receiver)) \(seconds(event.time)) into the capture"
