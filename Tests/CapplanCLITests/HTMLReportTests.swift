@@ -97,6 +97,10 @@ struct HTMLReportTests {
         let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         #expect(page.contains("data ×3, 300 B"), "the client's three segments")
         #expect(page.contains("data ×20000, 1000000 B"), "the server's bulk transfer")
+        // The handshake's ACK is drawn; the server's bare ACK after the client's data is not
+        // (the pass decodes it only while the ladder would draw it).
+        let labels = page.components(separatedBy: "<text class=\"label\"").dropFirst().compactMap { $0.split(separator: ">").dropFirst().first?.split(separator: "<").first }
+        #expect(labels.map(String.init) == ["SYN", "SYN-ACK", "ACK", "data ×3, 300 B", "data ×20000, 1000000 B", "RST-ACK TTL 64, out of window"], "\(labels)")
     }
 
     /// 20,000 connections reset: the page holds the findings and at most the ladder cap.

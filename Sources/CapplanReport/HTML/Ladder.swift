@@ -58,24 +58,28 @@ public enum LadderReader {
         let unknown = cited.filter { keys[$0.key] == nil }
         if !unknown.isEmpty { keys.merge((try? flowsOf(unknown, path: path)) ?? [:]) { known, _ in known } }
         guard !cited.isEmpty, !keys.isEmpty else { return [] }
-        // At most `ladderLimit` flows: looked up by a scan, cheaper than hashing for every packet.
-        var ladders: [(key: FlowKey, builder: LadderBuilder)] = []
+        // At most `ladderLimit` flows: looked up by a scan of their keys, cheaper than hashing for
+        // every packet. Both lists are fixed before the pass: a list the pass's closures share
+        // and could change was checked for exclusive access, and its entries copied, per packet.
+        var flows: [FlowKey] = [], builders: [LadderBuilder] = []
         for (number, finding) in cited.sorted(by: { $0.key < $1.key }) {
-            guard let key = keys[number], !ladders.contains(where: { $0.key == key }), ladders.count < ladderLimit else { continue }
-            ladders.append((key, LadderBuilder(finding: finding, summary: summary)))
+            guard let key = keys[number], !flows.contains(key), flows.count < ladderLimit else { continue }
+            flows.append(key)
+            builders.append(LadderBuilder(finding: finding, summary: summary))
         }
-        func builder(_ key: FlowKey) -> LadderBuilder? { ladders.first { $0.key == key }?.builder }
+        let ladderFlows = flows, ladderBuilders = builders
         // Most packets belong to other flows: a TCP segment whose endpoints its bytes show is
-        // decoded only when they are a ladder's.
+        // decoded only when they are a ladder's, and a bare ACK only when its ladder draws one.
         try? forEachPacket(path: path, decodes: { _, decoder, raw in
             guard let tcp = decoder.quickTCPEndpoints(raw) else { return true }
-            return builder(FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort),
-                                   Endpoint(address: tcp.destination, port: tcp.destinationPort))) != nil
+            let key = FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort), Endpoint(address: tcp.destination, port: tcp.destinationPort))
+            guard let index = ladderFlows.firstIndex(of: key) else { return false }
+            return ladderBuilders[index].drawsBareAck || !decoder.isBareTCPAck(raw)
         }) { number, packet, source, time in
-            guard let key = flowKey(packet), let builder = builder(key) else { return }
-            builder.add(packet, number: number, source: source, time: time)
+            guard let key = flowKey(packet), let index = ladderFlows.firstIndex(of: key) else { return }
+            ladderBuilders[index].add(packet, number: number, source: source, time: time)
         }
-        return ladders.compactMap { $0.builder.ladder() }
+        return ladderBuilders.compactMap { $0.ladder() }
     }
 
     /// The first packet each finding cites (findings in order), and the finding's words.
@@ -165,6 +169,12 @@ final class LadderBuilder {
         self.summary = summary
         resets = Dictionary(summary.resets.map { ($0.event.packet, $0) }, uniquingKeysWith: { first, _ in first })
         hops = summary.path?.hopsByPacket() ?? [:]
+    }
+
+    /// Whether a bare ACK would change the ladder: as the connection's first packet, or as the
+    /// handshake's last (`describe`). Otherwise `add` passes it by, and it need not be decoded.
+    var drawsBareAck: Bool {
+        source == nil || originator == nil || arrows.count == 2 && arrows[1].kind == .synAck
     }
 
     func add(_ packet: DecodedPacket, number: Int, source: Int, time: Double) {
