@@ -511,7 +511,8 @@ public struct ConnectionAnalyzer {
     }
 
     /// Summarises the open flows in `slots` of another analysis's `heldFlows` as if they were this
-    /// one's, and lets them go; the other leaves them out of its own finish.
+    /// one's (the other leaves them out of its own finish), then trims the records to those kept,
+    /// so that the other's fit beside them when the two are merged (`absorb`).
     mutating func summariseFinishing(_ held: [Flow], slots: Range<Int>) {
         summariseOpen(of: held, slots: slots)
         trimConnections()

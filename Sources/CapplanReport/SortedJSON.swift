@@ -1,3 +1,6 @@
+import CapplanPackets
+import Foundation
+
 /// JSON exactly as Foundation's `JSONEncoder` writes it with `[.prettyPrinted, .sortedKeys,
 /// .withoutEscapingSlashes]` and non-finite numbers as "inf", "-inf" and "nan", byte for byte, in a
 /// fraction of the time. Foundation builds a tree of boxed values and sorts every object's keys by
@@ -9,14 +12,25 @@ public enum SortedJSON {
     public static func encode<T: Encodable>(_ value: T) throws -> String {
         let arena = Arena()
         try arena.encode(value, into: arena.root())
-        return arena.rendered()
+        return try arena.rendered()
+    }
+
+    /// As `encode`, with the value of each key of the root object named in `aside` encoded and
+    /// written on a thread of its own while this one does the rest: a summary's list of
+    /// connections and its path are each about half of it. The value is Sendable, so its parts
+    /// may go to other threads.
+    public static func encode<T: Encodable & Sendable>(_ value: T, aside: Set<String>) throws -> String {
+        let arena = Arena(aside: aside)
+        try arena.encode(value, into: arena.root())
+        return try arena.rendered()
     }
 }
 
 /// The encoded values: nodes linked to their parent's list of children, scalars as text.
 final class Arena {
     struct Node {
-        enum Kind: UInt8 { case empty, scalar, object, array }
+        /// `aside`: written by another thread (`Arena.aside`); `textStart` is its place in `asideParts`.
+        enum Kind: UInt8 { case empty, scalar, object, array, aside }
         var kind = Kind.empty
         /// Its key in the parent object ("" in an array).
         var key = ""
@@ -38,6 +52,14 @@ final class Arena {
     @exclusivity(unchecked) private(set) var text = ByteWriter()
     /// Per coding-key type, the key orders seen: the keys in encoding order and their sorted order.
     private var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]] = [:]
+    /// Keys of the root object whose values other threads encode and write (`SortedJSON.encode(_:aside:)`).
+    private let aside: Set<String>
+    /// Those values' text, each as its thread hands it over: written at depth 1, as the root's.
+    private var asideParts: [Mailbox<Result<[UInt8], any Error>>] = []
+
+    init(aside: Set<String> = []) {
+        self.aside = aside
+    }
 
     func root() -> Int32 {
         nodes.append(Node())
@@ -154,6 +176,7 @@ final class Arena {
     /// The scalar types go straight to text, as the containers' own methods would; anything else
     /// encodes itself into the node.
     func encode<T: Encodable>(_ value: T, into node: Int32) throws {
+        if !aside.isEmpty, nodes[Int(node)].parent == 0, aside.contains(nodes[Int(node)].key) { return encodeAside(value, into: node) }
         // A metatype comparison, not a dynamic cast: a cast searched the conformance tables each time.
         if T.self == String.self {
             string(node, unsafeBitCast(value, to: String.self))
@@ -188,16 +211,48 @@ final class Arena {
     // MARK: rendering
 
     /// The whole document, once every value is encoded.
-    func rendered() -> String {
+    func rendered() throws -> String {
         var out = ByteWriter(capacity: text.count * 2)
-        nodes.withUnsafeBufferPointer { nodes in
+        try render(depth: 0, into: &out)
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The document from the root, written as if it were a value at `depth`.
+    private func render(depth: Int, into out: inout ByteWriter) throws {
+        let failure = nodes.withUnsafeBufferPointer { nodes in
             text.withBytes { text in
-                var renderer = Renderer(nodes: nodes, text: text, orders: orders)
-                renderer.render(0, depth: 0, into: &out)
+                var renderer = Renderer(nodes: nodes, text: text, orders: orders, asideParts: asideParts)
+                renderer.render(0, depth: depth, into: &out)
                 orders = renderer.orders
+                return renderer.failure
             }
         }
-        return out.withBytes { String(decoding: $0, as: UTF8.self) }
+        if let failure { throw failure }
+    }
+
+    /// A value of the root object encoded and written by a thread of its own, in an arena of its
+    /// own; `rendered` takes its text when it reaches the node. Only parts of a Sendable value
+    /// come here (`SortedJSON.encode(_:aside:)`).
+    private func encodeAside<T: Encodable>(_ value: T, into node: Int32) {
+        let part = Mailbox<Result<[UInt8], any Error>>()
+        let lent = Lent(value: value)
+        Thread {
+            part.put(Result {
+                let arena = Arena()
+                try arena.encode(lent.value, into: arena.root())
+                var out = ByteWriter(capacity: arena.text.count * 2)
+                try arena.render(depth: 1, into: &out)
+                return out.withBytes { Array($0) }
+            })
+        }.start()
+        nodes[Int(node)].kind = .aside
+        nodes[Int(node)].textStart = Int32(asideParts.count)
+        asideParts.append(part)
+    }
+
+    /// A part of a Sendable value, lent to the thread that encodes it.
+    private struct Lent<Value>: @unchecked Sendable {
+        let value: Value
     }
 }
 
@@ -206,12 +261,20 @@ private struct Renderer {
     let nodes: UnsafeBufferPointer<Arena.Node>
     let text: UnsafeBufferPointer<UInt8>
     var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]]
+    let asideParts: [Mailbox<Result<[UInt8], any Error>>]
+    /// The first error an aside part's thread met.
+    var failure: (any Error)?
     private static let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
 
     mutating func render(_ node: Int32, depth: Int, into out: inout ByteWriter) {
         switch nodes[Int(node)].kind {
         case .scalar:
             out.append(UnsafeBufferPointer(rebasing: text[Int(nodes[Int(node)].textStart)..<Int(nodes[Int(node)].textEnd)]))
+        case .aside:
+            switch asideParts[Int(nodes[Int(node)].textStart)].take() {
+            case .success(let bytes): bytes.withUnsafeBufferPointer { out.append($0) }
+            case .failure(let error): failure = failure ?? error
+            }
         case .empty, .object:
             out.append(UInt8(ascii: "{"))
             let sorted = sortedChildren(node)

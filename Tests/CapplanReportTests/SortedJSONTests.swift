@@ -88,6 +88,36 @@ struct SortedJSONTests {
         #expect(try SortedJSON.encode(rows) == Self.foundation(rows))
     }
 
+    /// Values of the root object set aside to other threads come out in their place, indented as
+    /// the root's values, exactly as one piece; an error thrown on such a thread reaches the caller.
+    @Test func valuesSetAsideToOtherThreadsComeOutInPlace() throws {
+        struct Nested: Encodable, Sendable {
+            var list = Array(0..<300)
+            var inner = ["k": [1.5, 2], "empty": []]
+        }
+        struct Document: Encodable, Sendable {
+            var zeta = [["b": 1, "a": 2], [:]]
+            var alpha = "plain"
+            var middle: [String: [Int]] = ["y": [1, 2], "x": []]
+            var nested = Nested()
+            var scalars = Scalars()
+        }
+        let asides: [Set<String>] = [["zeta"], ["alpha", "nested", "middle"], ["zeta", "alpha", "middle", "nested", "scalars", "absent"]]
+        for aside in asides {
+            #expect(try SortedJSON.encode(Document(), aside: aside) == Self.foundation(Document()), "\(aside)")
+        }
+        struct Refuses: Encodable, Sendable {
+            func encode(to encoder: any Encoder) throws {
+                throw EncodingError.invalidValue(0, .init(codingPath: encoder.codingPath, debugDescription: "refused"))
+            }
+        }
+        struct Holder: Encodable, Sendable {
+            var bad = Refuses()
+            var good = 1
+        }
+        #expect(throws: EncodingError.self) { try SortedJSON.encode(Holder(), aside: ["bad"]) }
+    }
+
     @Test func theZeekCorpusSummariesAsFoundationWritesThem() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
