@@ -50,6 +50,9 @@ struct ApplyTests {
         #expect(files.isSuperset(of: ["capture.pcapng", "summary.md", "summary.json", "run.json", "steps.log", "journal.json"]))
         let run = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/run.json"))) as? [String: Any])
         #expect((run["verdict"] as? [String: Any]).flatMap { ($0["results"] as? [[String: Any]])?.allSatisfy { $0["held"] as? Bool == true } } == true)
+        // The CPU split where the capture stopped: the capture's share, and the report's after it.
+        let cpu = try #require(run["cpuSeconds"] as? [String: Double], "run.json has no cpuSeconds")
+        #expect((cpu["capture"] ?? 0) > 0 && (cpu["report"] ?? -1) >= 0, "\(cpu)")
         #expect(try Tshark.count(directory + "/capture.pcapng", filter: "frame") > 0)
         #expect(try Self.leftovers().isEmpty)
     }

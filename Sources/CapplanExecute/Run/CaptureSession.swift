@@ -135,7 +135,7 @@ final class CaptureSession {
         // run.json, written next, says these steps are done.
         markSteps { if case .redact = $0 { true } else if case .analyse = $0 { true } else if case .report = $0 { true } else { false } }
         let report = RunReport(context: context, target: target, writer: writer, file: file, start: start, end: Date(), counts: counts,
-                               stopReason: stop.reason, reproduce: reproduce.records, keeper: keeper)
+                               stopReason: stop.reason, reproduce: reproduce.records, keeper: keeper, captureCPU: RunRecord.CPUSeconds.used())
         var path = tracer?.report(start: analyzer.totals.first, conntrack: nodeState?.conntrackEntries() ?? [])
         path?.rules = nodeState?.countedRules() ?? []
         return try report.write(analyzer, path: path)

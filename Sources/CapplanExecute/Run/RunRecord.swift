@@ -2,6 +2,7 @@ import CapplanLoad
 import CapplanPackets
 public import CapplanPlan
 import CapplanRedact
+import Foundation
 
 /// run.json: what ran, where, when, with which plan (by content hash and git commit) and result.
 public struct RunRecord: Codable, Sendable {
@@ -33,6 +34,25 @@ public struct RunRecord: Codable, Sendable {
     public var gaps: [StreamGap]?
     /// `capture.keep`: the windows kept, and what was kept and discarded.
     public var keep: KeepRecord?
+    /// The CPU capplan used (user and system, every thread), split where the capture stopped.
+    public var cpuSeconds: CPUSeconds?
+
+    /// `capture`: from the start of the process to the capture's stop: planning, capturing,
+    /// redacting, analysing and writing each packet. `report`: after it, until run.json is
+    /// written: the summary, packet comments in the pcapng, report.html's ladders (a second
+    /// pass over the capture).
+    public struct CPUSeconds: Codable, Sendable, Equatable {
+        public var capture: Double
+        public var report: Double
+
+        /// This process's CPU time so far, all threads.
+        static func used() -> Double {
+            var usage = rusage()
+            guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+            func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+            return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        }
+    }
 
     /// A capture point's stream that ended before the run did: from when capplan saw it end to when
     /// a new stream was started on the same point (nil: given up), and what tcpdump said it lost.

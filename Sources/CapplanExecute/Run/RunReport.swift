@@ -21,6 +21,8 @@ struct RunReport {
     let reproduce: [RunRecord.ReproduceRecord]
     /// `capture.keep`: what reached the file; the analysis saw every packet.
     let keeper: WindowKeeper?
+    /// The process's CPU seconds when the capture stopped (`RunRecord.cpuSeconds`).
+    let captureCPU: Double
 
     func write(_ analyzer: ConnectionAnalyzer, path: PathReport?) throws -> ApplyExit {
         let plan = context.plan
@@ -51,6 +53,7 @@ struct RunReport {
         try markdown.write(toFile: context.directory + "/summary.md", atomically: true, encoding: .utf8)
         try html(summary, verdict: verdict).write(toFile: context.directory + "/report.html", atomically: true, encoding: .utf8)
         try SummaryJSON.render(summary).write(toFile: context.directory + "/summary.json", atomically: true, encoding: .utf8)
+        record.cpuSeconds = .init(capture: captureCPU, report: max(0, RunRecord.CPUSeconds.used() - captureCPU))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let runJSON = String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
