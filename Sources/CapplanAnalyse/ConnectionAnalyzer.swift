@@ -579,10 +579,8 @@ public struct ConnectionAnalyzer {
         // themselves cost more than the rest of finishing the analysis, and reading a key out of
         // the records copied each record it compared. No two connections begin at one packet.
         let keys = connections.map(\.firstPacket)
-        var keyed = keys.indices.map { (key: keys[$0], index: $0) }
-        if !keyed.indices.dropFirst().allSatisfy({ keyed[$0 - 1].key < keyed[$0].key }) {
-            keyed.sort { $0.key < $1.key }
-            connections.permute(into: keyed.map(\.index))
+        if !keys.indices.dropFirst().allSatisfy({ keys[$0 - 1] < keys[$0] }) {
+            connections.permute(into: keys.indices.map { (key: keys[$0], index: $0) }.sorted { $0.key < $1.key }.map(\.index))
         }
         if connections.count > recordLimit { connections.removeLast(connections.count - recordLimit) }
         if connections.count == recordLimit, let last = connections.last { keptUpTo = last.firstPacket }

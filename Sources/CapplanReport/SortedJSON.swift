@@ -212,13 +212,12 @@ final class Arena {
 
     /// The whole document, once every value is encoded.
     func rendered() throws -> String {
-        var out = ByteWriter(capacity: text.count * 2)
-        try render(depth: 0, into: &out)
-        return out.withBytes { String(decoding: $0, as: UTF8.self) }
+        try written(depth: 0).withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The document from the root, written as if it were a value at `depth`.
-    private func render(depth: Int, into out: inout ByteWriter) throws {
+    private func written(depth: Int) throws -> ByteWriter {
+        var out = ByteWriter(capacity: text.count * 2)
         let failure = nodes.withUnsafeBufferPointer { nodes in
             text.withBytes { text in
                 var renderer = Renderer(nodes: nodes, text: text, orders: orders, asideParts: asideParts)
@@ -228,6 +227,7 @@ final class Arena {
             }
         }
         if let failure { throw failure }
+        return out
     }
 
     /// A value of the root object encoded and written by a thread of its own, in an arena of its
@@ -240,9 +240,7 @@ final class Arena {
             part.put(Result {
                 let arena = Arena()
                 try arena.encode(lent.value, into: arena.root())
-                var out = ByteWriter(capacity: arena.text.count * 2)
-                try arena.render(depth: 1, into: &out)
-                return out.withBytes { Array($0) }
+                return try arena.written(depth: 1).withBytes { Array($0) }
             })
         }.start()
         nodes[Int(node)].kind = .aside

@@ -236,11 +236,7 @@ struct CraftedCaseTests {
             crafter.tcp(Segment(from: client, to: s, flags: SYN, seq: 0), after: 0.001)
             if index % 50 == 0 { crafter.tcp(Segment(from: busy, to: s, flags: ACK | PSH, seq: UInt32(1 + index / 50), ack: 1, payload: 1)) }
         }
-        let file = try crafter.write()
-        var packets: [(bytes: [UInt8], time: Timestamp, length: Int)] = []
-        let reader = try PcapReader(path: file)
-        while let packet = try reader.next() { packets.append((Array(packet.bytes), packet.timestamp, packet.originalLength)) }
-        let decoder = try PacketDecoder(linkType: reader.linkType)
+        let (packets, decoder) = try Self.held(try crafter.write())
 
         var analyzer = ConnectionAnalyzer()
         analyzer.openFlowLimit = 800
@@ -259,13 +255,7 @@ struct CraftedCaseTests {
         #expect(talking.count == 1 && talking.first?.originatorPackets == 2 + 60, "the talking connection stays whole: \(talking)")
 
         for threads in [1, 2] {
-            let shards = AnalysisShards(threads: threads, openFlowLimit: 800)
-            for (index, packet) in packets.enumerated() {
-                packet.bytes.withUnsafeBytes { raw in
-                    shards.add(raw, decoder: decoder, number: index + 1, timestamp: packet.time, originalLength: packet.length)
-                }
-            }
-            let sharded = shards.finish()
+            let sharded = Self.analysed(packets, decoder: decoder, by: AnalysisShards(threads: threads, openFlowLimit: 800))
             #expect(sharded.totals == analyzer.totals, "\(threads) thread(s)")
             #expect(sharded.connections.map(\.firstPacket) == analyzer.connections.map(\.firstPacket), "\(threads) thread(s)")
             #expect(sharded.connections.map(\.originatorPackets) == analyzer.connections.map(\.originatorPackets))
@@ -286,11 +276,7 @@ struct CraftedCaseTests {
             crafter.tcp(Segment(from: client, to: s, flags: FIN | ACK, seq: UInt32(2 + index % 5), ack: 1))
             crafter.tcp(Segment(from: s, to: client, flags: FIN | ACK, seq: 1, ack: UInt32(3 + index % 5)))
         }
-        let file = try crafter.write()
-        let reader = try PcapReader(path: file)
-        let decoder = try PacketDecoder(linkType: reader.linkType)
-        var packets: [(bytes: [UInt8], time: Timestamp, length: Int)] = []
-        while let packet = try reader.next() { packets.append((Array(packet.bytes), packet.timestamp, packet.originalLength)) }
+        let (packets, decoder) = try Self.held(try crafter.write())
 
         var analyzer = ConnectionAnalyzer()
         analyzer.recordLimit = 100
@@ -306,16 +292,30 @@ struct CraftedCaseTests {
         #expect(analyzer.stateCounts[.S1] == 300, "the open third: \(analyzer.stateCounts)")
 
         for threads in [1, 2] {
-            let shards = AnalysisShards(threads: threads, recordLimit: 100)
-            for (index, packet) in packets.enumerated() {
-                packet.bytes.withUnsafeBytes { raw in
-                    shards.add(raw, decoder: decoder, number: index + 1, timestamp: packet.time, originalLength: packet.length)
-                }
-            }
-            let sharded = shards.finish()
+            let sharded = Self.analysed(packets, decoder: decoder, by: AnalysisShards(threads: threads, recordLimit: 100))
             #expect(sharded.totals == analyzer.totals, "\(threads) thread(s)")
             #expect(sharded.connections == analyzer.connections, "\(threads) thread(s)")
             #expect(sharded.stateCounts == analyzer.stateCounts && sharded.talkers == analyzer.talkers && sharded.expert == analyzer.expert)
         }
+    }
+
+    typealias HeldPacket = (bytes: [UInt8], time: Timestamp, length: Int)
+
+    /// A crafted capture's packets, held in memory to be analysed more than once, and its decoder.
+    static func held(_ file: String) throws -> (packets: [HeldPacket], decoder: PacketDecoder) {
+        let reader = try PcapReader(path: file)
+        var packets: [HeldPacket] = []
+        while let packet = try reader.next() { packets.append((Array(packet.bytes), packet.timestamp, packet.originalLength)) }
+        return (packets, try PacketDecoder(linkType: reader.linkType))
+    }
+
+    /// The packets given to `shards` in order, numbered from 1; the finished analysis.
+    static func analysed(_ packets: [HeldPacket], decoder: PacketDecoder, by shards: AnalysisShards) -> ConnectionAnalyzer {
+        for (index, packet) in packets.enumerated() {
+            packet.bytes.withUnsafeBytes { raw in
+                shards.add(raw, decoder: decoder, number: index + 1, timestamp: packet.time, originalLength: packet.length)
+            }
+        }
+        return shards.finish()
     }
 }

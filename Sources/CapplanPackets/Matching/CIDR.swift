@@ -69,12 +69,12 @@ public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringCo
     }
 
     public var description: String {
-        if !isIPv6 { return dottedQuad }
+        guard isIPv6 else { return dottedQuad }
+        // RFC 5952's zero compression, as inet_ntop writes it.
         var buffer = [CChar](repeating: 0, count: 64)
-        let family = isIPv6 ? AF_INET6 : AF_INET
         let ok = bytes.withUnsafeBytes { raw in
             buffer.withUnsafeMutableBufferPointer { out in
-                inet_ntop(family, raw.baseAddress, out.baseAddress, socklen_t(out.count)) != nil
+                inet_ntop(AF_INET6, raw.baseAddress, out.baseAddress, socklen_t(out.count)) != nil
             }
         }
         guard ok else { return "?" }
