@@ -55,6 +55,11 @@ public final class RedactingWriter {
     /// The redaction alone, for a caller that looks at the packet before `append` writes it.
     public func redact(_ packet: RawPacket) -> RedactedPacket? { redactor.redact(packet) }
 
+    /// The redaction, with what the redacted bytes decode to in `decoded` (`Redactor.redactDecoded`).
+    public func redactDecoded(_ packet: RawPacket, into decoded: inout DecodedPacket) -> RedactedPacket? {
+        redactor.redactDecoded(packet, into: &decoded)
+    }
+
     /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags.
     public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) {
         pcap?.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)

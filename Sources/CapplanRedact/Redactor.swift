@@ -1,8 +1,9 @@
 internal import CCrypto
 public import CapplanPackets
 
-/// A packet after redaction: bytes valid until the next call, the new captured length,
-/// and the original length on the wire (kept, so analysis still sees sizes).
+/// A packet after redaction: bytes valid until the next call and no longer than the packet's own
+/// (they may be those bytes, cut short), the new captured length, and the original length on the
+/// wire (kept, so analysis still sees sizes).
 public struct RedactedPacket {
     public var timestamp: Timestamp
     public var bytes: UnsafeRawBufferPointer
@@ -33,6 +34,9 @@ public final class Redactor {
     private let macKey: CryptoPAn?
     private let patterns: [BytePattern]
     private let scratch: UnsafeMutableRawBufferPointer
+    /// Whether any rule rewrites bytes (addresses, MACs, scrubbed payload): only then is a packet
+    /// copied to `scratch` to be rewritten; otherwise redaction at most cuts it short.
+    private let rewritesBytes: Bool
     private let dropProgram: BPFProgram?
 
     /// `linkType` is the DLT of the packets (a capture file's or a live handle's).
@@ -64,35 +68,128 @@ public final class Redactor {
         patterns = compiled
         stats.scrubMatches = Array(repeating: 0, count: compiled.count)
         scratch = .allocate(byteCount: max(snaplen, 65_536) + 64, alignment: 8)
+        rewritesBytes = pan != nil || rules.macs != .keep || !compiled.isEmpty
     }
 
     deinit { scratch.deallocate() }
 
     /// The redacted packet, or nil when the drop filter leaves it out.
     public func redact(_ packet: RawPacket) -> RedactedPacket? {
+        guard let length = admitted(packet) else { return nil }
+        guard rewritesBytes else { return cutShort(packet, length: length, decoder.decode(UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: length))) }
+        return rewritten(packet, length: length, decoder.decode(copied(packet, length: length)))
+    }
+
+    /// The redacted packet, with what its bytes decode to in `decoded`, for a caller that analyses
+    /// what it writes (`apply`): most packets are decoded once, by the redaction, not again after
+    /// it (`deriveDecoding`). `decoded` is passed in, not returned: every copy of it (over 300
+    /// bytes) cost more than the decode saved.
+    public func redactDecoded(_ packet: RawPacket, into decoded: inout DecodedPacket) -> RedactedPacket? {
+        guard let length = admitted(packet) else { return nil }
+        let redacted: RedactedPacket
+        if rewritesBytes {
+            let before = decoder.decode(copied(packet, length: length))
+            redacted = rewritten(packet, length: length, before)
+            decoded = before
+        } else {
+            decoder.decode(UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: length), into: &decoded)
+            redacted = cutShort(packet, length: length, decoded)
+        }
+        if !Self.deriveDecoding(&decoded, redacted: redacted.bytes, addressesRewritten: pan != nil) {
+            decoder.decode(redacted.bytes, into: &decoded)
+        }
+        return redacted
+    }
+
+    /// How many of the packet's bytes redaction reads, or nil when the drop filter leaves it out.
+    @inline(__always)
+    private func admitted(_ packet: RawPacket) -> Int? {
         stats.packetsIn += 1
         if let dropProgram, dropProgram.matches(packet) {
             stats.droppedByFilter += 1
             return nil
         }
-        let length = min(packet.bytes.count, scratch.count)
+        stats.packetsOut += 1
+        return min(packet.bytes.count, scratch.count)
+    }
+
+    /// No rule rewrites bytes: the packet's own bytes, cut short, are the redacted packet.
+    @inline(__always)
+    private func cutShort(_ packet: RawPacket, length: Int, _ decoded: DecodedPacket) -> RedactedPacket {
+        RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: keptLength(length, decoded)), originalLength: packet.originalLength)
+    }
+
+    /// The packet's first `length` bytes, copied to `scratch` to be rewritten there.
+    private func copied(_ packet: RawPacket, length: Int) -> UnsafeRawBufferPointer {
         if let source = packet.bytes.baseAddress, let destination = scratch.baseAddress {
             destination.copyMemory(from: source, byteCount: length)
         }
-        var buffer = PacketBuffer(bytes: scratch, count: length)
-        let decoded = decoder.decode(UnsafeRawBufferPointer(start: scratch.baseAddress, count: length))
+        return UnsafeRawBufferPointer(start: scratch.baseAddress, count: length)
+    }
 
+    /// The packet in `scratch` with the rules applied; `decoded` is what it decoded to before.
+    @inline(__always)
+    private func rewritten(_ packet: RawPacket, length: Int, _ decoded: DecodedPacket) -> RedactedPacket {
+        var buffer = PacketBuffer(bytes: scratch, count: length)
         if rules.macs != .keep { rewriteLinkAddresses(&buffer) }
         if !patterns.isEmpty { scrub(&buffer, decoded) }
         if pan != nil {
             rewriteAddresses(&buffer, decoded)
             if decoded.network == .arp { rewriteARP(&buffer, at: decoded.networkOffset) }
         }
-        cutPayload(&buffer, decoded)
         stats.checksumsUpdated += buffer.checksumsUpdated
-        stats.packetsOut += 1
-        return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: buffer.count),
+        return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: keptLength(length, decoded)),
                               originalLength: packet.originalLength)
+    }
+
+    /// Turns `packet`, the decoding of the bytes before redaction, into the decoding of the
+    /// redacted bytes, where that is exact: a TCP segment outside tunnels, with whole headers and
+    /// lengths from its IP header. The rules change its addresses and may cut its payload, nothing
+    /// the decoder reads besides. False for anything else: the caller decodes the bytes again.
+    static func deriveDecoding(_ packet: inout DecodedPacket, redacted bytes: UnsafeRawBufferPointer, addressesRewritten: Bool) -> Bool {
+        guard packet.transport == .tcp, packet.tunnel == .none, packet.outer == nil,
+              packet.truncated == nil || packet.truncated == .application,
+              packet.payloadOffset <= bytes.count, lengthIsFromHeader(packet, bytes) else { return false }
+        if addressesRewritten {
+            let base = packet.networkOffset
+            if packet.network == .ipv4, let source: UInt32 = field(bytes, base + 12), let destination: UInt32 = field(bytes, base + 16) {
+                packet.source = IPAddress(ipv4: source)
+                packet.destination = IPAddress(ipv4: destination)
+            } else if packet.network == .ipv6, let sourceHigh: UInt64 = field(bytes, base + 8), let sourceLow: UInt64 = field(bytes, base + 16),
+                      let destinationHigh: UInt64 = field(bytes, base + 24), let destinationLow: UInt64 = field(bytes, base + 32) {
+                packet.source = IPAddress(ipv6High: sourceHigh, low: sourceLow)
+                packet.destination = IPAddress(ipv6High: destinationHigh, low: destinationLow)
+            } else {
+                return false
+            }
+        }
+        packet.capturedPayloadLength = min(packet.capturedPayloadLength, bytes.count - packet.payloadOffset)
+        if packet.truncated == nil, packet.capturedPayloadLength < packet.payloadLength { packet.truncated = .application }
+        return true
+    }
+
+    /// Whether the segment's end comes from its IP header's length, not from how many bytes were
+    /// captured (TSO's 0 in an IPv4 total length, an IPv6 jumbogram): only then does cutting the
+    /// payload leave the decoded lengths as they were.
+    private static func lengthIsFromHeader(_ packet: DecodedPacket, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let base = packet.networkOffset
+        switch packet.network {
+        case .ipv4:
+            guard let first: UInt8 = field(bytes, base), let total: UInt16 = field(bytes, base + 2) else { return false }
+            return Int(total) >= Int(first & 0x0F) * 4
+        case .ipv6:
+            guard let length: UInt16 = field(bytes, base + 4) else { return false }
+            return length > 0
+        default:
+            return false
+        }
+    }
+
+    /// A big-endian field of the packet, nil past its end.
+    @inline(__always)
+    private static func field<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> T? {
+        guard offset >= 0, offset <= bytes.count - MemoryLayout<T>.size else { return nil }
+        return T(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
     // MARK: addresses
@@ -326,16 +423,18 @@ public final class Redactor {
         }
     }
 
-    /// Keeps every header up to and including TCP/UDP/ICMP (and the packet an ICMP error quotes).
-    private func cutPayload(_ buffer: inout PacketBuffer, _ packet: DecodedPacket) {
-        guard rules.payload != .keep, packet.payloadOffset > 0, packet.transport != .none, packet.transport != .other else { return }
+    /// How many of the packet's `count` bytes are kept: every header up to and including
+    /// TCP/UDP/ICMP (and the packet an ICMP error quotes), and what the payload rule keeps.
+    @inline(__always)
+    private func keptLength(_ count: Int, _ packet: DecodedPacket) -> Int {
+        guard rules.payload != .keep, packet.payloadOffset > 0, packet.transport != .none, packet.transport != .other else { return count }
         var keepFrom = packet.payloadOffset
         if packet.icmp.isError, packet.icmp.quotedTransportOffset >= 0 { keepFrom = packet.icmp.quotedTransportOffset + 8 }
         if case .truncate(let bytes) = rules.payload { keepFrom += bytes }
-        guard keepFrom < buffer.count else { return }
+        guard keepFrom < count else { return count }
         stats.payloadsCut += 1
-        stats.payloadBytesRemoved += Int64(buffer.count - keepFrom)
-        buffer.count = keepFrom
+        stats.payloadBytesRemoved += Int64(count - keepFrom)
+        return keepFrom
     }
 
     // MARK: keys

@@ -164,7 +164,6 @@ final class CaptureSession {
     /// `keep`, the keeper decides which are written; packets are numbered in the order seen).
     private func pass(writer: RedactingWriter, analyzer: inout ConnectionAnalyzer, tracer: inout PathTracer?, stop: inout StopPolicy,
                       reproduce: ReproduceScheduler, start: Date, podAddresses: [[IPAddress]], keeper: WindowKeeper?) throws -> Counts {
-        let decoder = try PacketDecoder(linkType: target.source.linkType)
         let cooked = [LinkType.linuxSLL.rawValue, LinkType.linuxSLL2.rawValue].contains(target.source.linkType)
         // Per source index: an uplink of a path (a plain array: it is read for every packet).
         let uplink = (target.pathPoints ?? []).map { $0.role == .uplink }
@@ -192,8 +191,11 @@ final class CaptureSession {
             if counts.firstPacket == nil { noteFirstPacket(&counts, start: start) }
             counts.captured += 1
             counts.bytes += Int64(packet.bytes.count)
-            guard let redacted = writer.redact(packet) else { return }
-            let decoded = decoder.decode(redacted.bytes)
+            // What the summary says comes from the redacted bytes, so its addresses are the pcap's.
+            var decoding = DecodedPacket()
+            guard let redacted = writer.redactDecoded(packet, into: &decoding) else { return }
+            // One copy to a constant: each call below would otherwise copy the variable (320 bytes).
+            let decoded = decoding
             let direction = CaptureFile.direction(decoded, cooked: cooked,
                                                   podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : [])
             let number = write(redacted, interface: packet.source, direction: direction, to: writer, keeper: keeper, counts: &counts)

@@ -1,7 +1,7 @@
 /// What one packet says, decoded in place: plain values only, no allocation.
 /// Fields past the point where the packet was cut short keep their zero values
 /// and `truncated` is set.
-public struct DecodedPacket: Sendable {
+public struct DecodedPacket: Sendable, Equatable {
     public enum Network: UInt8, Sendable { case none, ipv4, ipv6, arp, other }
     public enum Transport: UInt8, Sendable { case none, tcp, udp, icmp, icmpv6, other }
 
@@ -49,10 +49,10 @@ public struct DecodedPacket: Sendable {
     public var payloadOffset = 0
     public var capturedPayloadLength = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
-public struct TCPHeader: Sendable {
+public struct TCPHeader: Sendable, Equatable {
     public static let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04, psh: UInt8 = 0x08
     public static let ack: UInt8 = 0x10, urg: UInt8 = 0x20, ece: UInt8 = 0x40, cwr: UInt8 = 0x80
 
@@ -72,12 +72,12 @@ public struct TCPHeader: Sendable {
 
     @inline(__always) public func has(_ flag: UInt8) -> Bool { flags & flag != 0 }
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// An ICMP or ICMPv6 message. Errors quote the start of the packet they answer,
 /// which ties them to that packet's flow.
-public struct ICMPMessage: Sendable {
+public struct ICMPMessage: Sendable, Equatable {
     public var type: UInt8 = 0
     public var code: UInt8 = 0
     public var isError = false
@@ -95,11 +95,11 @@ public struct ICMPMessage: Sendable {
     /// Packet too big / fragmentation needed: the next-hop MTU.
     public var mtu: UInt32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// The parts of a DNS message that say whether a lookup failed.
-public struct DNSMessage: Sendable {
+public struct DNSMessage: Sendable, Equatable {
     public var id: UInt16 = 0
     public var isResponse = false
     public var responseCode: UInt8 = 0
@@ -109,5 +109,5 @@ public struct DNSMessage: Sendable {
     /// (decode it with `DNSMessage.name(in:)` only when it is reported).
     public var nameOffset = -1
 
-    public init() {}
+    @inlinable public init() {}
 }

@@ -19,7 +19,7 @@ public enum Tunnel: UInt8, Sendable, CaseIterable {
 }
 
 /// The outermost IP header of a tunnelled packet, and its UDP header when it has one.
-public struct OuterHeader: Sendable {
+public struct OuterHeader: Sendable, Equatable {
     public var network: DecodedPacket.Network
     public var networkOffset: Int
     public var source: IPAddress

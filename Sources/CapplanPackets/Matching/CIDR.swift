@@ -11,13 +11,13 @@ public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringCo
     public var low: UInt64
     public var isIPv6: Bool
 
-    public init(ipv4: UInt32) {
+    @inlinable public init(ipv4: UInt32) {
         high = 0
         low = UInt64(ipv4)
         isIPv6 = false
     }
 
-    public init(ipv6High high: UInt64, low: UInt64) {
+    @inlinable public init(ipv6High high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
         isIPv6 = true
