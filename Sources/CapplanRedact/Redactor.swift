@@ -149,7 +149,7 @@ public final class Redactor {
     static func deriveDecoding(_ packet: inout DecodedPacket, redacted bytes: UnsafeRawBufferPointer, addressesRewritten: Bool) -> Bool {
         guard packet.transport == .tcp, packet.tunnel == .none, packet.outer == nil,
               packet.truncated == nil || packet.truncated == .application,
-              packet.payloadOffset <= bytes.count, lengthIsFromHeader(packet, bytes) else { return false }
+              packet.payloadOffset <= bytes.count, lengthIsFromHeader(packet.network, at: packet.networkOffset, bytes) else { return false }
         if addressesRewritten {
             let base = packet.networkOffset
             if packet.network == .ipv4, let source: UInt32 = field(bytes, base + 12), let destination: UInt32 = field(bytes, base + 16) {
@@ -171,9 +171,8 @@ public final class Redactor {
     /// Whether the segment's end comes from its IP header's length, not from how many bytes were
     /// captured (TSO's 0 in an IPv4 total length, an IPv6 jumbogram): only then does cutting the
     /// payload leave the decoded lengths as they were.
-    private static func lengthIsFromHeader(_ packet: DecodedPacket, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        let base = packet.networkOffset
-        switch packet.network {
+    private static func lengthIsFromHeader(_ network: DecodedPacket.Network, at base: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        switch network {
         case .ipv4:
             guard let first: UInt8 = field(bytes, base), let total: UInt16 = field(bytes, base + 2) else { return false }
             return Int(total) >= Int(first & 0x0F) * 4
