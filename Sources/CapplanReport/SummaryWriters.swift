@@ -9,9 +9,9 @@ public enum SummaryJSON {
     }
 
     /// The summary's largest parts, each written on a thread of its own beside the rest: on a
-    /// 1.2M-packet capture the list of connections is about half of summary.json, and a path's
-    /// hop ladders more than that.
-    static let asideKeys: Set<String> = ["connections", "path"]
+    /// 1.2M-packet capture the list of connections is about half of summary.json and the resets
+    /// most of the other half; a path's hop ladders are more than both.
+    static let asideKeys: Set<String> = ["connections", "path", "resets"]
 }
 
 /// summary.md: findings first, then the tables; reads well in a terminal too.

@@ -106,7 +106,8 @@ public final class Mailbox<Value: Sendable>: @unchecked Sendable {
 
 /// How many threads capplan's two-stage work is worth on this machine: two where it has two cores.
 public enum Threads {
-    public static var useful: Int { min(2, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Read once: Foundation reads the cgroup's CPU quota files each time it is asked.
+    public static let useful = min(2, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Batches in flight to each of two consumers one reading thread feeds at once (a path
     /// report's tracer and analysis worker). The reader blocks when either queue is full, which
