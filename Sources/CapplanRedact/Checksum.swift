@@ -1,6 +1,12 @@
 import CapplanPackets
 
 /// Up to three checksum fields that cover a change, without an array.
+/// The one's complement sums (unfolded) of the 16-bit words a rewrite took out and put in.
+struct WordSums {
+    var old: UInt32 = 0
+    var new: UInt32 = 0
+}
+
 struct ChecksumFields {
     var first = -1, second = -1, third = -1
 
@@ -50,12 +56,13 @@ struct PacketBuffer {
         }
     }
 
-    /// Replaces an address (4 or 16 bytes, always at an even offset from `base`) without
-    /// allocating: this runs for every packet when addresses are pseudonymized.
-    mutating func replaceAddress(at offset: Int, with address: IPAddress, base: Int, checksums: ChecksumFields, zeroMeansNone: Int = -1) {
+    /// Writes an address (4 or 16 bytes, always at an even offset from the network header)
+    /// without allocating, and adds the words it took out and put in to `sums`: the checksums
+    /// that cover both of a packet's addresses are then adjusted once (`adjust(_:for:)`), not
+    /// once per address. This runs for every packet when addresses are pseudonymized.
+    mutating func writeAddress(at offset: Int, _ address: IPAddress, sums: inout WordSums) {
         let length = address.isIPv6 ? 16 : 4
         guard has(offset, length) else { return }
-        var oldSum: UInt32 = 0, newSum: UInt32 = 0
         var index = 0
         while index < length {
             let new: UInt16
@@ -65,21 +72,27 @@ struct PacketBuffer {
             } else {
                 new = UInt16(truncatingIfNeeded: address.low >> UInt64(16 - 8 * index))
             }
-            oldSum += UInt32(word(offset + index))
-            newSum += UInt32(new)
+            sums.old += UInt32(word(offset + index))
+            sums.new += UInt32(new)
             setWord(offset + index, new)
             index += 2
         }
-        guard oldSum != newSum else { return }
-        if checksums.first >= 0, has(checksums.first, 2) {
-            adjust(checksums.first, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.first == zeroMeansNone)
-        }
-        if checksums.second >= 0, has(checksums.second, 2) {
-            adjust(checksums.second, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.second == zeroMeansNone)
-        }
-        if checksums.third >= 0, has(checksums.third, 2) {
-            adjust(checksums.third, oldSum: oldSum, newSum: newSum, zeroMeansNone: checksums.third == zeroMeansNone)
-        }
+    }
+
+    /// Adjusts each captured field of `checksums` for the words `sums` took out and put in.
+    /// `zeroMeansNone` is a field for which 0 means "no checksum" (UDP over IPv4).
+    mutating func adjust(_ checksums: ChecksumFields, for sums: WordSums, zeroMeansNone: Int = -1) {
+        guard sums.old != sums.new else { return }
+        // Three fields by name, not a loop over an array: that would allocate for every packet.
+        adjustIfCaptured(checksums.first, for: sums, zeroMeansNone: zeroMeansNone)
+        adjustIfCaptured(checksums.second, for: sums, zeroMeansNone: zeroMeansNone)
+        adjustIfCaptured(checksums.third, for: sums, zeroMeansNone: zeroMeansNone)
+    }
+
+    @inline(__always)
+    private mutating func adjustIfCaptured(_ field: Int, for sums: WordSums, zeroMeansNone: Int) {
+        guard field >= 0, has(field, 2) else { return }
+        adjust(field, oldSum: sums.old, newSum: sums.new, zeroMeansNone: field == zeroMeansNone)
     }
 
     /// HC' = ~(~HC + ~m + m'), with m and m' the one's complement sums of the old and new words.

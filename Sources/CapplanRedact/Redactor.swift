@@ -243,10 +243,12 @@ public final class Redactor {
         let (sourceAt, destinationAt) = v6 ? (base + 8, base + 24) : (base + 12, base + 16)
         var covering = ChecksumFields()
         if !v6 { covering.add(base + 10) }
+        var sums = WordSums()
         for (at, original) in [(sourceAt, outer.source), (destinationAt, outer.destination)] {
             guard let replacement = pseudonym(original) else { continue }
-            buffer.replaceAddress(at: at, with: replacement, base: base, checksums: covering)
+            buffer.writeAddress(at: at, replacement, sums: &sums)
         }
+        buffer.adjust(covering, for: sums)
     }
 
     /// The outer UDP checksum of VXLAN or Geneve covers the whole inner packet, rewritten above:
@@ -276,15 +278,17 @@ public final class Redactor {
             default: break
             }
         }
-        var changed = false
+        // Both addresses written, then each checksum adjusted once for both.
+        var sums = WordSums(), changed = false
         if let replacement = pseudonym(packet.source) {
-            buffer.replaceAddress(at: sourceAt, with: replacement, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
+            buffer.writeAddress(at: sourceAt, replacement, sums: &sums)
             changed = true
         }
         if let replacement = pseudonym(packet.destination) {
-            buffer.replaceAddress(at: destinationAt, with: replacement, base: base, checksums: covering, zeroMeansNone: v6 ? -1 : udpChecksum)
+            buffer.writeAddress(at: destinationAt, replacement, sums: &sums)
             changed = true
         }
+        buffer.adjust(covering, for: sums, zeroMeansNone: v6 ? -1 : udpChecksum)
         if changed { stats.addressesPseudonymized += 1 }
         if packet.icmp.isError, packet.icmp.quotedNetworkOffset >= 0 { rewriteQuoted(&buffer, packet) }
         if let dns = packet.dns, dns.isResponse, packet.transport == .udp { rewriteDNSAnswers(&buffer, packet) }
