@@ -60,18 +60,27 @@ struct PacketBuffer {
     /// without allocating, and adds the words it took out and put in to `sums`: the checksums
     /// that cover both of a packet's addresses are then adjusted once (`adjust(_:for:)`), not
     /// once per address. This runs for every packet when addresses are pseudonymized.
+    @inline(__always)
     mutating func writeAddress(at offset: Int, _ address: IPAddress, sums: inout WordSums) {
         let length = address.isIPv6 ? 16 : 4
         guard has(offset, length) else { return }
+        if !address.isIPv6 {
+            // One 32-bit load and store: byte by byte, the two words cost more than the checksums.
+            let old = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let new = UInt32(truncatingIfNeeded: address.low)
+            sums.old += (old >> 16) + (old & 0xFFFF)
+            sums.new += (new >> 16) + (new & 0xFFFF)
+            bytes.storeBytes(of: new.bigEndian, toByteOffset: offset, as: UInt32.self)
+            return
+        }
+        writeIPv6Address(at: offset, address, sums: &sums)
+    }
+
+    private mutating func writeIPv6Address(at offset: Int, _ address: IPAddress, sums: inout WordSums) {
         var index = 0
-        while index < length {
-            let new: UInt16
-            if address.isIPv6 {
-                let half = index < 8 ? address.high : address.low
-                new = UInt16(truncatingIfNeeded: half >> UInt64(48 - 8 * (index % 8)))
-            } else {
-                new = UInt16(truncatingIfNeeded: address.low >> UInt64(16 - 8 * index))
-            }
+        while index < 16 {
+            let half = index < 8 ? address.high : address.low
+            let new = UInt16(truncatingIfNeeded: half >> UInt64(48 - 8 * (index % 8)))
             sums.old += UInt32(word(offset + index))
             sums.new += UInt32(new)
             setWord(offset + index, new)
