@@ -1,15 +1,16 @@
 /// IPv4 (with options and fragments) and IPv6 (with extension headers).
 extension PacketDecoder {
     func decodeIPv4(_ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
-        guard let versionAndLength = bytes.u8(offset), let totalLength = bytes.u16(offset + 2),
-              let identification = bytes.u16(offset + 4), let fragment = bytes.u16(offset + 6),
-              let ttl = bytes.u8(offset + 8), let proto = bytes.u8(offset + 9),
-              let source = bytes.u32(offset + 12), let destination = bytes.u32(offset + 16) else {
-            packet.network = .ipv4
+        packet.network = .ipv4
+        // The fixed 20 bytes, checked once for all the fields read from them.
+        guard bytes.has(offset, 20) else {
             packet.truncated = .network
             return
         }
-        packet.network = .ipv4
+        let versionAndLength = bytes.checkedU8(offset), totalLength = bytes.checkedU16(offset + 2)
+        let identification = bytes.checkedU16(offset + 4), fragment = bytes.checkedU16(offset + 6)
+        let ttl = bytes.checkedU8(offset + 8), proto = bytes.checkedU8(offset + 9)
+        let source = bytes.checkedU32(offset + 12), destination = bytes.checkedU32(offset + 16)
         let headerLength = Int(versionAndLength & 0x0F) * 4
         guard versionAndLength >> 4 == 4, headerLength >= 20 else {
             packet.network = .other
@@ -34,13 +35,16 @@ extension PacketDecoder {
 
     func decodeIPv6(_ bytes: Bytes, at offset: Int, into packet: inout DecodedPacket) {
         packet.network = .ipv6
-        guard let first = bytes.u8(offset), let payloadLength = bytes.u16(offset + 4),
-              var next = bytes.u8(offset + 6), let hopLimit = bytes.u8(offset + 7),
-              let sourceHigh = bytes.u64(offset + 8), let sourceLow = bytes.u64(offset + 16),
-              let destinationHigh = bytes.u64(offset + 24), let destinationLow = bytes.u64(offset + 32) else {
+        // The fixed 40 bytes, checked once for all the fields read from them.
+        guard bytes.has(offset, 40) else {
             packet.truncated = .network
             return
         }
+        let first = bytes.checkedU8(offset), payloadLength = bytes.checkedU16(offset + 4)
+        var next = bytes.checkedU8(offset + 6)
+        let hopLimit = bytes.checkedU8(offset + 7)
+        let sourceHigh = bytes.checkedU64(offset + 8), sourceLow = bytes.checkedU64(offset + 16)
+        let destinationHigh = bytes.checkedU64(offset + 24), destinationLow = bytes.checkedU64(offset + 32)
         guard first >> 4 == 6 else {
             packet.network = .other
             return

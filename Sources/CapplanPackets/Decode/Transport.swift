@@ -21,10 +21,8 @@ extension PacketDecoder {
 
     func decodeTCP(_ bytes: Bytes, at offset: Int, end: Int, into packet: inout DecodedPacket) {
         packet.transport = .tcp
-        guard let sourcePort = bytes.u16(offset), let destinationPort = bytes.u16(offset + 2),
-              let sequence = bytes.u32(offset + 4), let acknowledgment = bytes.u32(offset + 8),
-              let offsetByte = bytes.u8(offset + 12), let flags = bytes.u8(offset + 13),
-              let window = bytes.u16(offset + 14) else {
+        // Ports to the window: 16 bytes, checked once for all the fields read from them.
+        guard bytes.has(offset, 16) else {
             // Ports alone still tie the packet to its flow when the snaplen cut the rest.
             if let sourcePort = bytes.u16(offset), let destinationPort = bytes.u16(offset + 2) {
                 packet.sourcePort = sourcePort
@@ -33,8 +31,10 @@ extension PacketDecoder {
             packet.truncated = .transport
             return
         }
-        packet.sourcePort = sourcePort
-        packet.destinationPort = destinationPort
+        packet.sourcePort = bytes.checkedU16(offset)
+        packet.destinationPort = bytes.checkedU16(offset + 2)
+        let sequence = bytes.checkedU32(offset + 4), acknowledgment = bytes.checkedU32(offset + 8)
+        let offsetByte = bytes.checkedU8(offset + 12), flags = bytes.checkedU8(offset + 13), window = bytes.checkedU16(offset + 14)
         let headerLength = Int(offsetByte >> 4) * 4
         packet.tcp.sequence = sequence
         packet.tcp.acknowledgment = acknowledgment
