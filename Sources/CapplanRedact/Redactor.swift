@@ -76,7 +76,7 @@ public final class Redactor {
     /// The redacted packet, or nil when the drop filter leaves it out.
     public func redact(_ packet: RawPacket) -> RedactedPacket? {
         guard let length = admitted(packet) else { return nil }
-        guard rewritesBytes else { return cutShort(packet, length: length, decoder.decode(UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: length))) }
+        guard rewritesBytes else { return cutShort(packet, length: length, decoder.decode(Self.first(length, of: packet))) }
         return rewritten(packet, length: length, decoder.decode(copied(packet, length: length)))
     }
 
@@ -92,7 +92,7 @@ public final class Redactor {
             redacted = rewritten(packet, length: length, before)
             decoded = before
         } else {
-            decoder.decode(UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: length), into: &decoded)
+            decoder.decode(Self.first(length, of: packet), into: &decoded)
             redacted = cutShort(packet, length: length, decoded)
         }
         if !Self.deriveDecoding(&decoded, redacted: redacted.bytes, addressesRewritten: pan != nil) {
@@ -116,7 +116,12 @@ public final class Redactor {
     /// No rule rewrites bytes: the packet's own bytes, cut short, are the redacted packet.
     @inline(__always)
     private func cutShort(_ packet: RawPacket, length: Int, _ decoded: DecodedPacket) -> RedactedPacket {
-        RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: keptLength(length, decoded)), originalLength: packet.originalLength)
+        RedactedPacket(timestamp: packet.timestamp, bytes: Self.first(keptLength(length, decoded), of: packet), originalLength: packet.originalLength)
+    }
+
+    @inline(__always)
+    private static func first(_ count: Int, of packet: RawPacket) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: packet.bytes.baseAddress, count: count)
     }
 
     /// The packet's first `length` bytes, copied to `scratch` to be rewritten there.
@@ -138,7 +143,8 @@ public final class Redactor {
             if decoded.network == .arp { rewriteARP(&buffer, at: decoded.networkOffset) }
         }
         stats.checksumsUpdated += buffer.checksumsUpdated
-        return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: keptLength(length, decoded)),
+        let kept = keptLength(length, decoded)
+        return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: kept),
                               originalLength: packet.originalLength)
     }
 

@@ -13,7 +13,8 @@ struct DerivedDecodingTests {
         ("payload dropped", RedactionRules(payload: .drop)),
         ("payload kept, addresses renamed", RedactionRules(payload: .keep, pseudonymizeAddresses: true, key: CryptoPAnTests.key)),
         ("8 bytes kept, addresses renamed but 10/8's", RedactionRules(payload: .truncate(8), pseudonymizeAddresses: true,
-                                                                      keepNetworks: [try? CIDR.parse("10.0.0.0/8").get()].compactMap { $0 }, key: CryptoPAnTests.key)),
+                                                                      keepNetworks: [try? CIDR.parse("10.0.0.0/8").get()].compactMap { $0 },
+                                                                      key: CryptoPAnTests.key)),
         ("MACs renamed, a pattern masked", RedactionRules(payload: .keep, macs: .pseudonymize, scrub: ["[Hh][Oo][Ss][Tt]: [^\\r\\n]*"],
                                                           key: CryptoPAnTests.key)),
     ]
