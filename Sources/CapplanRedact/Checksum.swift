@@ -1,12 +1,12 @@
 import CapplanPackets
 
-/// Up to three checksum fields that cover a change, without an array.
 /// The one's complement sums (unfolded) of the 16-bit words a rewrite took out and put in.
 struct WordSums {
     var old: UInt32 = 0
     var new: UInt32 = 0
 }
 
+/// Up to three checksum fields that cover a change, without an array.
 struct ChecksumFields {
     var first = -1, second = -1, third = -1
 

@@ -82,8 +82,8 @@ public final class Redactor {
 
     /// The redacted packet, with what its bytes decode to in `decoded`, for a caller that analyses
     /// what it writes (`apply`): most packets are decoded once, by the redaction, not again after
-    /// it (`deriveDecoding`). `decoded` is passed in, not returned: every copy of it (over 300
-    /// bytes) cost more than the decode saved.
+    /// it (`PacketDecoder.deriveDecoding`). `decoded` is passed in, not returned: every copy of it
+    /// (over 300 bytes) cost more than the decode saved.
     public func redactDecoded(_ packet: RawPacket, into decoded: inout DecodedPacket) -> RedactedPacket? {
         guard let length = admitted(packet) else { return nil }
         let redacted: RedactedPacket
@@ -95,7 +95,7 @@ public final class Redactor {
             decoder.decode(Self.first(length, of: packet), into: &decoded)
             redacted = cutShort(packet, length: length, decoded)
         }
-        if !Self.deriveDecoding(&decoded, redacted: redacted.bytes, addressesRewritten: pan != nil) {
+        if !decoder.deriveDecoding(&decoded, of: redacted.bytes, addressesRewritten: pan != nil) {
             decoder.decode(redacted.bytes, into: &decoded)
         }
         return redacted
@@ -146,55 +146,6 @@ public final class Redactor {
         let kept = keptLength(length, decoded)
         return RedactedPacket(timestamp: packet.timestamp, bytes: UnsafeRawBufferPointer(start: scratch.baseAddress, count: kept),
                               originalLength: packet.originalLength)
-    }
-
-    /// Turns `packet`, the decoding of the bytes before redaction, into the decoding of the
-    /// redacted bytes, where that is exact: a TCP segment outside tunnels, with whole headers and
-    /// lengths from its IP header. The rules change its addresses and may cut its payload, nothing
-    /// the decoder reads besides. False for anything else: the caller decodes the bytes again.
-    static func deriveDecoding(_ packet: inout DecodedPacket, redacted bytes: UnsafeRawBufferPointer, addressesRewritten: Bool) -> Bool {
-        guard packet.transport == .tcp, packet.tunnel == .none, packet.outer == nil,
-              packet.truncated == nil || packet.truncated == .application,
-              packet.payloadOffset <= bytes.count, lengthIsFromHeader(packet.network, at: packet.networkOffset, bytes) else { return false }
-        if addressesRewritten {
-            let base = packet.networkOffset
-            if packet.network == .ipv4, let source: UInt32 = field(bytes, base + 12), let destination: UInt32 = field(bytes, base + 16) {
-                packet.source = IPAddress(ipv4: source)
-                packet.destination = IPAddress(ipv4: destination)
-            } else if packet.network == .ipv6, let sourceHigh: UInt64 = field(bytes, base + 8), let sourceLow: UInt64 = field(bytes, base + 16),
-                      let destinationHigh: UInt64 = field(bytes, base + 24), let destinationLow: UInt64 = field(bytes, base + 32) {
-                packet.source = IPAddress(ipv6High: sourceHigh, low: sourceLow)
-                packet.destination = IPAddress(ipv6High: destinationHigh, low: destinationLow)
-            } else {
-                return false
-            }
-        }
-        packet.capturedPayloadLength = min(packet.capturedPayloadLength, bytes.count - packet.payloadOffset)
-        if packet.truncated == nil, packet.capturedPayloadLength < packet.payloadLength { packet.truncated = .application }
-        return true
-    }
-
-    /// Whether the segment's end comes from its IP header's length, not from how many bytes were
-    /// captured (TSO's 0 in an IPv4 total length, an IPv6 jumbogram): only then does cutting the
-    /// payload leave the decoded lengths as they were.
-    private static func lengthIsFromHeader(_ network: DecodedPacket.Network, at base: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        switch network {
-        case .ipv4:
-            guard let first: UInt8 = field(bytes, base), let total: UInt16 = field(bytes, base + 2) else { return false }
-            return Int(total) >= Int(first & 0x0F) * 4
-        case .ipv6:
-            guard let length: UInt16 = field(bytes, base + 4) else { return false }
-            return length > 0
-        default:
-            return false
-        }
-    }
-
-    /// A big-endian field of the packet, nil past its end.
-    @inline(__always)
-    private static func field<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> T? {
-        guard offset >= 0, offset <= bytes.count - MemoryLayout<T>.size else { return nil }
-        return T(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 
     // MARK: addresses

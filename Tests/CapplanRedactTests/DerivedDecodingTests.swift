@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `apply` analyses what it writes, and most packets are decoded once: `redactDecoded` works out
-/// what the redacted bytes decode to from the decode the redaction made (`deriveDecoding`).
+/// what the redacted bytes decode to from the decode the redaction made (`PacketDecoder.deriveDecoding`).
 /// Checked on every packet of both corpora (real traffic, and tcpdump's malformed captures) under
 /// rules that cut, rename and mask: what it hands back is exactly what decoding the redacted bytes
 /// gives, so the summary's addresses and lengths stay the pcap's.
@@ -42,7 +42,7 @@ struct DerivedDecodingTests {
                         if disagreements <= 3 { #expect(decoded == again, "\(name): \(file) packet \(packets)") }
                     }
                     var derivable = decoder.decode(UnsafeRawBufferPointer(rebasing: packet.bytes.prefix(65_536 + 64)))
-                    if Redactor.deriveDecoding(&derivable, redacted: redacted.bytes, addressesRewritten: rules.pseudonymizeAddresses) {
+                    if decoder.deriveDecoding(&derivable, of: redacted.bytes, addressesRewritten: rules.pseudonymizeAddresses) {
                         derived += 1
                     }
                     if !rules.pseudonymizeAddresses, rules.macs == .keep, rules.scrub.isEmpty {
@@ -76,7 +76,7 @@ struct DerivedDecodingTests {
             var decoded = DecodedPacket()
             let redacted = try #require(redactor.redactDecoded(packet, into: &decoded))
             #expect(redacted.bytes.count == 54)
-            #expect(!Redactor.deriveDecoding(&before, redacted: redacted.bytes, addressesRewritten: false))
+            #expect(!decoder.deriveDecoding(&before, of: redacted.bytes, addressesRewritten: false))
             #expect(decoded == decoder.decode(redacted.bytes) && decoded.payloadLength == 0)
         }
     }
