@@ -60,12 +60,16 @@ public final class RedactingWriter {
         redactor.redactDecoded(packet, into: &decoded)
     }
 
-    /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags.
-    public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) {
+    /// Writes a packet `redact` returned; `direction` goes into a pcapng's packet flags. Returns
+    /// its number in the file (`written`): read from another module, the property would be
+    /// checked for exclusive access on every packet.
+    @discardableResult
+    public func append(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection? = nil) -> Int {
         pcap?.write(timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength)
         pcapng?.write(interface: interface, timestamp: redacted.timestamp, bytes: redacted.bytes, originalLength: redacted.originalLength,
                       direction: direction)
         written += 1
+        return written
     }
 
     /// The pcapng writer's checkpoints (none for a classic pcap), for adding comments later.

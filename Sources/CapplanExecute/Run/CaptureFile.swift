@@ -91,13 +91,15 @@ struct CaptureFile {
     /// Which way a packet went at its point, where the point knows: Linux cooked captures say it,
     /// and a pod's host-side veth receives what the pod sends. A pod has an address or two: a list
     /// is read faster per packet than a set is hashed.
-    static func direction(_ packet: DecodedPacket, cooked: Bool, podAddresses: [IPAddress]) -> PacketDirection? {
+    /// `podAddresses`: per source interface, looked up here rather than passed one by one, which
+    /// retained and released the source's array for every packet.
+    static func direction(_ packet: DecodedPacket, cooked: Bool, podAddresses: [[IPAddress]], source: Int) -> PacketDirection? {
         if cooked {
             return packet.packetType == 4 ? .outbound : .inbound
         }
-        guard !podAddresses.isEmpty, packet.network == .ipv4 || packet.network == .ipv6 else { return nil }
-        if podAddresses.contains(packet.source) { return .inbound }
-        if podAddresses.contains(packet.destination) { return .outbound }
+        guard source < podAddresses.count, !podAddresses[source].isEmpty, packet.network == .ipv4 || packet.network == .ipv6 else { return nil }
+        if podAddresses[source].contains(packet.source) { return .inbound }
+        if podAddresses[source].contains(packet.destination) { return .outbound }
         return nil
     }
 }

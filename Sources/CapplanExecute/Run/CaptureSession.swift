@@ -196,8 +196,7 @@ final class CaptureSession {
             guard let redacted = writer.redactDecoded(packet, into: &decoding) else { return }
             // One copy to a constant: each call below would otherwise copy the variable (320 bytes).
             let decoded = decoding
-            let direction = CaptureFile.direction(decoded, cooked: cooked,
-                                                  podAddresses: packet.source < podAddresses.count ? podAddresses[packet.source] : [])
+            let direction = CaptureFile.direction(decoded, cooked: cooked, podAddresses: podAddresses, source: packet.source)
             let number = write(redacted, interface: packet.source, direction: direction, to: writer, keeper: keeper, counts: &counts)
             // On a path, connections are analysed as the pods' veths see them; uplinks serve the path.
             if !(packet.source < uplink.count && uplink[packet.source]) {
@@ -229,9 +228,9 @@ final class CaptureSession {
     private func write(_ redacted: RedactedPacket, interface: Int, direction: PacketDirection?, to writer: RedactingWriter,
                        keeper: WindowKeeper?, counts: inout Counts) -> Int {
         if let keeper { return keeper.counts.seenPackets + 1 }
-        writer.append(redacted, interface: interface, direction: direction)
+        let number = writer.append(redacted, interface: interface, direction: direction)
         counts.origins.add(interface)
-        return writer.written
+        return number
     }
 
     /// The planned node-state reads, when the plan has them and the target can run them.

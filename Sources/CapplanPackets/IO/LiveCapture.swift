@@ -32,8 +32,9 @@ public final class LiveCapture: PacketSource {
     /// The longest a packet waits in the kernel's buffer before capplan sees it.
     static let bufferTimeoutMilliseconds: Int32 = 20
 
-    private var handles: [OpaquePointer] = []
-    private var merger: PacketMerger
+    // Read per packet by the capture loop alone (`close` runs after it): no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var handles: [OpaquePointer] = []
+    @exclusivity(unchecked) private var merger: PacketMerger
     /// Live interfaces do not end by themselves.
     public let endedEarly: String? = nil
 
