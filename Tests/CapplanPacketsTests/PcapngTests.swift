@@ -106,6 +106,36 @@ struct PcapngTests {
         }
     }
 
+    /// A block larger than the writer's buffer is written whole and in its place among the others.
+    @Test func aBlockLargerThanTheBufferKeepsItsPlace() throws {
+        let path = Crafter.directory + "/large-\(UUID().uuidString).pcapng"
+        let writer = try PcapngWriter(path: path, comment: nil, application: nil,
+                                      interfaces: [PcapngInterface(name: "eth0", linkType: 1, snaplen: 1 << 22)])
+        let sizes = [60, 3 << 20, 1_500, (1 << 20) - 40, 61]
+        let packets = sizes.enumerated().map { index, size in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) } }
+        for (index, packet) in packets.enumerated() {
+            packet.withUnsafeBytes { writer.write(interface: 0, timestamp: Timestamp(nanoseconds: Int64(index)), bytes: $0, originalLength: $0.count,
+                                                  direction: index == 1 ? .outbound : nil, comment: index == 3 ? "near the buffer's size" : nil) }
+        }
+        try writer.flush()
+        writer.close()
+        let read = try Self.packets(try PcapngReader(path: path))
+        #expect(read.map(\.2) == packets)
+        #expect(read.map(\.1) == Array(0..<Int64(sizes.count)))
+    }
+
+    /// A write the disk refuses (/dev/full) is an error when the blocks are flushed, in the system's words.
+    @Test func aFullDiskIsReportedAtTheFlush() throws {
+        let writer = try PcapngWriter(path: "/dev/full", comment: nil, application: nil,
+                                      interfaces: [PcapngInterface(name: "eth0", linkType: 1, snaplen: 128)])
+        [UInt8](repeating: 0, count: 60).withUnsafeBytes {
+            writer.write(interface: 0, timestamp: Timestamp(nanoseconds: 1), bytes: $0, originalLength: 60)
+        }
+        let error = #expect(throws: PcapError.self) { try writer.flush() }
+        #expect(error?.message.contains("No space left on device") == true, "\(String(describing: error))")
+        writer.close()
+    }
+
     @Test func commentsAreAddedToTheNumberedPacketsOnly() throws {
         let (path, original) = try Self.written()
         try PcapngWriter.addComments(path: path, [2: "capplan: reset sent by pod myapp/web-1", 3: "second"])
