@@ -113,15 +113,42 @@ public struct RunRecord: Codable, Sendable {
         }
 
         public var sources: [String]
-        public var runs: [Run] = []
+        /// The runs before the current one, which is kept in two plain numbers: extending it is
+        /// on the per-packet path, where an array element's update checked the array's uniqueness.
+        private var closed: [Run] = []
+        private var openSource = 0
+        private var openCount = 0
 
-        /// Notes the next packet written (on the per-packet path: no allocation but the array's growth).
+        public var runs: [Run] { openCount > 0 ? closed + [Run(source: openSource, count: openCount)] : closed }
+
+        init(sources: [String]) {
+            self.sources = sources
+        }
+
+        /// Notes the next packet written.
         mutating func add(_ source: Int) {
-            if let last = runs.indices.last, runs[last].source == source {
-                runs[last].count += 1
-            } else {
-                runs.append(Run(source: source, count: 1))
+            if source == openSource, openCount > 0 {
+                openCount += 1
+                return
             }
+            if openCount > 0 { closed.append(Run(source: openSource, count: openCount)) }
+            openSource = source
+            openCount = 1
+        }
+
+        private enum CodingKeys: String, CodingKey { case sources, runs }
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            sources = try container.decode([String].self, forKey: .sources)
+            closed = try container.decode([Run].self, forKey: .runs)
+            if let last = closed.popLast() { (openSource, openCount) = (last.source, last.count) }
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(sources, forKey: .sources)
+            try container.encode(runs, forKey: .runs)
         }
     }
 
