@@ -29,6 +29,23 @@ struct DecoderTests {
         #expect(packet.vlanTags == 0)
     }
 
+    /// Linux's options on an established connection (NOP, NOP, timestamps) are read in one go: the
+    /// same fields as the same option in another order, and a cut one is still a cut.
+    @Test func timestampsReadTheSameInAnyLayout() throws {
+        func decoded(_ options: [UInt8], cutBy cut: Int = 0) throws -> DecodedPacket {
+            let tcp = Crafter.tcpHeader(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: ACK, seq: 7, ack: 9, options: options))
+            let frame = Crafter.ethernet(Crafter.ipv4(Crafter.client.ip, Crafter.server.ip, proto: 6, body: tcp))
+            return try Self.decode(Array(frame.dropLast(cut)), link: 1)
+        }
+        let stamps: [UInt8] = [8, 10, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0]
+        let linux = try decoded([1, 1] + stamps), other = try decoded(stamps + [1, 1])
+        #expect(linux.tcp.hasTimestamps && linux.tcp.timestampValue == 0x1234_5678 && linux.tcp.timestampEcho == 0x9ABC_DEF0)
+        #expect(linux.tcp == other.tcp)
+        #expect(linux.truncated == nil)
+        let cut = try decoded([1, 1] + stamps, cutBy: 3)
+        #expect(cut.truncated == .transport && !cut.tcp.hasTimestamps)
+    }
+
     @Test func vlanAndQinQ() throws {
         #expect(try Self.decode(Crafter.ethernet(Self.ipv4, vlans: [10]), link: 1).vlanTags == 1)
         let qinq = try Self.decode(Crafter.ethernet(Self.ipv4, vlans: [10, 20]), link: 1)

@@ -50,6 +50,14 @@ extension PacketDecoder {
     }
 
     private func decodeTCPOptions(_ bytes: Bytes, from start: Int, to end: Int, into packet: inout DecodedPacket) {
+        // What Linux puts on every segment of an established connection, read in one go: NOP,
+        // NOP, timestamps (the same fields the loop below would set).
+        if end - start == 12, bytes.has(start, 12), bytes.checkedU32(start) == 0x0101_080A {
+            packet.tcp.hasTimestamps = true
+            packet.tcp.timestampValue = bytes.checkedU32(start + 4)
+            packet.tcp.timestampEcho = bytes.checkedU32(start + 8)
+            return
+        }
         var offset = start
         while offset < end {
             guard let kind = bytes.u8(offset) else {
