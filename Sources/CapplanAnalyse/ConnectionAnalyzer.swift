@@ -220,7 +220,7 @@ public struct ConnectionAnalyzer {
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(source: source, destination: destination, proto: proto)
         let slot: Int
-        let found = index.find(key)
+        let found = index.findRecent(key)
         if let existing = found, endsFlow(existing, packet, proto: proto, time: time) {
             release(existing, key: key)
             slot = open(key, packet, source: source, destination: destination, proto: proto, number: number, time: time)

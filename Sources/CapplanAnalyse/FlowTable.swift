@@ -10,6 +10,10 @@ struct FlowTable: Sendable {
     private var mask: Int
     private let seed = UInt64.random(in: 0...UInt64.max)
     private(set) var count = 0
+    /// The key `findRecent` found last and its slot (-1: none): a bulk transfer's packets come one
+    /// flow's after another, and comparing a key costs less than hashing it and probing.
+    private var recentKey = FlowTable.placeholder
+    private var recentSlot: Int32 = -1
 
     private static let placeholder = FlowKey(source: Endpoint(address: .init(ipv4: 0), port: 0),
                                              destination: Endpoint(address: .init(ipv4: 0), port: 0), proto: 0)
@@ -45,6 +49,15 @@ struct FlowTable: Sendable {
         return nil
     }
 
+    /// `find`, remembering the answer for the next packet.
+    @inline(__always)
+    mutating func findRecent(_ key: FlowKey) -> Int? {
+        if recentSlot >= 0, key == recentKey { return Int(recentSlot) }
+        guard let slot = find(key) else { return nil }
+        (recentKey, recentSlot) = (key, Int32(truncatingIfNeeded: slot))
+        return slot
+    }
+
     /// Inserts a key that is not in the table.
     mutating func insert(_ key: FlowKey, _ slot: Int) {
         if (count + 1) * 2 > mask + 1 { grow() }
@@ -57,6 +70,7 @@ struct FlowTable: Sendable {
 
     /// Removes a key, shifting later entries of its probe run back so lookups stay correct.
     mutating func remove(_ key: FlowKey) {
+        if key == recentKey { recentSlot = -1 }
         var index = home(key)
         while values[index] >= 0, keys[index] != key { index = (index + 1) & mask }
         guard values[index] >= 0 else { return }

@@ -4,7 +4,8 @@ import CapplanTestSupport
 import Testing
 
 /// The open-addressing flow table agrees with Dictionary over random inserts and removals,
-/// growth included (backward-shift deletion is the part that is easy to get wrong).
+/// growth included (backward-shift deletion is the part that is easy to get wrong), and so does
+/// `findRecent`'s remembered answer across removals and new slots for the same key.
 struct FlowTableTests {
     @Test func agreesWithDictionary() {
         var table = FlowTable(capacity: 4)
@@ -25,6 +26,10 @@ struct FlowTableTests {
             }
             let probe = key(random.next() % 400)
             #expect(table.find(probe) == reference[probe], "step \(step)")
+            // The remembered answer: the key just changed, asked twice, and again after the probe.
+            #expect(table.findRecent(candidate) == reference[candidate], "step \(step), recent")
+            #expect(table.findRecent(candidate) == reference[candidate], "step \(step), recent again")
+            #expect(table.findRecent(probe) == reference[probe], "step \(step), recent probe")
         }
         #expect(table.count == reference.count)
         #expect(Set(table.entries().map(\.slot)) == Set(reference.values))
