@@ -1,5 +1,5 @@
 # capplan: the two commands README.md starts with, and a few more.
-.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-keep bench-scale bench-k8s schema clean
+.PHONY: demo demo-local install k8s-up k8s-down lab-up lab-down test deps build fuzz bench bench-redact bench-path bench-apply bench-apply-builds bench-keep bench-scale bench-k8s schema clean
 
 SWIFT ?= swift
 
@@ -77,6 +77,11 @@ bench-keep: deps
 ## bench-apply: capplan apply against tcpdump, capturing iperf3 through a pod's veth on the lab
 bench-apply: deps
 	scripts/bench-apply $(SECONDS) $(ROUNDS)
+
+## bench-apply-builds: capplan builds against each other at the same capture, interleaved in one run
+##                     (BUILDS="/tmp/capplan-before .build/static/release/capplan" ROUNDS=4 SECONDS=8)
+bench-apply-builds: deps
+	scripts/bench-apply-builds $(or $(ROUNDS),4) $(or $(SECONDS),8) $(BUILDS)
 
 ## schema: regenerate the committed JSON Schema and field reference after changing PlanSchema
 schema: build
