@@ -113,8 +113,8 @@ public final class PcapngWriter {
         }
         packets += 1
         let text = comment.map { Array($0.utf8.prefix(65_000)) } ?? []
-        let commentSize = text.isEmpty ? 0 : 4 + (text.count + 3) & ~3
-        let optionsSize = commentSize + (direction == nil ? 0 : 8)
+        let commentSize = text.isEmpty ? 0 : PcapngOption.size(text.count)
+        let optionsSize = commentSize + (direction == nil ? 0 : PcapngOption.size(4))
         let padding = (4 - bytes.count & 3) & 3
         let size = 28 + bytes.count + padding + optionsSize + (optionsSize > 0 ? 4 : 0) + 4
         let total = UInt32(truncatingIfNeeded: size)
@@ -128,10 +128,10 @@ public final class PcapngWriter {
             (out + at).initializeMemory(as: UInt8.self, repeating: 0, count: padding)
             at += padding
             if !text.isEmpty {
-                text.withUnsafeBytes { at = Self.option(1, $0, at: at, in: out) }
+                text.withUnsafeBytes { at = PcapngOption.store(1, $0, at: at, in: out) }
             }
             if let direction {
-                withUnsafeBytes(of: direction.rawValue) { at = Self.option(2, $0, at: at, in: out) }
+                withUnsafeBytes(of: direction.rawValue) { at = PcapngOption.store(2, $0, at: at, in: out) }
             }
             if optionsSize > 0 {
                 out.storeBytes(of: UInt32(0), toByteOffset: at, as: UInt32.self)  // opt_endofopt
@@ -139,16 +139,6 @@ public final class PcapngWriter {
             }
             out.storeBytes(of: total, toByteOffset: at, as: UInt32.self)
         }
-    }
-
-    /// One option (code, length, value padded to 32 bits) at `at`; returns where the next goes.
-    private static func option(_ code: UInt16, _ value: UnsafeRawBufferPointer, at: Int, in out: UnsafeMutableRawPointer) -> Int {
-        out.storeBytes(of: code, toByteOffset: at, as: UInt16.self)
-        out.storeBytes(of: UInt16(clamping: value.count), toByteOffset: at + 2, as: UInt16.self)
-        if let from = value.baseAddress { (out + at + 4).copyMemory(from: from, byteCount: value.count) }
-        let padded = (value.count + 3) & ~3
-        (out + at + 4 + value.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - value.count)
-        return at + 4 + padded
     }
 
     /// Pushes buffered blocks to the file, so an interrupted run leaves a readable capture; throws
@@ -380,11 +370,28 @@ extension [UInt8] {
     mutating func append(u32 value: UInt32) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
     mutating func append(u64 value: UInt64) { Swift.withUnsafeBytes(of: value) { append(contentsOf: $0) } }
 
-    /// One pcapng option: its code, its length, its value padded to 32 bits.
+    /// One pcapng option (`PcapngOption`).
     mutating func append(option code: UInt16, _ value: UnsafeRawBufferPointer) {
-        append(u16: code)
-        append(u16: UInt16(clamping: value.count))
-        append(contentsOf: value)
-        append(contentsOf: repeatElement(0, count: (4 - value.count % 4) % 4))
+        let at = count
+        append(contentsOf: repeatElement(0, count: PcapngOption.size(value.count)))
+        withUnsafeMutableBytes { out in
+            if let base = out.baseAddress { _ = PcapngOption.store(code, value, at: at, in: base) }
+        }
+    }
+}
+
+/// One pcapng option's layout, for the header blocks' arrays and the packet blocks built in place:
+/// its code, its length, its value padded to 32 bits.
+enum PcapngOption {
+    static func size(_ valueCount: Int) -> Int { 4 + (valueCount + 3) & ~3 }
+
+    /// Stores the option at `at` in `out`, which has room for `size(value.count)` bytes there; returns where the next goes.
+    static func store(_ code: UInt16, _ value: UnsafeRawBufferPointer, at: Int, in out: UnsafeMutableRawPointer) -> Int {
+        out.storeBytes(of: code, toByteOffset: at, as: UInt16.self)
+        out.storeBytes(of: UInt16(clamping: value.count), toByteOffset: at + 2, as: UInt16.self)
+        if let from = value.baseAddress { (out + at + 4).copyMemory(from: from, byteCount: value.count) }
+        let next = at + size(value.count)
+        (out + at + 4 + value.count).initializeMemory(as: UInt8.self, repeating: 0, count: next - at - 4 - value.count)
+        return next
     }
 }
