@@ -5,8 +5,50 @@ import CapplanPackets
 /// SipHash over seven fields cost more than the rest of a lookup. A per-run random
 /// seed keeps crafted captures from forcing collisions.
 struct FlowTable: Sendable {
-    private var keys: [FlowKey]
-    private var values: [Int32]  // -1: empty
+    /// A key packed beside its slot: a probe reads one entry of 48 bytes, not a slot array and a
+    /// key array apart (two cache misses when flows are many). A `FlowKey` alone takes 48 bytes.
+    private struct Entry {
+        var lowAddress: (UInt64, UInt64)
+        var highAddress: (UInt64, UInt64)
+        /// The low endpoint's port, the high one's, the protocol and the two addresses' families.
+        var rest: UInt64
+        var slot: Int32  // -1: empty
+
+        init(_ key: FlowKey, slot: Int32) {
+            lowAddress = (key.low.address.high, key.low.address.low)
+            highAddress = (key.high.address.high, key.high.address.low)
+            rest = Self.rest(key)
+            self.slot = slot
+        }
+
+        @inline(__always)
+        static func rest(_ key: FlowKey) -> UInt64 {
+            UInt64(key.low.port) | UInt64(key.high.port) << 16 | UInt64(key.proto) << 32
+                | (key.low.address.isIPv6 ? 1 << 40 : 0) | (key.high.address.isIPv6 ? 1 << 41 : 0)
+        }
+
+        @inline(__always)
+        func holds(_ key: FlowKey, rest: UInt64) -> Bool {
+            self.rest == rest && lowAddress.1 == key.low.address.low && highAddress.1 == key.high.address.low
+                && lowAddress.0 == key.low.address.high && highAddress.0 == key.high.address.high
+        }
+
+        var key: FlowKey {
+            func endpoint(_ parts: (UInt64, UInt64), v6: Bool, port: UInt64) -> Endpoint {
+                var address = IPAddress(ipv4: 0)
+                (address.high, address.low, address.isIPv6) = (parts.0, parts.1, v6)
+                return Endpoint(address: address, port: UInt16(truncatingIfNeeded: port))
+            }
+            // Low and high come back in their order: the key is put together as it was.
+            return FlowKey(source: endpoint(lowAddress, v6: rest >> 40 & 1 == 1, port: rest),
+                           destination: endpoint(highAddress, v6: rest >> 41 & 1 == 1, port: rest >> 16),
+                           proto: UInt8(truncatingIfNeeded: rest >> 32))
+        }
+    }
+
+    private var table: [Entry]
+    /// An entry's size in the table.
+    static var entryStride: Int { MemoryLayout<Entry>.stride }
     private var mask: Int
     private let seed = UInt64.random(in: 0...UInt64.max)
     private(set) var count = 0
@@ -21,10 +63,11 @@ struct FlowTable: Sendable {
     init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = Array(repeating: Self.placeholder, count: size)
-        values = Array(repeating: -1, count: size)
+        table = Self.empty(size)
         mask = size - 1
     }
+
+    private static func empty(_ size: Int) -> [Entry] { Array(repeating: Entry(placeholder, slot: -1), count: size) }
 
     @inline(__always)
     private func home(_ key: FlowKey) -> Int {
@@ -42,8 +85,9 @@ struct FlowTable: Sendable {
     @inline(__always)
     func find(_ key: FlowKey) -> Int? {
         var index = home(key)
-        while values[index] >= 0 {
-            if keys[index] == key { return Int(values[index]) }
+        let rest = Entry.rest(key)
+        while table[index].slot >= 0 {
+            if table[index].holds(key, rest: rest) { return Int(table[index].slot) }
             index = (index + 1) & mask
         }
         return nil
@@ -62,9 +106,8 @@ struct FlowTable: Sendable {
     mutating func insert(_ key: FlowKey, _ slot: Int) {
         if (count + 1) * 2 > mask + 1 { grow() }
         var index = home(key)
-        while values[index] >= 0 { index = (index + 1) & mask }
-        keys[index] = key
-        values[index] = Int32(slot)
+        while table[index].slot >= 0 { index = (index + 1) & mask }
+        table[index] = Entry(key, slot: Int32(slot))
         count += 1
     }
 
@@ -72,19 +115,19 @@ struct FlowTable: Sendable {
     mutating func remove(_ key: FlowKey) {
         if key == recentKey { recentSlot = -1 }
         var index = home(key)
-        while values[index] >= 0, keys[index] != key { index = (index + 1) & mask }
-        guard values[index] >= 0 else { return }
-        values[index] = -1
+        let rest = Entry.rest(key)
+        while table[index].slot >= 0, !table[index].holds(key, rest: rest) { index = (index + 1) & mask }
+        guard table[index].slot >= 0 else { return }
+        table[index].slot = -1
         count -= 1
         var next = (index + 1) & mask
-        while values[next] >= 0 {
-            let natural = home(keys[next])
+        while table[next].slot >= 0 {
+            let natural = home(table[next].key)
             // Move the entry back if its home is not in (index, next] (cyclically).
             let between = index <= next ? (natural > index && natural <= next) : (natural > index || natural <= next)
             if !between {
-                keys[index] = keys[next]
-                values[index] = values[next]
-                values[next] = -1
+                table[index] = table[next]
+                table[next].slot = -1
                 index = next
             }
             next = (next + 1) & mask
@@ -93,14 +136,13 @@ struct FlowTable: Sendable {
 
     /// Every (key, slot), in no particular order.
     func entries() -> [(key: FlowKey, slot: Int)] {
-        values.indices.compactMap { values[$0] >= 0 ? (keys[$0], Int(values[$0])) : nil }
+        table.compactMap { $0.slot >= 0 ? ($0.key, Int($0.slot)) : nil }
     }
 
     private mutating func grow() {
         let old = entries()
         let size = (mask + 1) * 2
-        keys = Array(repeating: Self.placeholder, count: size)
-        values = Array(repeating: -1, count: size)
+        table = Self.empty(size)
         mask = size - 1
         count = 0
         for (key, slot) in old { insert(key, slot) }

@@ -7,16 +7,18 @@ import Testing
 /// growth included (backward-shift deletion is the part that is easy to get wrong), and so does
 /// `findRecent`'s remembered answer across removals and new slots for the same key.
 struct FlowTableTests {
+    /// A probe reads one entry, key and slot: 48 bytes, no larger than a key alone.
+    @Test func anEntryIsTheSizeOfAKey() {
+        #expect(FlowTable.entryStride == 48)
+        #expect(FlowTable.entryStride <= MemoryLayout<FlowKey>.stride)
+    }
+
     @Test func agreesWithDictionary() {
         var table = FlowTable(capacity: 4)
         var reference: [FlowKey: Int] = [:]
         var random = SplitMix64(seed: 7)
-        func key(_ n: UInt64) -> FlowKey {
-            FlowKey(source: Endpoint(address: IPAddress(ipv4: UInt32(truncatingIfNeeded: n % 50)), port: UInt16(truncatingIfNeeded: n % 7)),
-                    destination: Endpoint(address: IPAddress(ipv4: 0xCB00_7114), port: 443), proto: 6)
-        }
         for step in 0..<20_000 {
-            let candidate = key(random.next() % 400)
+            let candidate = Self.key(random.next())
             if reference[candidate] != nil, random.next() % 3 == 0 {
                 table.remove(candidate)
                 reference[candidate] = nil
@@ -24,7 +26,7 @@ struct FlowTableTests {
                 table.insert(candidate, step)
                 reference[candidate] = step
             }
-            let probe = key(random.next() % 400)
+            let probe = Self.key(random.next())
             #expect(table.find(probe) == reference[probe], "step \(step)")
             // The remembered answer: the key just changed, asked twice, and again after the probe.
             #expect(table.findRecent(candidate) == reference[candidate], "step \(step), recent")
@@ -32,6 +34,47 @@ struct FlowTableTests {
             #expect(table.findRecent(probe) == reference[probe], "step \(step), recent probe")
         }
         #expect(table.count == reference.count)
-        #expect(Set(table.entries().map(\.slot)) == Set(reference.values))
+        #expect(table.entries().count == reference.count)
+        #expect(Dictionary(table.entries().map { ($0.key, $0.slot) }, uniquingKeysWith: { first, _ in first }) == reference)
+    }
+
+    /// Small tables, so that keys alike but for one field often share a probe run: each is told apart.
+    @Test func keysAlikeButForOneFieldAreToldApart() {
+        var random = SplitMix64(seed: 11)
+        for round in 0..<500 {
+            var table = FlowTable(capacity: 4)
+            var reference: [FlowKey: Int] = [:]
+            for slot in 0..<7 {
+                let key = Self.key(random.next())
+                if reference[key] == nil {
+                    table.insert(key, slot)
+                    reference[key] = slot
+                }
+            }
+            for n in 0..<270 {
+                let key = Self.key(UInt64(n))
+                #expect(table.find(key) == reference[key], "round \(round), \(key)")
+            }
+        }
+    }
+
+    // 270 keys, each a choice of source address (0.0.0.s, ::s or 2001:db8::s), port, server
+    // (IPv4, or one of two IPv6 addresses that differ in their upper half) and protocol: each
+    // field an entry packs, in either endpoint, tells some two keys apart.
+    static func key(_ random: UInt64) -> FlowKey {
+        var n = random % 270
+        func digit(_ base: UInt64) -> UInt64 {
+            defer { n /= base }
+            return n % base
+        }
+        let s = digit(5)
+        let sources = [IPAddress(ipv4: UInt32(s)), IPAddress(ipv6High: 0, low: s), IPAddress(ipv6High: 0x2001_0DB8 << 32, low: s)]
+        let source = sources[Int(digit(3))]
+        let port = UInt16(digit(3))
+        let servers = [IPAddress(ipv4: 0xCB00_7114), IPAddress(ipv6High: 0x2001_0DB8 << 32, low: 0xCB00_7114),
+                       IPAddress(ipv6High: 0x2001_0DB8 << 32 | 1, low: 0xCB00_7114)]
+        let server = servers[Int(digit(3))]
+        return FlowKey(source: Endpoint(address: source, port: port), destination: Endpoint(address: server, port: 443),
+                       proto: digit(2) == 0 ? 6 : 17)
     }
 }
