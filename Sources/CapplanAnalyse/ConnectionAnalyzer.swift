@@ -231,16 +231,16 @@ public struct ConnectionAnalyzer {
         }
         let start = self.start
         // The flow is changed in place, through the array's buffer: a Flow is too large to copy per packet.
-        let (closedNow, reset, copy) = flows.withUnsafeMutableBufferPointer { buffer -> (Bool, ResetEvent?, Bool) in
+        var reset: ResetEvent?  // set for a reset only (`Flow.processTCP`)
+        let (closedNow, outcome) = flows.withUnsafeMutableBufferPointer { buffer -> (Bool, Flow.Outcome) in
             let fromOriginator = buffer[slot].originator == source
             let wasClosed = Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state)
             if proto == 6 {
-                switch buffer[slot].processTCP(packet, fromOriginator: fromOriginator, number: number, time: time, start: start) {
-                case .copy: return (false, nil, true)
-                case .counted(let reset):
-                    if fromOriginator { buffer[slot].orig.frameBytes += Int64(frameLength) } else { buffer[slot].resp.frameBytes += Int64(frameLength) }
-                    return (!wasClosed && Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state), reset, false)
-                }
+                let outcome = buffer[slot].processTCP(packet, fromOriginator: fromOriginator, number: number, time: time, start: start,
+                                                      reset: &reset)
+                if outcome == .copy { return (false, .copy) }
+                if fromOriginator { buffer[slot].orig.frameBytes += Int64(frameLength) } else { buffer[slot].resp.frameBytes += Int64(frameLength) }
+                return (!wasClosed && Flow.isClosed(buffer[slot].orig.state, buffer[slot].resp.state), outcome)
             }
             buffer[slot].lastPacket = number
             buffer[slot].last = time
@@ -255,14 +255,15 @@ public struct ConnectionAnalyzer {
                 buffer[slot].resp.frameBytes += Int64(frameLength)
                 buffer[slot].resp.payloadBytes += Int64(packet.payloadLength)
             }
-            return (false, nil, false)
+            return (false, .counted)
         }
+        let copy = outcome == .copy
         if copy { totals.copiesDropped += 1 }
         if proto == 6, packet.tcp.has(TCPHeader.syn), !packet.tcp.has(TCPHeader.ack), !copy,
            flows[slot].orig.synCount >= 2, flows[slot].synAckTime < 0 {
             totals.unansweredSynRetries += 1
         }
-        if let reset {
+        if outcome == .reset, let reset {
             totals.resets += 1
             if resets.count < recordLimit { resets.append(reset) }
         }

@@ -15,12 +15,18 @@ extension Flow {
     }
 
     enum Outcome {
+        /// A copy of a packet already counted (another interface's).
         case copy
-        case counted(ResetEvent?)
+        case counted
+        /// Counted, and a reset: its details are in `reset`.
+        case reset
     }
 
-    /// Processes one TCP packet of this flow; `start` is the capture's first timestamp.
-    mutating func processTCP(_ packet: DecodedPacket, fromOriginator: Bool, number: Int, time: Int64, start: Int64) -> Outcome {
+    /// Processes one TCP packet of this flow; `start` is the capture's first timestamp. A reset's
+    /// details go to `reset`, left alone for any other packet: returned in the outcome, they were
+    /// copied (about 150 bytes) for every packet.
+    mutating func processTCP(_ packet: DecodedPacket, fromOriginator: Bool, number: Int, time: Int64, start: Int64,
+                             reset: inout ResetEvent?) -> Outcome {
         let tcp = packet.tcp
         let length = packet.payloadLength
         let signature = Self.signature(packet)
@@ -31,7 +37,7 @@ extension Flow {
         let flowStart = self.start
         let segment = Segment(tcp: tcp, length: length, time: time,
                               rtt: synTime >= 0 && handshakeAckTime >= 0 ? handshakeAckTime - synTime : defaultOutOfOrderThreshold)
-        var reset: ResetEvent?
+        var wasReset = false
         var handshakeCompleted = false
         var peerGap = false
         let originatorSynSent = orig.state == .synSent
@@ -42,6 +48,7 @@ extension Flow {
             fwd.recent.add(signature, time: time, interface: packet.interfaceIndex)
             let ackedPastHole = Self.trackHoles(segment, cut: packet.capturedPayloadLength < length, &fwd, &rev)
             if segment.rst {
+                wasReset = true
                 reset = Self.resetEvent(packet, fwd: fwd, rev: rev, fromOriginator: fromOriginator, number: number, time: time,
                                         start: start, flowStart: flowStart, idle: idle,
                                         answeredSyn: !fromOriginator && originatorSynSent && fwd.state == .inactive
@@ -62,7 +69,7 @@ extension Flow {
         if syn && !ack, synTime < 0 { synTime = time }
         if syn && ack, synAckTime < 0 { synAckTime = time }
         if handshakeCompleted, handshakeAckTime < 0 { handshakeAckTime = time }
-        if reset != nil { resets += 1 }
+        if wasReset { resets += 1 }
         for index in 0..<letters.count {
             note(UInt8(truncatingIfNeeded: letters.packed >> UInt64(8 * index)), fromOriginator: fromOriginator)
         }
@@ -70,7 +77,7 @@ extension Flow {
         if peerGap { note(UInt8(ascii: "G"), fromOriginator: !fromOriginator) }
         lastPacket = number
         last = time
-        return .counted(reset)
+        return wasReset ? .reset : .counted
     }
 
     /// A hole in this side's content, until a whole segment fills it; one the peer acknowledges
