@@ -106,10 +106,25 @@ extension Flow {
     /// A copy of a packet seen again on another interface (`-i any`, or a pcapng of several
     /// interfaces) is not a retransmission: same IP ID, sequence, ACK, flags, length and window
     /// within 1 ms, from another interface when the link type says which (SLL2).
+    /// The sequence and acknowledgment numbers are kept whole and the other fields mixed into them
+    /// through a bijection that spreads every bit: two different packets share a signature about
+    /// once in 2^64. (An xor of the raw fields let two ACKs of one bulk transfer, the acknowledgment
+    /// 128 KiB on and the IP ID 6 on, share one, and the second was dropped as a copy.)
+    /// Inlined: it runs for every segment.
+    @inline(__always)
     static func signature(_ packet: DecodedPacket) -> UInt64 {
         let tcp = packet.tcp
-        return UInt64(tcp.sequence) << 32 ^ UInt64(tcp.acknowledgment) ^ UInt64(tcp.flags) << 56
-            ^ UInt64(packet.payloadLength) << 40 ^ UInt64(packet.ipIdentification) << 16 ^ UInt64(tcp.window)
+        let rest = UInt64(packet.ipIdentification) << 32 | UInt64(tcp.window) << 16 | UInt64(tcp.flags)
+        return (UInt64(tcp.sequence) << 32 | UInt64(tcp.acknowledgment))
+            ^ mix(rest ^ UInt64(truncatingIfNeeded: packet.payloadLength) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// SplitMix64's finalizer: a bijection on 64 bits that spreads every input bit over the output.
+    @inline(__always)
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = (value ^ value >> 30) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ z >> 27) &* 0x94D0_49BB_1331_11EB
+        return z ^ z >> 31
     }
 
     /// Whether a TCP packet on this flow's 5-tuple is a new connection, as Zeek decides: a SYN after

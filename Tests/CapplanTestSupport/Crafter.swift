@@ -25,9 +25,11 @@ public struct Crafter: Sendable {
         public var payload = 0
         public var ttl: UInt8 = 64
         public var options: [UInt8] = []
+        /// The IPv4 identification.
+        public var id: UInt16 = 1
 
         public init(from: (ip: String, port: UInt16), to: (ip: String, port: UInt16), flags: UInt8, seq: UInt32, ack: UInt32 = 0,
-                    window: UInt16 = 64240, payload: Int = 0, ttl: UInt8 = 64, options: [UInt8] = []) {
+                    window: UInt16 = 64240, payload: Int = 0, ttl: UInt8 = 64, options: [UInt8] = [], id: UInt16 = 1) {
             self.from = from
             self.to = to
             self.flags = flags
@@ -37,6 +39,7 @@ public struct Crafter: Sendable {
             self.payload = payload
             self.ttl = ttl
             self.options = options
+            self.id = id
         }
     }
 
@@ -44,7 +47,7 @@ public struct Crafter: Sendable {
     public mutating func tcp(_ segment: TCP, after: Double = 0.01) {
         clock += Int64(after * 1e9)
         packets.append((clock, Self.ethernet(Self.withChecksums(Self.ipv4(segment.from.ip, segment.to.ip, proto: 6, ttl: segment.ttl,
-                                                                            body: Self.tcpHeader(segment))))))
+                                                                            id: segment.id, body: Self.tcpHeader(segment))))))
     }
 
     /// Adds an IP packet (IPv4 or IPv6) in an Ethernet frame, with its transport checksum filled in.
