@@ -263,7 +263,7 @@ public struct ConnectionAnalyzer {
            flows[slot].orig.synCount >= 2, flows[slot].synAckTime < 0 {
             totals.unansweredSynRetries += 1
         }
-        if outcome == .reset, let reset {
+        if let reset {
             totals.resets += 1
             if resets.count < recordLimit { resets.append(reset) }
         }

@@ -18,13 +18,11 @@ extension Flow {
         /// A copy of a packet already counted (another interface's).
         case copy
         case counted
-        /// Counted, and a reset: its details are in `reset`.
-        case reset
     }
 
     /// Processes one TCP packet of this flow; `start` is the capture's first timestamp. A reset's
-    /// details go to `reset`, left alone for any other packet: returned in the outcome, they were
-    /// copied (about 150 bytes) for every packet.
+    /// details go to `reset` (nil on entry), left alone for any other packet: returned in the
+    /// outcome, they were copied (about 150 bytes) for every packet.
     mutating func processTCP(_ packet: DecodedPacket, fromOriginator: Bool, number: Int, time: Int64, start: Int64,
                              reset: inout ResetEvent?) -> Outcome {
         let tcp = packet.tcp
@@ -77,7 +75,7 @@ extension Flow {
         if peerGap { note(UInt8(ascii: "G"), fromOriginator: !fromOriginator) }
         lastPacket = number
         last = time
-        return wasReset ? .reset : .counted
+        return .counted
     }
 
     /// A hole in this side's content, until a whole segment fills it; one the peer acknowledges

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CapplanPackets
 
 /// Where commands write. The real one writes to the process's stdout and stderr;
 /// tests bind a capturing one with `Console.$current.withValue(...)`.
@@ -34,17 +35,10 @@ public final class Console: @unchecked Sendable {
 }
 
 extension Console {
-    /// Unbuffered writes to a file descriptor, retried on partial writes and EINTR.
+    /// Unbuffered writes to a file descriptor, retried on partial writes and EINTR; a failed one is
+    /// dropped (there is nowhere left to report it).
     static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { FileDescriptor.writeAll(descriptor, base, $0.count) } }
     }
 }
 

@@ -223,16 +223,8 @@ struct BlockOutput {
     }
 
     private mutating func writeAll(_ from: UnsafeRawPointer, _ count: Int) {
-        var done = 0
-        while done < count {
-            let wrote = write(descriptor, from + done, count - done)
-            if wrote < 0, errno == EINTR { continue }
-            guard wrote > 0 else {
-                if failure == 0 { failure = wrote < 0 ? errno : ENOSPC }
-                break
-            }
-            done += wrote
-        }
+        let error = FileDescriptor.writeAll(descriptor, from, count)
+        if failure == 0 { failure = error }
         written += Int64(count)
     }
 }
