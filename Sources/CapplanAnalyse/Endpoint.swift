@@ -36,12 +36,4 @@ struct FlowKey: Hashable {
         }
         self.proto = proto
     }
-
-    /// One mixed word into the hasher instead of seven fields: this runs for every packet.
-    @inline(__always)
-    func hash(into hasher: inout Hasher) {
-        let a = low.address.low &* 0x9E37_79B9_7F4A_7C15 ^ low.address.high ^ UInt64(low.port) << 16 ^ UInt64(proto)
-        let b = high.address.low &* 0xC2B2_AE3D_27D4_EB4F ^ high.address.high ^ UInt64(high.port) << 32
-        hasher.combine(a ^ (b &* 31))
-    }
 }

@@ -2,8 +2,8 @@ import CapplanPackets
 
 /// Flow key → flow slot, as an open-addressing table with linear probing and
 /// backward-shift deletion. It replaces Dictionary on the per-packet path, where
-/// SipHash over seven fields cost more than the rest of a lookup. A per-run random
-/// seed keeps crafted captures from forcing collisions.
+/// SipHash over seven fields cost more than the rest of a lookup. Its hash is keyed by a
+/// random secret per table (`TableSecret`), so a crafted capture cannot line its flows up.
 struct FlowTable: Sendable {
     /// A key packed beside its slot: a probe reads one entry of 48 bytes, not a slot array and a
     /// key array apart (two cache misses when flows are many). A `FlowKey` alone takes 48 bytes.
@@ -50,7 +50,7 @@ struct FlowTable: Sendable {
     /// An entry's size in the table.
     static var entryStride: Int { MemoryLayout<Entry>.stride }
     private var mask: Int
-    private let seed = UInt64.random(in: 0...UInt64.max)
+    private let secret = TableSecret()
     private(set) var count = 0
     /// The key `findRecent` found last and its slot (-1: none): a bulk transfer's packets come one
     /// flow's after another, and comparing a key costs less than hashing it and probing.
@@ -71,14 +71,8 @@ struct FlowTable: Sendable {
 
     @inline(__always)
     private func home(_ key: FlowKey) -> Int {
-        var h = seed ^ key.low.address.low &* 0x9E37_79B9_7F4A_7C15
-        h ^= key.low.address.high &* 0xC2B2_AE3D_27D4_EB4F
-        h ^= (UInt64(key.low.port) << 32 | UInt64(key.high.port) << 8 | UInt64(key.proto)) &* 0x1656_67B1_9E37_79F9
-        h ^= key.high.address.low &* 0x27D4_EB2F_1656_67C5
-        h ^= key.high.address.high
-        h ^= h >> 29
-        h &*= 0xBF58_476D_1CE4_E5B9
-        h ^= h >> 32
+        let h = secret.hash(key.low.address.low, key.low.address.high, key.high.address.low, key.high.address.high,
+                            UInt64(key.low.port) << 32 | UInt64(key.high.port) << 8 | UInt64(key.proto))
         return Int(truncatingIfNeeded: h) & mask
     }
 
@@ -91,6 +85,17 @@ struct FlowTable: Sendable {
             index = (index + 1) & mask
         }
         return nil
+    }
+
+    /// How many entries `find` reads for this key (the tests' measure of how well keys spread).
+    func probes(_ key: FlowKey) -> Int {
+        var (index, count) = (home(key), 1)
+        let rest = Entry.rest(key)
+        while table[index].slot >= 0, !table[index].holds(key, rest: rest) {
+            index = (index + 1) & mask
+            count += 1
+        }
+        return count
     }
 
     /// `find`, remembering the answer for the next packet.

@@ -58,6 +58,52 @@ struct FlowTableTests {
         }
     }
 
+    /// Keys crafted to share a hash: IPv6 servers whose address halves cancel in a hash that
+    /// combines the key's words linearly before mixing them, as the table's did until 2026-12
+    /// (`lowHalf * 0x27D4EB2F165667C5 ^ highHalf`, the same for every key here). A per-run seed
+    /// xored into such a hash does not part them: every key took the same home, each lookup
+    /// walked all the keys before it, and a capture of such flows took quadratic time. Each key
+    /// must still be found in a few probes.
+    @Test func keysCraftedToCollideDoNotPileUp() {
+        let client = Endpoint(address: IPAddress(ipv6High: 0x2001_0DB8 << 32, low: 1), port: 40000)
+        let keys = (1...4000 as ClosedRange<UInt64>).map { half in
+            let server = IPAddress(ipv6High: 0x2001_0DB8_0000_0000 ^ half &* 0x27D4_EB2F_1656_67C5, low: half)
+            return FlowKey(source: client, destination: Endpoint(address: server, port: 443), proto: 6)
+        }
+        var table = FlowTable()
+        for (slot, key) in keys.enumerated() { table.insert(key, slot) }
+        let probes = keys.map { table.probes($0) }
+        #expect(keys.enumerated().allSatisfy { table.find($1) == $0 })
+        // At most half full, a good hash averages under two probes a key.
+        #expect(Double(probes.reduce(0, +)) / Double(keys.count) < 4, "mean probes")
+        #expect(probes.max() ?? 0 < 64, "longest probe run")
+    }
+
+    /// The hash the path's tables use as well (connection views, key packets): pairs of words
+    /// that a linear hash with known multipliers sends to one value spread over 8192 homes about
+    /// as 4000 random keys would (3160 distinct ones on average).
+    @Test func theKeyedHashSpreadsPairsALinearHashJoins() {
+        let secret = TableSecret()
+        let homes = Set((1...4000 as ClosedRange<UInt64>).map { a in
+            secret.hash(a, 0x9E37_79B9_7F4A_7C15 ^ a &* 0xC2B2_AE3D_27D4_EB4F, 0, 0, 0) & 8191
+        })
+        #expect(homes.count > 2900)
+    }
+
+    /// The keys of an ordinary busy capture (many clients in one subnet, ports counting up, one
+    /// server) spread as well.
+    @Test func orderlyKeysSpread() {
+        let server = Endpoint(address: IPAddress(ipv4: 0xCB00_7114), port: 443)
+        let keys = (0..<20_000 as Range<UInt32>).map { n in
+            FlowKey(source: Endpoint(address: IPAddress(ipv4: 0x0AF4_0000 | n >> 4), port: UInt16(32768 + n % 16)), destination: server, proto: 6)
+        }
+        var table = FlowTable()
+        for (slot, key) in keys.enumerated() { table.insert(key, slot) }
+        let probes = keys.map { table.probes($0) }
+        #expect(Double(probes.reduce(0, +)) / Double(keys.count) < 4, "mean probes")
+        #expect(probes.max() ?? 0 < 64, "longest probe run")
+    }
+
     // 270 keys, each a choice of source address (0.0.0.s, ::s or 2001:db8::s), port, server
     // (IPv4, or one of two IPv6 addresses that differ in their upper half) and protocol: each
     // field an entry packs, in either endpoint, tells some two keys apart.

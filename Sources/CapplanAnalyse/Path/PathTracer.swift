@@ -17,14 +17,6 @@ public struct PathTracer {
 
     struct Key: Equatable {
         var a: UInt64, b: UInt64, c: UInt64
-
-        /// Where the key starts looking in an open-addressing table: every key packet of every
-        /// point is looked up, and a multiply-and-shift hash costs a fraction of SipHash.
-        var hash: Int {
-            var h = a &* 0x9E37_79B9_7F4A_7C15 ^ b &* 0xC2B2_AE3D_27D4_EB4F ^ c
-            h = (h ^ h >> 29) &* 0xFF51_AFD7_ED55_8CCD
-            return Int(truncatingIfNeeded: (h ^ h >> 32) >> 1)
-        }
     }
 
     struct Sighting {
@@ -308,11 +300,16 @@ struct RecentKeys {
     private static let empty = Entry(key: PathTracer.Key(a: 0, b: 0, c: 0), newest: -1)
     private var entries = [Entry](repeating: empty, count: 1024)
     private var used = 0
+    /// Every key packet of every point is looked up: a multiply per pair of words, not SipHash.
+    private let secret = TableSecret()
+
+    @inline(__always)
+    private func home(_ key: PathTracer.Key) -> Int { Int(truncatingIfNeeded: secret.hash(key.a, key.b, key.c, 0, 0)) }
 
     /// The newest packet followed with this key, or -1.
     func newest(_ key: PathTracer.Key) -> Int {
         let mask = entries.count - 1
-        var slot = key.hash & mask
+        var slot = home(key) & mask
         while entries[slot].newest >= 0 {
             if entries[slot].key == key { return entries[slot].newest }
             slot = (slot + 1) & mask
@@ -323,7 +320,7 @@ struct RecentKeys {
     /// `oldest`: the first packet still in the window; the rest are left behind when the table grows.
     mutating func set(_ key: PathTracer.Key, newest: Int, oldest: Int) {
         let mask = entries.count - 1
-        var slot = key.hash & mask
+        var slot = home(key) & mask
         while entries[slot].newest >= 0 {
             if entries[slot].key == key {
                 entries[slot].newest = newest
@@ -349,7 +346,7 @@ struct RecentKeys {
         used = live.count
         let mask = capacity - 1
         for entry in live {
-            var slot = entry.key.hash & mask
+            var slot = home(entry.key) & mask
             while entries[slot].newest >= 0 { slot = (slot + 1) & mask }
             entries[slot] = entry
         }
@@ -369,8 +366,9 @@ struct ViewTable {
     private(set) var views: [View] = []
     private var parent: [Int] = []
     /// Open addressing over `views` (id + 1; 0 is empty), kept at most half full: every packet
-    /// of the path looks its view up, and a multiply-and-shift hash costs a fraction of SipHash.
+    /// of the path looks its view up, and a multiply per pair of words costs a fraction of SipHash.
     private var slots = [Int32](repeating: 0, count: 1024)
+    private let secret = TableSecret()
 
     /// The view's id; nil for a new one once there are `limit` views.
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
@@ -378,7 +376,7 @@ struct ViewTable {
         let (low, high) = b < a ? (b, a) : (a, b)
         let view = View(point: point, proto: proto, low: low, high: high)
         let mask = slots.count - 1
-        var slot = Self.hash(view) & mask
+        var slot = hash(view) & mask
         while slots[slot] != 0 {
             let id = Int(slots[slot]) - 1
             if views[id] == view { return id }
@@ -401,25 +399,16 @@ struct ViewTable {
         slots = [Int32](repeating: 0, count: slots.count * 2)
         let mask = slots.count - 1
         for (id, view) in views.enumerated() {
-            var slot = Self.hash(view) & mask
+            var slot = hash(view) & mask
             while slots[slot] != 0 { slot = (slot + 1) & mask }
             slots[slot] = Int32(id + 1)
         }
     }
 
-    static func hash(_ view: View) -> Int {
-        var h = UInt64(truncatingIfNeeded: view.point) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(view.proto)
-        // Word by word, not over an array: this runs for every packet of every point.
-        @inline(__always) func mix(_ word: UInt64) {
-            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
-            h ^= h >> 32
-        }
-        mix(view.low.address.high)
-        mix(view.low.address.low)
-        mix(view.high.address.high)
-        mix(view.high.address.low)
-        mix(UInt64(view.low.port) << 16 | UInt64(view.high.port))
-        return Int(truncatingIfNeeded: h >> 1)
+    @inline(__always)
+    private func hash(_ view: View) -> Int {
+        let rest = UInt64(view.low.port) << 16 | UInt64(view.high.port) | UInt64(view.proto) << 32 | UInt64(truncatingIfNeeded: view.point) << 40
+        return Int(truncatingIfNeeded: secret.hash(view.low.address.high, view.low.address.low, view.high.address.high, view.high.address.low, rest))
     }
 
     mutating func join(_ a: Int, _ b: Int) {
