@@ -1,4 +1,4 @@
-import CapplanAnalyse
+@testable import CapplanAnalyse
 import CapplanPackets
 import CapplanTestSupport
 import Testing
@@ -155,6 +155,22 @@ struct PathTracerTests {
         #expect(ladder.map { $0.seen.map(\.point) } == [["a/veth-client"], ["a/veth-client", "a/eth0"]])
         #expect(ladder.first?.missedAt == ["a/eth0"])
         #expect(ladder.last?.missedAt == [])
+    }
+
+    /// A flood of one RST with equal fields at one point: each copy reads at most
+    /// `candidateDepth` of the ones before it, not all of them, and a copy on the uplink still
+    /// joins the newest.
+    @Test func aFloodOfEqualPacketsCostsLittleEach() throws {
+        var feed = try Feed(points: Self.onePoint)
+        let reset = Self.tcp(Segment(from: Self.far, to: Self.client, flags: Self.rst, seq: 9), id: 0)
+        let copies = 3000
+        for copy in 0..<copies { feed.add(0, at: Double(copy) * 0.0001, reset) }
+        // Reading every earlier copy would be copies * copies / 2 reads, 4.5 million here.
+        #expect(feed.tracer.candidatesRead <= copies * min(PathTracer.candidateDepth, 16))
+        feed.add(1, at: 0.5, Self.tcp(Segment(from: Self.far, to: Self.node, flags: Self.rst, seq: 9, ttl: 57), id: 0))
+        let ladder = try #require(feed.report().connections.first?.ladder)
+        #expect(ladder.count == copies)
+        #expect(ladder.last?.seen.map(\.packet) == [copies, copies + 1], "the uplink's copy joins the newest")
     }
 
     /// IPv6 has no IP ID: sequence and acknowledgment numbers still tell the packets apart.
