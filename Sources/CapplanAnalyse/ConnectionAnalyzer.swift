@@ -49,8 +49,11 @@ public struct ConnectionAnalyzer {
     private var activityHead = [Int](repeating: 0, count: FlowBucket.count)
     private var pendingDNS: [DNSKey: PendingQuery] = [:]
     /// ICMP errors and DNS responses of the last moment, to count a copy seen on a second
-    /// interface once; pruned at every sweep.
-    private var recentEvents: [String: Int64] = [:]
+    /// interface once; pruned at a sweep once the oldest is a second old.
+    private var recentEvents: [EventKey: Int64] = [:]
+    /// The oldest time in `recentEvents` (or one older): before it is a second old a sweep has nothing
+    /// to prune, and a burst of events within a second is not filtered again at every sweep.
+    private var oldestRecentEvent = Int64.max
     /// Time that never runs backwards (a malformed capture's may): what flows expire and are
     /// released by, so that when a flow is released never changes what its next packet means.
     private var clock = Int64.min
@@ -400,14 +403,16 @@ public struct ConnectionAnalyzer {
         guard icmp.hasQuotedPacket else { return }
         let source = Endpoint(address: icmp.quotedSource, port: icmp.quotedSourcePort)
         let destination = Endpoint(address: icmp.quotedDestination, port: icmp.quotedDestinationPort)
-        guard !isCopy(of: "icmp \(packet.source) \(icmp.type) \(icmp.code) \(source) \(destination) \(icmp.quotedProtocol)", at: time) else { return }
-        let event = ICMPErrorEvent(
+        let detail = UInt32(icmp.type) << 16 | UInt32(icmp.code) << 8 | UInt32(icmp.quotedProtocol)
+        guard !isCopy(of: EventKey(kind: .icmpError, reporter: packet.source, from: source, to: destination, detail: detail), at: time) else { return }
+        totals.icmpErrors += 1
+        // Past the limit only counted: its words are not even put together.
+        guard icmpErrors.count < recordLimit else { return }
+        icmpErrors.append(ICMPErrorEvent(
             packet: number, time: Double(time - start) / 1e9, reporter: packet.source, type: icmp.type, code: icmp.code,
             description: ICMPDescription.text(type: icmp.type, code: icmp.code, version6: packet.transport == .icmpv6),
             quotedProtocol: icmp.quotedProtocol, quotedSource: source, quotedDestination: destination,
-            mtu: icmp.mtu > 0 ? icmp.mtu : nil)
-        totals.icmpErrors += 1
-        if icmpErrors.count < recordLimit { icmpErrors.append(event) }
+            mtu: icmp.mtu > 0 ? icmp.mtu : nil))
     }
 
     private mutating func trackDNS(_ dns: DNSMessage, _ packet: DecodedPacket, number: Int, time: Int64, raw: UnsafeRawBufferPointer) {
@@ -423,22 +428,36 @@ public struct ConnectionAnalyzer {
         let key = DNSKey(client: destination, server: source, id: dns.id)
         // A copy of the query seen on a second interface may have re-opened it: close it either way.
         let query = pendingDNS.removeValue(forKey: key)
-        guard !isCopy(of: "dns \(destination) \(source) \(dns.id)", at: time) else { return }
+        guard !isCopy(of: EventKey(kind: .dnsResponse, reporter: source.address, from: destination, to: source, detail: UInt32(dns.id)), at: time)
+        else { return }
         totals.dnsResponses += 1
         guard dns.responseCode != 0 else { return }
-        let failure = DNSFailure(
+        totals.dnsFailures += 1
+        // Past the limit only counted: its name is not even read.
+        guard dnsFailures.count < recordLimit else { return }
+        dnsFailures.append(DNSFailure(
             packet: number, time: Double(time - start) / 1e9, client: destination, server: source,
             name: dns.nameOffset >= 0 ? dns.name(in: raw) : (query?.name ?? "?"),
             type: DNSMessage.typeName(dns.questionType != 0 ? dns.questionType : query?.type ?? 0),
-            outcome: DNSMessage.responseCodeName(dns.responseCode))
-        totals.dnsFailures += 1
-        if dnsFailures.count < recordLimit { dnsFailures.append(failure) }
+            outcome: DNSMessage.responseCodeName(dns.responseCode)))
+    }
+
+    /// An ICMP error (who sent it, its type, code and the quoted packet's endpoints and protocol) or
+    /// a DNS response (client, server, ID), as copy detection tells them apart.
+    struct EventKey: Hashable {
+        enum Kind: UInt8 { case icmpError, dnsResponse }
+        var kind: Kind
+        var reporter: IPAddress
+        var from: Endpoint
+        var to: Endpoint
+        var detail: UInt32
     }
 
     /// True when the same event was seen within 1 ms (a copy on another interface); remembers it otherwise.
-    private mutating func isCopy(of key: String, at time: Int64) -> Bool {
+    private mutating func isCopy(of key: EventKey, at time: Int64) -> Bool {
         if let seen = recentEvents[key], abs(time - seen) < 1_000_000 { return true }
         recentEvents[key] = time
+        oldestRecentEvent = min(oldestRecentEvent, time)
         return false
     }
 
@@ -446,7 +465,10 @@ public struct ConnectionAnalyzer {
 
     /// Releases flows that closed more than `linger` ago and stayed quiet since.
     private mutating func sweep(now: Int64) {
-        if !recentEvents.isEmpty { recentEvents = recentEvents.filter { now - $0.value < 1_000_000_000 } }
+        if !recentEvents.isEmpty, now - oldestRecentEvent >= 1_000_000_000 {
+            recentEvents = recentEvents.filter { now - $0.value < 1_000_000_000 }
+            oldestRecentEvent = recentEvents.values.min() ?? .max
+        }
         while closingHead < closing.count, now - closing[closingHead].time > linger {
             let (_, slot, key) = closing[closingHead]
             closingHead += 1

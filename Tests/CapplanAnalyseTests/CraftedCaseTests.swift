@@ -62,6 +62,34 @@ struct CraftedCaseTests {
         }
     }
 
+    /// A DNS failure and an ICMP error seen twice within a millisecond (the pod's veth, then the
+    /// uplink) are counted once, and again two seconds later as new ones. A burst of 12,000
+    /// distinct failures within a second is counted whole, past the ones listed.
+    @Test func dnsAndICMPCopiesAreCountedOnceAndBurstsWhole() throws {
+        var crafter = Crafter()
+        func nxdomain(_ id: UInt16, after: Double) {
+            let question: [UInt8] = [7] + Array("example".utf8) + [3] + Array("com".utf8) + [0, 0, 1, 0, 1]
+            let dns = Crafter.be16(id) + [0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0] + question
+            crafter.ip(Crafter.ipv4(s.ip, c.ip, proto: 17, body: Crafter.udpHeader(53, 40000, payload: dns)), after: after)
+        }
+        func portUnreachable(after: Double) {
+            let quoted = Crafter.ipv4(c.ip, s.ip, proto: 17, body: Crafter.udpHeader(40001, 9, payload: []))
+            crafter.ip(Crafter.ipv4(s.ip, c.ip, proto: 1, body: [3, 3, 0, 0, 0, 0, 0, 0] + quoted), after: after)
+        }
+        for round in 0..<2 {
+            nxdomain(1, after: round == 0 ? 0.01 : 2)
+            nxdomain(1, after: 0.0005)
+            portUnreachable(after: 0.01)
+            portUnreachable(after: 0.0005)
+        }
+        for id in 0..<12_000 { nxdomain(UInt16(100 + id), after: 0.000_05) }
+        let summary = try CaptureReport.analyse(path: try crafter.write())
+        #expect(summary.counts.icmpErrors == 2)
+        #expect(summary.counts.dnsFailures == 2 + 12_000)
+        #expect(summary.dnsFailures.count < summary.counts.dnsFailures)
+        #expect(summary.dnsFailures.first?.name == "example.com")
+    }
+
     @Test func everyZeekStateHasACase() {
         #expect(Set(Self.stateCases.map(\.state)) == Set(ConnState.allCases))
     }
