@@ -25,7 +25,12 @@ public struct Identity: Sendable, Hashable, Codable, CustomStringConvertible {
 /// Address or CIDR → identity; the most specific block wins. Filled from a labels
 /// file by `capplan report --labels`, and from the cluster by `apply`.
 public struct IdentityMap: Sendable {
-    private var entries: [(block: CIDR, identity: Identity)] = []
+    /// Single addresses (a /32 or a /128): most of what a run names (its pods, Services and
+    /// nodes), looked up by hash; the first named wins. Their names in the order added, as well.
+    private var hosts: [IPAddress: Identity] = [:]
+    private var hostEntries: [(address: IPAddress, identity: Identity)] = []
+    /// Blocks, longest prefix first (the first that holds an address names it; in the order added among equals).
+    private var blocks: [(block: CIDR, identity: Identity)] = []
 
     public init() {}
 
@@ -34,20 +39,29 @@ public struct IdentityMap: Sendable {
     }
 
     public mutating func add(_ block: CIDR, _ identity: Identity) {
-        entries.append((block, identity))
-        entries.sort { $0.block.prefixLength > $1.block.prefixLength }
+        guard block.prefixLength < block.address.bitCount else {
+            if hosts[block.address] == nil { hosts[block.address] = identity }
+            hostEntries.append((block.address, identity))
+            return
+        }
+        // Kept in order as it grows: a map holds few blocks (a labels file's, the cluster's pod networks).
+        let at = blocks.firstIndex { $0.block.prefixLength < block.prefixLength } ?? blocks.endIndex
+        blocks.insert((block, identity), at: at)
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { hosts.isEmpty && blocks.isEmpty }
 
     /// The same identities on other addresses: the run's pseudonyms, when the capture's addresses
     /// are pseudonymized (prefix-preserving, so a block stays a block of the same length).
     public func mapped(_ address: (IPAddress) -> IPAddress) -> IdentityMap {
-        IdentityMap(entries.map { (CIDR(address: address($0.block.address), prefixLength: $0.block.prefixLength), $0.identity) })
+        var map = IdentityMap()
+        for (host, identity) in hostEntries { map.add(CIDR(address: address(host), prefixLength: host.bitCount), identity) }
+        for (block, identity) in blocks { map.add(CIDR(address: address(block.address), prefixLength: block.prefixLength), identity) }
+        return map
     }
 
     public func identity(of address: IPAddress) -> Identity? {
-        entries.first { $0.block.contains(address) }?.identity
+        hosts[address] ?? blocks.first { $0.block.contains(address) }?.identity
     }
 }
 
@@ -55,9 +69,9 @@ extension IdentityMap {
     /// The single addresses the map names, each with a host name in DNS form (`web-1.myapp.pod`,
     /// `blocked.myapp.svc`, `worker-2.node`): for a pcapng's name resolution, so Wireshark shows them.
     public var hostNames: [(address: IPAddress, names: [String])] {
-        entries.filter { $0.block.prefixLength == $0.block.address.bitCount }.map { entry in
-            (entry.block.address, [entry.identity.hostName])
-        }
+        // IPv6 first, as when every entry was sorted by prefix length.
+        let ordered = hostEntries.filter { $0.address.isIPv6 } + hostEntries.filter { !$0.address.isIPv6 }
+        return ordered.map { ($0.address, [$0.identity.hostName]) }
     }
 }
 
