@@ -153,5 +153,10 @@ struct ReportCommandTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("capplan: cannot read the capture: \(notPcap): unknown file format"))
         #expect(runCLI("report").status == 2)
+        // A missing file: libpcap's message names it, and the path is not said twice.
+        let missing = notPcap + ".missing"
+        let absent = runCLI("report", missing)
+        #expect(absent.status == 1)
+        #expect(absent.stderr == "capplan: cannot read the capture: \(missing): No such file or directory (pcap_open_offline)\n")
     }
 }

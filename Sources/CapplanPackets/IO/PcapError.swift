@@ -10,7 +10,9 @@ public struct PcapError: Error, Sendable, CustomStringConvertible {
         self.path = path
     }
 
+    /// The path first, once: libpcap's messages for a file it cannot open already start with it.
     public var description: String {
-        (path.map { "\($0): " } ?? "") + message + " (\(function))"
+        let prefix = path.map { "\($0): " } ?? ""
+        return (message.hasPrefix(prefix) ? "" : prefix) + message + " (\(function))"
     }
 }
