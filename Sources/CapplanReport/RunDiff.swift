@@ -173,6 +173,10 @@ public struct RunInput: Sendable {
         }
         let directory = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
         let summaryPath = isDirectory.boolValue ? (path as NSString).appendingPathComponent("summary.json") : path
+        guard FileManager.default.fileExists(atPath: summaryPath) else {
+            throw Problem(description: "\(path): not a run directory: it holds no summary.json (give a directory capplan apply wrote, "
+                          + "or a summary.json from capplan report --out)")
+        }
         let summary: SummaryFile = try Self.decode(summaryPath, what: "a summary.json capplan wrote")
         let runPath = (directory.isEmpty ? "." : directory as NSString).appendingPathComponent("run.json")
         let run: RunFile? = FileManager.default.fileExists(atPath: runPath) ? try Self.decode(runPath, what: "a run.json capplan wrote") : nil
@@ -183,7 +187,10 @@ public struct RunInput: Sendable {
     }
 
     private static func decode<T: Decodable>(_ path: String, what: String) throws(Problem) -> T {
-        guard let data = FileManager.default.contents(atPath: path) else { throw Problem(description: "\(path): cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) == 0 ? "cannot be read" : String(cString: strerror(errno))
+            throw Problem(description: "\(path): \(reason)")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch {

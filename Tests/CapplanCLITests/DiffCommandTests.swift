@@ -71,6 +71,14 @@ struct DiffCommandTests {
         let missing = runCLI("diff", "/nonexistent/run", "/nonexistent/other")
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("/nonexistent/run: no such run directory or summary.json"))
+        // A directory that is not a run says so, and what to give instead.
+        let notRun = Crafter.directory + "/not-a-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: notRun, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: notRun) }
+        let empty = runCLI("diff", notRun, notRun)
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("\(notRun): not a run directory: it holds no summary.json (give a directory capplan apply wrote"),
+                "\(empty.stderr)")
         let notJSON = Crafter.directory + "/not-\(UUID().uuidString).json"
         try "{\"capture\": {}}".write(toFile: notJSON, atomically: true, encoding: .utf8)
         let broken = runCLI("diff", notJSON, notJSON)
