@@ -44,20 +44,30 @@ public enum LadderReader {
             self.proto = proto
             (low, high) = a < b ? (a, b) : (b, a)
         }
+
+        init(_ segment: TCPSegmentFields) {
+            self.init(proto: 6, Endpoint(address: segment.source, port: segment.sourcePort),
+                      Endpoint(address: segment.destination, port: segment.destinationPort))
+        }
     }
 
     /// Reading the capture again for ladders is skipped past this size.
     public static let captureLimit = 2 << 30
 
     public static func read(path: String, summary: Summary) -> [Ladder] {
+        passOverLadders(path: path, summary: summary).ladders
+    }
+
+    /// The ladders, and how many packets the pass decoded in full (the tests' measure of its work).
+    static func passOverLadders(path: String, summary: Summary) -> (ladders: [Ladder], decoded: Int) {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard size <= captureLimit else { return [] }
+        guard size <= captureLimit else { return ([], 0) }
         let cited = citedPackets(summary)
         // The flows of the cited resets are in the summary; only the others need a pass over the file.
         var keys = knownFlows(summary).filter { cited[$0.key] != nil }
         let unknown = cited.filter { keys[$0.key] == nil }
         if !unknown.isEmpty { keys.merge((try? flowsOf(unknown, path: path)) ?? [:]) { known, _ in known } }
-        guard !cited.isEmpty, !keys.isEmpty else { return [] }
+        guard !cited.isEmpty, !keys.isEmpty else { return ([], 0) }
         // At most `ladderLimit` flows: looked up by a scan of their keys, cheaper than hashing for
         // every packet. Both lists are fixed before the pass: a list the pass's closures share
         // and could change was checked for exclusive access, and its entries copied, per packet.
@@ -70,16 +80,25 @@ public enum LadderReader {
         let ladderFlows = flows, ladderBuilders = builders
         // Most packets belong to other flows: a TCP segment whose endpoints its bytes show is
         // decoded only when they are a ladder's, and a bare ACK only when its ladder draws one.
-        try? forEachPacket(path: path, decodes: { _, decoder, raw in
+        // A ladder's own bulk transfer is mostly data segments that lengthen the run of data its
+        // last arrow stands for: read from their bytes, they are counted without a decode.
+        var decoded = 0
+        try? forEachPacket(path: path, decodes: { _, source, decoder, raw in
+            if let segment = decoder.quickTCPSegment(raw) {
+                guard let index = ladderFlows.firstIndex(of: FlowKey(segment)) else { return false }
+                if ladderBuilders[index].passesBy(segment, source: source) { return false }
+                return ladderBuilders[index].drawsBareAck || !decoder.isBareTCPAck(raw)
+            }
             guard let tcp = decoder.quickTCPEndpoints(raw) else { return true }
             let key = FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort), Endpoint(address: tcp.destination, port: tcp.destinationPort))
             guard let index = ladderFlows.firstIndex(of: key) else { return false }
             return ladderBuilders[index].drawsBareAck || !decoder.isBareTCPAck(raw)
         }) { number, packet, source, time in
+            decoded += 1
             guard let key = flowKey(packet), let index = ladderFlows.firstIndex(of: key) else { return }
             ladderBuilders[index].add(packet, number: number, source: source, time: time)
         }
-        return ladderBuilders.compactMap { $0.ladder() }
+        return (ladderBuilders.compactMap { $0.ladder() }, decoded)
     }
 
     /// The first packet each finding cites (findings in order), and the finding's words.
@@ -107,16 +126,16 @@ public enum LadderReader {
     static func flowsOf(_ cited: [Int: String], path: String) throws -> [Int: FlowKey] {
         let last = cited.keys.max() ?? 0
         var keys: [Int: FlowKey] = [:]
-        try forEachPacket(path: path, until: last, decodes: { number, _, _ in cited[number] != nil }) { number, packet, _, _ in
+        try forEachPacket(path: path, until: last, decodes: { number, _, _, _ in cited[number] != nil }) { number, packet, _, _ in
             if let key = flowKey(packet) { keys[number] = key }
         }
         return keys
     }
 
-    /// Each packet `decodes` takes (by its number, decoder and bytes), decoded, with its number,
-    /// source interface and seconds from the first packet.
+    /// Each packet `decodes` takes (by its number, source interface, decoder and bytes), decoded,
+    /// with its number, source interface and seconds from the first packet.
     static func forEachPacket(path: String, until last: Int = .max,
-                              decodes: (Int, PacketDecoder, UnsafeRawBufferPointer) -> Bool = { _, _, _ in true },
+                              decodes: (Int, Int, PacketDecoder, UnsafeRawBufferPointer) -> Bool = { _, _, _, _ in true },
                               _ body: (Int, DecodedPacket, Int, Double) -> Void) throws {
         let reader = try openCaptureFile(path)
         let decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
@@ -127,7 +146,7 @@ public enum LadderReader {
             guard packet.source < decoders.count else { continue }
             let start = first ?? packet.timestamp
             first = start
-            guard decodes(number, decoders[packet.source], packet.bytes) else { continue }
+            guard decodes(number, packet.source, decoders[packet.source], packet.bytes) else { continue }
             body(number, decoders[packet.source].decode(packet.bytes), packet.source, packet.timestamp.seconds(since: start))
         }
     }
@@ -175,6 +194,20 @@ final class LadderBuilder {
     /// handshake's last (`describe`). Otherwise `add` passes it by, and it need not be decoded.
     var drawsBareAck: Bool {
         source == nil || originator == nil || arrows.count == 2 && arrows[1].kind == .synAck
+    }
+
+    /// Whether `add` would pass this plain TCP segment by (another point's copy of it) or only
+    /// count it into the run of data the last arrow stands for; counted here if so, and then it
+    /// need not be decoded. False for anything `add` must see whole.
+    func passesBy(_ segment: TCPSegmentFields, source: Int) -> Bool {
+        guard let own = self.source else { return false }
+        if source != own { return true }
+        guard let run = dataRun, let originator, segment.flags & (TCPHeader.rst | TCPHeader.syn | TCPHeader.fin) == 0,
+              segment.payloadLength > 0 else { return false }
+        let outbound = Endpoint(address: segment.source, port: segment.sourcePort) == originator
+        guard outbound == run.outbound else { return false }
+        dataRun = (run.count + 1, run.bytes + segment.payloadLength, outbound)
+        return true
     }
 
     func add(_ packet: DecodedPacket, number: Int, source: Int, time: Double) {
