@@ -171,6 +171,28 @@ struct PcapngTests {
         #expect(rows == [["\(original.count - 3)", "late"], ["\(original.count - 1)", "last"]])
     }
 
+    /// A capture of several megabytes, read in pieces: comments land on the numbered packets
+    /// wherever the pieces break (one on each side of a break, two in a row, the first and the
+    /// last), and every other block is written as it was.
+    @Test func commentsAcrossAManyMegabyteCapture() throws {
+        var crafter = Crafter()
+        for index in 0..<30_000 {
+            crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: ACK, seq: UInt32(1 + 80 * index), ack: 1, payload: 80 + index % 7),
+                        after: 0.0001)
+        }
+        let path = try crafter.writePcapng(interfaces: ["node-a/veth1", "node-a/eth0"])
+        let original = try Self.packets(try PcapngReader(path: path))
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size > 4 << 20, "the capture is \(size) bytes")
+        let numbers = [1, 8000, 8001, 8002, 17_345, 29_999, 30_000]
+        try PcapngWriter.addComments(path: path, Dictionary(uniqueKeysWithValues: numbers.map { ($0, "finding at \($0)") }))
+        let rows = try Tshark.fields(path, filter: "frame.comment", ["frame.number", "frame.comment"])
+        #expect(rows == numbers.map { ["\($0)", "finding at \($0)"] })
+        let after = try Self.packets(try PcapngReader(path: path))
+        #expect(after.count == original.count)
+        #expect(after.elementsEqual(original) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
+    }
+
     /// Each interface's timestamp unit (`if_tsresol`: powers of ten and of two) gives the time
     /// tshark gives, on a file crafted block by block: the reader works out a unit's size once.
     @Test func timestampUnitsAreReadAsWiresharkReadsThem() throws {

@@ -249,29 +249,12 @@ extension PcapngWriter {
                 || fseeko(output, off_t(start.offset), SEEK_SET) != 0
             number = start.packets
         }
-        // Block by block up to the last commented packet, each read into one reused buffer; the
-        // rest of the file is copied as it is.
+        // The blocks up to the last commented packet are walked in a large buffer, and the runs
+        // between commented packets written whole: a read and a write per block cost more than
+        // the copying on a capture of a million packets. The rest of the file is copied as it is.
+        var walk = CommentWalk(input: input, output: output)
+        failed = failed || !walk.run(comments, from: number, through: last)
         var block = [UInt8](repeating: 0, count: 1 << 16)
-        while number < last, !failed {
-            guard fread_unlocked(&block, 1, 8, input) == 8 else { break }
-            let type = block.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            let length = Int(block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
-            guard length >= 12, length % 4 == 0 else { failed = true; break }
-            if length > block.count { block += [UInt8](repeating: 0, count: length - block.count) }
-            guard block.withUnsafeMutableBytes({ raw in raw.baseAddress.map { fread_unlocked($0 + 8, 1, length - 8, input) } ?? 0 }) == length - 8 else {
-                failed = true
-                break
-            }
-            if type == 6 { number += 1 }
-            let written: Bool
-            if type == 6, let comment = comments[number] {
-                let rebuilt = commented(Array(block[0..<length]), comment)
-                written = rebuilt.withUnsafeBytes { fwrite_unlocked($0.baseAddress, 1, $0.count, output) } == rebuilt.count
-            } else {
-                written = block.withUnsafeBytes { fwrite_unlocked($0.baseAddress, 1, length, output) } == length
-            }
-            if !written { failed = true; break }
-        }
         while !failed {
             let got = block.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, $0.count, input) }
             if got == 0 { break }
@@ -321,6 +304,75 @@ extension PcapngWriter {
         rebuilt += body
         rebuilt.append(u32: UInt32(12 + body.count))
         return rebuilt
+    }
+}
+
+/// The block walk of `PcapngWriter.addComments`: blocks read into a buffer in large pieces and
+/// written out, each commented packet's block rebuilt with its comment, the blocks in between
+/// written in runs as they are.
+private struct CommentWalk {
+    let input: UnsafeMutablePointer<FILE>
+    let output: UnsafeMutablePointer<FILE>
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// buffer[written..<position] is walked and not yet written; buffer[position..<filled] not yet walked.
+    private var written = 0, position = 0, filled = 0
+
+    init(input: UnsafeMutablePointer<FILE>, output: UnsafeMutablePointer<FILE>) {
+        (self.input, self.output) = (input, output)
+    }
+
+    /// Walks from the packet numbered `number` (those before it passed) through packet `last`,
+    /// and writes everything it read, the unwalked rest included; false on a damaged block or
+    /// a failed read or write.
+    mutating func run(_ comments: [Int: String], from number: Int, through last: Int) -> Bool {
+        var number = number
+        let targets = comments.keys.sorted().drop { $0 <= number }
+        var next = targets.startIndex
+        while number < last {
+            guard available(8) else { break }
+            let type = load(position), length = Int(load(position + 4))
+            guard length >= 12, length % 4 == 0, available(length) else { return false }
+            if type == 6 { number += 1 }
+            if type == 6, next < targets.endIndex, targets[next] == number, let comment = comments[number] {
+                next += 1
+                guard flush(upTo: position) else { return false }
+                let rebuilt = PcapngWriter.commented(Array(buffer[position..<position + length]), comment)
+                guard rebuilt.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, $0.count, output) }) == rebuilt.count else { return false }
+                written = position + length
+            }
+            position += length
+        }
+        return flush(upTo: filled)
+    }
+
+    private func load(_ offset: Int) -> UInt32 { buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) } }
+
+    /// Writes buffer[written..<end].
+    private mutating func flush(upTo end: Int) -> Bool {
+        guard end > written else { return true }
+        let count = end - written
+        let done = buffer.withUnsafeBytes { fwrite_unlocked($0.baseAddress.map { $0 + written }, 1, count, output) } == count
+        written = end
+        return done
+    }
+
+    /// Whether `count` bytes from `position` are in the buffer, reading on until they are (what
+    /// was walked is written first, to make room); false at the end of the file with fewer.
+    private mutating func available(_ count: Int) -> Bool {
+        if filled - position >= count { return true }
+        guard flush(upTo: position) else { return false }
+        let left = filled - position
+        buffer.withUnsafeMutableBytes { raw in
+            if left > 0, position > 0, let base = raw.baseAddress { memmove(base, base + position, left) }
+        }
+        (written, position, filled) = (0, 0, left)
+        if count > buffer.count { buffer += [UInt8](repeating: 0, count: count - buffer.count) }
+        while filled < count {
+            let got = buffer.withUnsafeMutableBytes { fread_unlocked($0.baseAddress.map { $0 + filled }, 1, $0.count - filled, input) }
+            if got == 0 { break }
+            filled += got
+        }
+        return filled >= count
     }
 }
 
