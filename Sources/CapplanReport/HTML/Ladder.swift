@@ -84,14 +84,17 @@ public enum LadderReader {
         // last arrow stands for: read from their bytes, they are counted without a decode.
         var decoded = 0
         try? forEachPacket(path: path, decodes: { _, source, decoder, raw in
-            if let segment = decoder.quickTCPSegment(raw) {
-                guard let index = ladderFlows.firstIndex(of: FlowKey(segment)) else { return false }
-                if ladderBuilders[index].passesBy(segment, source: source) { return false }
-                return ladderBuilders[index].drawsBareAck || !decoder.isBareTCPAck(raw)
+            let segment = decoder.quickTCPSegment(raw)
+            let key: FlowKey
+            if let segment {
+                key = FlowKey(segment)
+            } else if let tcp = decoder.quickTCPEndpoints(raw) {
+                key = FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort), Endpoint(address: tcp.destination, port: tcp.destinationPort))
+            } else {
+                return true
             }
-            guard let tcp = decoder.quickTCPEndpoints(raw) else { return true }
-            let key = FlowKey(proto: 6, Endpoint(address: tcp.source, port: tcp.sourcePort), Endpoint(address: tcp.destination, port: tcp.destinationPort))
             guard let index = ladderFlows.firstIndex(of: key) else { return false }
+            if let segment, ladderBuilders[index].passesBy(segment, source: source) { return false }
             return ladderBuilders[index].drawsBareAck || !decoder.isBareTCPAck(raw)
         }) { number, packet, source, time in
             decoded += 1
