@@ -193,6 +193,31 @@ struct PcapngTests {
         #expect(after.elementsEqual(original) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
     }
 
+    /// A disk that fills while the commented copy is written: an error, the capture as it was,
+    /// and no half-written copy beside it (a 3 MB tmpfs holds the capture, not a second one).
+    @Test func aDiskThatFillsLeavesTheCaptureAsItWas() throws {
+        var crafter = Crafter()
+        for index in 0..<16_000 {
+            crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: ACK, seq: UInt32(1 + 80 * index), ack: 1, payload: 80), after: 0.0001)
+        }
+        let crafted = try crafter.writePcapng(interfaces: ["node-a/veth1"])
+        let mount = Crafter.directory + "/small-disk-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        _ = try NetLab.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount])
+        defer {
+            _ = try? NetLab.run(["umount", mount])
+            try? FileManager.default.removeItem(atPath: mount)
+        }
+        let path = mount + "/capture.pcapng"
+        try FileManager.default.copyItem(atPath: crafted, toPath: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(before.count > 2 << 20 && before.count < 3 << 20, "the capture is \(before.count) bytes")
+        let error = #expect(throws: PcapError.self) { try PcapngWriter.addComments(path: path, [15_000: "late"]) }
+        #expect(error?.description.contains("cannot add comments") == true, "\(String(describing: error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount) == ["capture.pcapng"])
+    }
+
     /// Each interface's timestamp unit (`if_tsresol`: powers of ten and of two) gives the time
     /// tshark gives, on a file crafted block by block: the reader works out a unit's size once.
     @Test func timestampUnitsAreReadAsWiresharkReadsThem() throws {

@@ -316,6 +316,8 @@ private struct CommentWalk {
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     /// buffer[written..<position] is walked and not yet written; buffer[position..<filled] not yet walked.
     private var written = 0, position = 0, filled = 0
+    /// A write failed (the disk is full, say): the walk fails however it ends.
+    private var writeFailed = false
 
     init(input: UnsafeMutablePointer<FILE>, output: UnsafeMutablePointer<FILE>) {
         (self.input, self.output) = (input, output)
@@ -331,7 +333,7 @@ private struct CommentWalk {
         while number < last {
             guard available(8) else { break }
             let type = load(position), length = Int(load(position + 4))
-            guard length >= 12, length % 4 == 0, available(length) else { return false }
+            guard length >= 12, length % 4 == 0, length <= PcapngReader.blockLimit, available(length) else { return false }
             if type == 6 { number += 1 }
             if type == 6, next < targets.endIndex, targets[next] == number, let comment = comments[number] {
                 next += 1
@@ -342,7 +344,7 @@ private struct CommentWalk {
             }
             position += length
         }
-        return flush(upTo: filled)
+        return flush(upTo: filled) && !writeFailed
     }
 
     private func load(_ offset: Int) -> UInt32 { buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) } }
@@ -353,6 +355,7 @@ private struct CommentWalk {
         let count = end - written
         let done = buffer.withUnsafeBytes { fwrite_unlocked($0.baseAddress.map { $0 + written }, 1, count, output) } == count
         written = end
+        if !done { writeFailed = true }
         return done
     }
 
