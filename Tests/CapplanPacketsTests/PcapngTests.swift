@@ -191,6 +191,12 @@ struct PcapngTests {
         let after = try Self.packets(try PcapngReader(path: path))
         #expect(after.count == original.count)
         #expect(after.elementsEqual(original) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
+        // Once more with one early comment: nearly all of the file is the rest, copied in the kernel.
+        try PcapngWriter.addComments(path: path, [5: "early"])
+        let again = try Tshark.fields(path, filter: "frame.comment", ["frame.number", "frame.comment"])
+        let expected = ([(5, "early")] + numbers.map { ($0, "finding at \($0)") }).sorted { $0.0 < $1.0 }.map { ["\($0.0)", $0.1] }
+        #expect(again == expected)
+        #expect(try Self.packets(try PcapngReader(path: path)).elementsEqual(original) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
     }
 
     /// A disk that fills while the commented copy is written: an error, the capture as it was,

@@ -253,19 +253,32 @@ extension PcapngWriter {
         // between commented packets written whole: a read and a write per block cost more than
         // the copying on a capture of a million packets. The rest of the file is copied as it is.
         var walk = CommentWalk(input: input, output: output)
-        failed = failed || !walk.run(comments, from: number, through: last)
-        var block = [UInt8](repeating: 0, count: 1 << 16)
-        while !failed {
-            let got = block.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, $0.count, input) }
-            if got == 0 { break }
-            if block.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) != got { failed = true }
-        }
+        failed = failed || !walk.run(comments, from: number, through: last) || !copyRest(input, output)
         if ferror(input) != 0 { failed = true }
         if fclose(output) != 0 || failed {
             unlink(temporary)
             throw PcapError("pcapng", "cannot add comments to \(path)", path: path)
         }
         guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
+    }
+
+    /// Copies what `input` holds past what was read of it to the end of `output`, in the kernel
+    /// (sendfile) as the start is; by reads and writes where it cannot.
+    private static func copyRest(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>) -> Bool {
+        var status = stat()
+        var inOffset = ftello(input)
+        guard inOffset >= 0, fflush(output) == 0, fstat(fileno(input), &status) == 0 else { return false }
+        while inOffset < status.st_size {
+            if sendfile(fileno(output), fileno(input), &inOffset, Int(status.st_size - inOffset)) <= 0 { break }
+        }
+        // Not here, or the file grew: on by hand, from where the kernel stopped.
+        guard fseeko(input, inOffset, SEEK_SET) == 0, fseeko(output, lseek(fileno(output), 0, SEEK_CUR), SEEK_SET) == 0 else { return false }
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = block.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, $0.count, input) }
+            if got == 0 { return true }
+            if block.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) != got { return false }
+        }
     }
 
     /// Copies the first `count` bytes of `input` to `output`, both untouched so far, in the kernel
