@@ -61,7 +61,7 @@ struct PcapReaderTests {
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func recordsAcrossChunksReadAsLibpcapReadsThem(bigEndian: Bool, nanosecond: Bool) throws {
         var random = SplitMix64(seed: 7)
-        // Sizes from 0 to 9,000 bytes: over 2 MiB in all, so records straddle the 1 MiB chunks.
+        // Sizes from 0 to 9,000 bytes: over 2 MiB in all, so records straddle the 256 KiB chunks.
         let records = (0..<600).map { _ -> (caplen: UInt32, length: UInt32, bytes: [UInt8]) in
             let size = Int(random.next() % 9001)
             return (UInt32(size), UInt32(size + Int(random.next() % 3)), (0..<size).map { _ in UInt8(truncatingIfNeeded: random.next()) })
