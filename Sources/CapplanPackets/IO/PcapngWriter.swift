@@ -245,15 +245,16 @@ extension PcapngWriter {
         setvbuf(output, nil, _IOFBF, 1 << 20)
         var number = 0, failed = false
         if let start = checkpoints.last(where: { $0.packets < first }) {
-            failed = !copyStart(input, output, count: start.offset) || fseeko(input, off_t(start.offset), SEEK_SET) != 0
-                || fseeko(output, off_t(start.offset), SEEK_SET) != 0
+            failed = !copy(input, output, from: 0, to: off_t(start.offset))
             number = start.packets
         }
         // The blocks up to the last commented packet are walked in a large buffer, and the runs
         // between commented packets written whole: a read and a write per block cost more than
         // the copying on a capture of a million packets. The rest of the file is copied as it is.
         var walk = CommentWalk(input: input, output: output)
-        failed = failed || !walk.run(comments, from: number, through: last) || !copyRest(input, output)
+        var status = stat()
+        failed = failed || !walk.run(comments, from: number, through: last) || fstat(fileno(input), &status) != 0
+            || !copy(input, output, from: ftello(input), to: status.st_size)
         if ferror(input) != 0 { failed = true }
         if fclose(output) != 0 || failed {
             unlink(temporary)
@@ -262,37 +263,19 @@ extension PcapngWriter {
         guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
     }
 
-    /// Copies what `input` holds past what was read of it to the end of `output`, in the kernel
-    /// (sendfile) as the start is; by reads and writes where it cannot.
-    private static func copyRest(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>) -> Bool {
-        var status = stat()
-        var inOffset = ftello(input)
-        guard inOffset >= 0, fflush(output) == 0, fstat(fileno(input), &status) == 0 else { return false }
-        while inOffset < status.st_size {
-            if sendfile(fileno(output), fileno(input), &inOffset, Int(status.st_size - inOffset)) <= 0 { break }
+    /// Copies `input`'s bytes from `offset` up to `end` to where `output` stands, in the kernel
+    /// (sendfile); by reads and writes from where it stopped where it cannot. Both streams are
+    /// left just past the copy.
+    private static func copy(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>, from offset: off_t, to end: off_t) -> Bool {
+        guard offset >= 0, fflush(output) == 0 else { return false }
+        var inOffset = offset
+        while inOffset < end {
+            if sendfile(fileno(output), fileno(input), &inOffset, Int(end - inOffset)) <= 0 { break }
         }
-        // Not here, or the file grew: on by hand, from where the kernel stopped.
         guard fseeko(input, inOffset, SEEK_SET) == 0, fseeko(output, lseek(fileno(output), 0, SEEK_CUR), SEEK_SET) == 0 else { return false }
-        var block = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let got = block.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, $0.count, input) }
-            if got == 0 { return true }
-            if block.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) != got { return false }
-        }
-    }
-
-    /// Copies the first `count` bytes of `input` to `output`, both untouched so far, in the kernel
-    /// (sendfile); by reads and writes where it cannot.
-    private static func copyStart(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>, count: Int64) -> Bool {
-        var inOffset = off_t(0)
-        while inOffset < count {
-            if sendfile(fileno(output), fileno(input), &inOffset, Int(count - Int64(inOffset))) <= 0 { break }
-        }
-        guard inOffset < count else { return true }
-        // Not here: the rest by hand, from where the kernel stopped.
-        guard fseeko(input, inOffset, SEEK_SET) == 0, fseeko(output, inOffset, SEEK_SET) == 0 else { return false }
+        var left = Int64(end - inOffset)
+        guard left > 0 else { return true }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var left = count - Int64(inOffset)
         while left > 0 {
             let want = Int(min(left, Int64(chunk.count)))
             let got = chunk.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, want, input) }
