@@ -142,7 +142,11 @@ struct RedactCommand: ParsableCommand {
         var inputError: String?
         let pipeline = RedactPipeline(writer: writer, threads: threads)
         do {
-            while let packet = try reader.next() { pipeline.add(packet) }
+            var batch: [RawPacket] = []
+            repeat {
+                try reader.next(into: &batch, limit: captureBatchLimit)
+                for packet in batch { pipeline.add(packet) }
+            } while !batch.isEmpty
         } catch {
             inputError = error.message
         }

@@ -32,25 +32,33 @@ public enum CaptureReport {
         var first: Timestamp?
         var number = 0
         var readError: String?
-        while true {
-            let next: RawPacket?
-            do {
-                next = try reader.next()
-                // A pcapng may describe more interfaces as it goes.
-                if let packet = next, packet.source >= decoders.count { try describe(reader.interfaces) }
+        var batch: [RawPacket] = []
+        reading: while true {
+            do throws(PcapError) {
+                try reader.next(into: &batch, limit: captureBatchLimit)
             } catch {
                 readError = error.message
                 break
             }
-            guard let packet = next, packet.source < decoders.count else { break }
-            number += 1
-            let decoder = decoders[packet.source]
-            if analysed[packet.source] {
-                if first == nil { first = packet.timestamp }
-                shards.add(packet.bytes, decoder: decoder, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
+            if batch.isEmpty { break }
+            for packet in batch {
+                // A pcapng may describe more interfaces as it goes.
+                if packet.source >= decoders.count {
+                    do throws(PcapError) { try describe(reader.interfaces) } catch {
+                        readError = error.message
+                        break reading
+                    }
+                }
+                guard packet.source < decoders.count else { break reading }
+                number += 1
+                let decoder = decoders[packet.source]
+                if analysed[packet.source] {
+                    if first == nil { first = packet.timestamp }
+                    shards.add(packet.bytes, decoder: decoder, number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
+                }
+                if traced[packet.source] { tracing?.add(packet.bytes, point: packet.source, number: number, timestamp: packet.timestamp) }
+                if number & 0xFFFF == 0 { progress?(number) }
             }
-            if traced[packet.source] { tracing?.add(packet.bytes, point: packet.source, number: number, timestamp: packet.timestamp) }
-            if number & 0xFFFF == 0 { progress?(number) }
         }
         // The path report counts from the analysis's first packet.
         tracing?.finish(start: first)

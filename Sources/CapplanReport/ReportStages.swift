@@ -20,10 +20,14 @@ public enum ReportStages {
             let decoder = try PacketDecoder(linkType: reader.linkType)
             let started = DispatchTime.now().uptimeNanoseconds
             var number = 0
-            while let packet = try? reader.next() {
-                number += 1
-                work(packet.bytes, decode ? decoder.decode(packet.bytes) : nil, number, packet)
-            }
+            var batch: [RawPacket] = []
+            repeat {
+                try? reader.next(into: &batch, limit: captureBatchLimit)
+                for packet in batch {
+                    number += 1
+                    work(packet.bytes, decode ? decoder.decode(packet.bytes) : nil, number, packet)
+                }
+            } while !batch.isEmpty
             try? finish()
             passes.append((name, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
             packets = number

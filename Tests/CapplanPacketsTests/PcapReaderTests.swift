@@ -8,28 +8,43 @@ import Testing
 /// files made to cross every edge and on tcpdump's own test captures (many malformed on purpose).
 struct PcapReaderTests {
     /// Every packet (nanoseconds, original length, bytes), and the error that ended the file, if one did.
-    static func read(_ path: String, chunked: Bool) -> (packets: [(Int64, Int, [UInt8])], error: String?) {
+    /// `batch`: read that many at a time, each batch's bytes copied only once it is whole, so a
+    /// batch whose reading moved the bytes of its earlier packets reads differently.
+    static func read(_ path: String, chunked: Bool, batch: Int? = nil) -> (packets: [(Int64, Int, [UInt8])], error: String?) {
         var packets: [(Int64, Int, [UInt8])] = []
+        func keep(_ packet: RawPacket) { packets.append((packet.timestamp.nanoseconds, packet.originalLength, Array(packet.bytes))) }
         do {
             let reader = try PcapReader(path: path, chunked: chunked)
-            while let packet = try reader.next() { packets.append((packet.timestamp.nanoseconds, packet.originalLength, Array(packet.bytes))) }
+            if let batch {
+                var read: [RawPacket] = []
+                repeat {
+                    try reader.next(into: &read, limit: batch)
+                    #expect(read.count <= batch)
+                    read.forEach(keep)
+                } while !read.isEmpty
+            } else {
+                while let packet = try reader.next() { keep(packet) }
+            }
             return (packets, nil)
         } catch {
             return (packets, error.message)
         }
     }
 
+    /// The chunked reader, one packet and seven at a time, reads what libpcap reads.
     static func expectSame(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let chunked = read(path, chunked: true), libpcap = read(path, chunked: false)
-        let errors: (String?, String?) = (chunked.error, libpcap.error)
-        #expect(errors.0 == errors.1, "\(path)", sourceLocation: sourceLocation)
-        let counts: (Int, Int) = (chunked.packets.count, libpcap.packets.count)
-        #expect(counts.0 == counts.1, "\(path)", sourceLocation: sourceLocation)
-        let differs: [Bool] = zip(chunked.packets, libpcap.packets).map { (a: (Int64, Int, [UInt8]), b: (Int64, Int, [UInt8])) -> Bool in
-            a.0 != b.0 || a.1 != b.1 || a.2 != b.2
+        let libpcap = read(path, chunked: false)
+        for (way, chunked) in [("one at a time", read(path, chunked: true)), ("in batches", read(path, chunked: true, batch: 7))] {
+            let errors: (String?, String?) = (chunked.error, libpcap.error)
+            #expect(errors.0 == errors.1, "\(path), \(way)", sourceLocation: sourceLocation)
+            let counts: (Int, Int) = (chunked.packets.count, libpcap.packets.count)
+            #expect(counts.0 == counts.1, "\(path), \(way)", sourceLocation: sourceLocation)
+            let differs: [Bool] = zip(chunked.packets, libpcap.packets).map { (a: (Int64, Int, [UInt8]), b: (Int64, Int, [UInt8])) -> Bool in
+                a.0 != b.0 || a.1 != b.1 || a.2 != b.2
+            }
+            let first: Int? = differs.firstIndex(of: true)
+            #expect(first == nil, "\(path), \(way): packet \((first ?? 0) + 1) differs", sourceLocation: sourceLocation)
         }
-        let first: Int? = differs.firstIndex(of: true)
-        #expect(first == nil, "\(path): packet \((first ?? 0) + 1) differs", sourceLocation: sourceLocation)
     }
 
     /// A classic pcap file: its header and records as given (caplen, len, bytes), in either byte order.

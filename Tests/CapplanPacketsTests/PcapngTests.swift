@@ -16,6 +16,26 @@ struct PcapngTests {
         return all
     }
 
+    /// The same read `batch` at a time, each batch's bytes copied once it is whole; with the
+    /// packets read before an error, and the error.
+    static func batches(_ reader: any CaptureFileReader, batch: Int) -> (packets: [(Int, Int64, [UInt8], Int)], error: String?) {
+        var all: [(Int, Int64, [UInt8], Int)] = []
+        var read: [RawPacket] = []
+        do {
+            repeat {
+                try reader.next(into: &read, limit: batch)
+                all += read.map { ($0.source, $0.timestamp.nanoseconds, Array($0.bytes), $0.originalLength) }
+            } while !read.isEmpty
+            return (all, nil)
+        } catch {
+            return (all, error.message)
+        }
+    }
+
+    static func same(_ a: [(Int, Int64, [UInt8], Int)], _ b: [(Int, Int64, [UInt8], Int)]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 }
+    }
+
     /// The lab's real capture written as pcapng, its packets dealt alternately to two interfaces.
     static func written(comment: String = "capplan test section") throws -> (path: String, original: [(Int, Int64, [UInt8], Int)]) {
         let input = try NetLab.shared.get().ethernet
@@ -70,6 +90,44 @@ struct PcapngTests {
         for (index, packet) in read.enumerated() where index < original.count {
             #expect(packet.0 == index % 2 && packet.1 == original[index].1 && packet.2 == original[index].2 && packet.3 == original[index].3,
                     "packet \(index + 1)")
+        }
+        // In batches: the same packets, none of a batch's bytes moved by reading its later ones.
+        for size in [1, 5, 256] {
+            let batched = Self.batches(try PcapngReader(path: path), batch: size)
+            let matches = batched.error == nil && Self.same(batched.packets, read)
+            #expect(matches, "batches of \(size): \(batched.packets.count) packets, \(batched.error ?? "no error")")
+        }
+    }
+
+    /// A damaged packet block after good ones: read in batches, every packet before it comes out,
+    /// then the error `next()` gives at the same place.
+    @Test func aDamagedBlockInABatchEndsItAfterThePacketsBeforeIt() throws {
+        var bytes = Self.block(0x0A0D_0D0A, Self.le32(0x1A2B_3C4D) + [1, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8))
+        bytes += Self.block(1, [1, 0, 0, 0] + Self.le32(65_535))
+        func packet(interface: UInt32, _ index: Int) -> [UInt8] {
+            Self.block(6, Self.le32(interface) + Self.le32(0) + Self.le32(UInt32(index)) + Self.le32(60) + Self.le32(60)
+                + [UInt8](repeating: UInt8(index), count: 60))
+        }
+        for index in 0..<10 { bytes += packet(interface: 0, index) }
+        bytes += packet(interface: 3, 10)  // no interface 3 was described
+        for index in 11..<15 { bytes += packet(interface: 0, index) }
+        let path = try Self.file(bytes)
+        let reader = try PcapngReader(path: path)
+        var count = 0
+        var oneError: String?
+        do {
+            while try reader.next() != nil { count += 1 }
+        } catch {
+            oneError = error.message
+        }
+        #expect(count == 10)
+        #expect(oneError?.contains("interface 3, which no block described") == true)
+        let expected = (0..<10).map { (0, Int64($0) * 1000, [UInt8](repeating: UInt8($0), count: 60), 60) }
+        for size in [1, 4, 256] {
+            let batched = Self.batches(try PcapngReader(path: path), batch: size)
+            let matches = Self.same(batched.packets, expected)
+            #expect(matches, "batches of \(size): \(batched.packets.count) packets")
+            #expect(batched.error == oneError, "batches of \(size)")
         }
     }
 

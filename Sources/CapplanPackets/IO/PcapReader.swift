@@ -21,7 +21,26 @@ public protocol CaptureFileReader: AnyObject {
     var interfaces: [PcapngInterface] { get }
     /// The next packet, nil at the end; valid until the next call.
     func next() throws(PcapError) -> RawPacket?
+    /// The next packets, at most `limit`, in `packets` (emptied first); none at the end. Their
+    /// bytes stay valid until the next call of either method. A read error after some packets is
+    /// thrown by the next call, so every packet before it is handed out first, as with `next()`.
+    func next(into packets: inout [RawPacket], limit: Int) throws(PcapError)
 }
+
+extension CaptureFileReader {
+    /// One packet at a time, for a reader without a batch of its own.
+    public func next(into packets: inout [RawPacket], limit: Int) throws(PcapError) {
+        packets.removeAll(keepingCapacity: true)
+        if let packet = try next() { packets.append(packet) }
+    }
+}
+
+/// Packets to read at a time with `next(into:limit:)`: a few hundred records, well within a
+/// reader's chunk. Per packet, `next()` through the protocol retained and released the reader and
+/// returned the packet through memory: a tenth of a report's reading thread (perf), and the
+/// report took about 8% less time read in batches. (A closure called per packet took as long as
+/// `next()`: the caller's loop state moved into memory.)
+public let captureBatchLimit = 256
 
 /// Opens a capture file with the reader its first bytes call for. `-` is standard input, read by
 /// libpcap (pcap or pcapng: a pipe cannot be looked at first).
@@ -87,6 +106,24 @@ public final class PcapReader: CaptureFileReader {
             }
         }
         return try libpcapNext(handle)
+    }
+
+    /// The records whole in the chunk read; one packet at a time once libpcap reads.
+    public func next(into packets: inout [RawPacket], limit: Int) throws(PcapError) {
+        packets.removeAll(keepingCapacity: true)
+        guard let handle else { return }
+        if records != nil {
+            switch records?.next(into: &packets, limit: limit) {
+            case .packets?:
+                served += packets.count
+                return
+            case .end?:
+                return
+            case .unusual?, nil:
+                try handOver(handle)
+            }
+        }
+        if let packet = try libpcapNext(handle) { packets.append(packet) }
     }
 
     /// libpcap reads on from the record the chunked reader would not serve: it skips the ones served.

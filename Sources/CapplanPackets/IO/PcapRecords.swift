@@ -88,6 +88,33 @@ struct PcapRecords {
         return .packet(RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: length, bytes: data))
     }
 
+    /// How a batch ended: `packets` holds some; `end` and `unusual` as for one record, with none.
+    enum Batch {
+        case packets, end, unusual
+    }
+
+    /// The next records, at most `limit`, in `packets` (emptied first). Only the first may read
+    /// more (which moves what is left in the buffer), so the bytes of all stay where they are until
+    /// the next call. An unusual record after some packets is said by the next call.
+    mutating func next(into packets: inout [RawPacket], limit: Int) -> Batch {
+        packets.removeAll(keepingCapacity: true)
+        while packets.count < limit {
+            if !packets.isEmpty, !recordBuffered { break }
+            switch next() {
+            case .packet(let packet): packets.append(packet)
+            case .end: return packets.isEmpty ? .end : .packets
+            case .unusual: return packets.isEmpty ? .unusual : .packets
+            }
+        }
+        return .packets
+    }
+
+    /// The next record is whole in the buffer: handing it out reads nothing.
+    private var recordBuffered: Bool {
+        let left = filled - position
+        return left >= Self.recordHeader && left - Self.recordHeader >= Int(word(buffer + position, 8))
+    }
+
     @inline(__always)
     private func word(_ at: UnsafeMutableRawPointer, _ offset: Int) -> UInt32 {
         let value = at.loadUnaligned(fromByteOffset: offset, as: UInt32.self)

@@ -94,6 +94,29 @@ public final class PcapngReader: CaptureFileReader {
         }
     }
 
+    /// The first packet as `next()` reads it, then the enhanced packet blocks already whole in the
+    /// buffer: reading more would move what the buffer holds under the packets handed out.
+    public func next(into packets: inout [RawPacket], limit: Int) throws(PcapError) {
+        packets.removeAll(keepingCapacity: true)
+        if let failure = deferred {
+            deferred = nil
+            throw failure
+        }
+        guard let first = try next() else { return }
+        packets.append(first)
+        while packets.count < limit, takeEnhancedPacketBlock() {
+            do throws(PcapError) {
+                if let packet = try packet() { packets.append(packet) }
+            } catch {
+                deferred = error
+                return
+            }
+        }
+    }
+
+    /// A damaged block found after some packets of a batch: thrown by the next call.
+    @exclusivity(unchecked) private var deferred: PcapError?
+
     /// Takes the next block the way `readBlock` would when it is what most of a file is: an
     /// enhanced packet block wholly in the buffer, whose two lengths agree. False for anything
     /// else, which `readBlock` then takes with all its checks and reading.
