@@ -144,13 +144,19 @@ public enum LadderReader {
         let decoders = try reader.interfaces.map { interface throws(PcapError) in try PacketDecoder(linkType: interface.linkType) }
         var number = 0
         var first: Timestamp?
-        while number < last, let packet = try? reader.next() {
-            number += 1
-            guard packet.source < decoders.count else { continue }
-            let start = first ?? packet.timestamp
-            first = start
-            guard decodes(number, packet.source, decoders[packet.source], packet.bytes) else { continue }
-            body(number, decoders[packet.source].decode(packet.bytes), packet.source, packet.timestamp.seconds(since: start))
+        var batch: [RawPacket] = []
+        reading: while number < last {
+            // A read error ends the pass, as the end of the file does.
+            guard (try? reader.next(into: &batch, limit: captureBatchLimit)) != nil, !batch.isEmpty else { break }
+            for packet in batch {
+                guard number < last else { break reading }
+                number += 1
+                guard packet.source < decoders.count else { continue }
+                let start = first ?? packet.timestamp
+                first = start
+                guard decodes(number, packet.source, decoders[packet.source], packet.bytes) else { continue }
+                body(number, decoders[packet.source].decode(packet.bytes), packet.source, packet.timestamp.seconds(since: start))
+            }
         }
     }
 
