@@ -165,8 +165,15 @@ public final class AnalysisShards {
 
     /// The worker: a second thread (`HandOff`) that analyses the batches in order.
     final class Worker: @unchecked Sendable {
+        /// The worker is allocated just after the caller's `AnalysisShards` (24 bytes after its
+        /// `clock`, which the caller's thread writes for every packet), and the worker reads its
+        /// analyser's first fields for every packet: without room between them the two threads
+        /// shared cache lines (false sharing). Padded, a two-thread report used about 7% less CPU
+        /// (80 alternating rounds on the benchmark capture).
+        private let before = CacheLinePadding()
         /// Touched by the worker thread alone between `start` and `finish`: no dynamic exclusivity checks.
         @exclusivity(unchecked) var analyzer = ConnectionAnalyzer()
+        private let after = CacheLinePadding()
         private lazy var thread = HandOff<Batch>(name: "capplan analysis", inFlight: Threads.inFlightBesideAnotherConsumer) { [unowned self] batch in
             self.analyse(&batch)
         }

@@ -9,6 +9,9 @@ public final class RedactingWriter {
     /// a retain and a release.
     private let pcap: PcapWriter?
     private let pcapng: PcapngWriter?
+    /// With two threads (`RedactPipeline`) the caller's reads `redactor` for every packet while the
+    /// writing thread counts `written`: kept off each other's cache lines.
+    private let apart = CacheLinePadding()
     /// Packets written so far (the drop filter may leave some out).
     // Counted per packet by the one thread that writes: no dynamic exclusivity checks.
     @exclusivity(unchecked) public private(set) var written = 0

@@ -9,6 +9,9 @@ public final class TracingThread: @unchecked Sendable {
     // `tracer` and `report` are touched by the tracing thread alone until `waitForReport` (HandOff
     // hands them back), `batch` by the caller's: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var tracer: PathTracer
+    /// The tracer's state and the batch being filled are written by different threads for every
+    /// packet: kept off each other's cache lines.
+    private let apart = CacheLinePadding()
     @exclusivity(unchecked) private var batch = Batch()
     @exclusivity(unchecked) private var report: PathReport?
     private let decoders: [PacketDecoder]
