@@ -173,6 +173,7 @@ public final class AnalysisShards {
         private let before = CacheLinePadding()
         /// Touched by the worker thread alone between `start` and `finish`: no dynamic exclusivity checks.
         @exclusivity(unchecked) var analyzer = ConnectionAnalyzer()
+        /// And from whatever the heap puts after the worker.
         private let after = CacheLinePadding()
         private lazy var thread = HandOff<Batch>(name: "capplan analysis", inFlight: Threads.inFlightBesideAnotherConsumer) { [unowned self] batch in
             self.analyse(&batch)

@@ -27,14 +27,6 @@ public protocol CaptureFileReader: AnyObject {
     func next(into packets: inout [RawPacket], limit: Int) throws(PcapError)
 }
 
-extension CaptureFileReader {
-    /// One packet at a time, for a reader without a batch of its own.
-    public func next(into packets: inout [RawPacket], limit: Int) throws(PcapError) {
-        packets.removeAll(keepingCapacity: true)
-        if let packet = try next() { packets.append(packet) }
-    }
-}
-
 /// Packets to read at a time with `next(into:limit:)`: a few hundred records, well within a
 /// reader's chunk. Per packet, `next()` through the protocol retains and releases the reader and
 /// returns the packet through memory. Read in batches, a two-thread report of the benchmark's
