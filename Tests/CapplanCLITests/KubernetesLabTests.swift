@@ -291,16 +291,18 @@ struct KubernetesLabTests {
     }
 
     /// A capture stream that breaks mid-run: its `kubectl exec` killed here, its tcpdump killed in
-    /// the helper, or the helper pod deleted (created again once). The run starts the stream again
-    /// on the same point, records the gap in run.json and summary.md, still sees the pod's reset
-    /// after it, and the capture stays valid and in time order. The gap makes a result that rests
-    /// on an absence unsure: INCONCLUSIVE.
-    @Test(arguments: ["kubectl exec", "tcpdump in the helper", "the helper pod"])
+    /// the helper, or the helper pod deleted (created again once), the last also with a quota
+    /// that refuses the helper's first creation again (tried again until it goes). The run starts
+    /// the stream again on the same point, records the gap in run.json and summary.md, still sees
+    /// the pod's reset after it, and the capture stays valid and in time order. The gap makes a
+    /// result that rests on an absence unsure: INCONCLUSIVE.
+    @Test(arguments: ["kubectl exec", "tcpdump in the helper", "the helper pod", "the helper pod, refused once"])
     func aStreamThatBreaksIsStartedAgain(_ what: String) throws {
         try Self.up.get()
         let before = try Self.clusterState()
+        let helperGone = what.hasPrefix("the helper pod")
         // Creating a helper again takes seconds: the reset comes later then.
-        let (duration, resetAt) = what == "the helper pod" ? ("40s", "25s") : ("20s", "9s")
+        let (duration, resetAt) = helperGone ? ("40s", "25s") : ("20s", "9s")
         let (path, runs) = try Self.labPlan("lb-rst") { plan in
             plan.replacingOccurrences(of: "stop: {when: reset, grace: 2s}\n", with: "").replacingOccurrences(of: "duration: 60s", with: "duration: \(duration)")
                 .replacingOccurrences(of: "  - at: 1s  ", with: "  - at: \(resetAt)  ") + "  - notSeen: reset\n    from: external\n"
@@ -308,14 +310,23 @@ struct KubernetesLabTests {
         let (process, directory) = try Self.startApply(path, runs: runs, until: "capture: start")
         Thread.sleep(forTimeInterval: 2)
         let veth = try Self.podVeth()
-        try Self.breakStream(what, veth: veth)
+        if what == "the helper pod, refused once" {
+            _ = try Self.kubectl("create", "quota", "no-pods", "-n", "capplan-system", "--hard=pods=0")
+            try Self.breakStream("the helper pod", veth: veth)
+            #expect(waitForSteps(directory, "exceeded quota", timeout: 30), "the first creation again was refused and noted")
+            _ = try Self.kubectl("delete", "quota", "no-pods", "-n", "capplan-system")  // the next try goes through
+        } else {
+            try Self.breakStream(what, veth: veth)
+        }
         #expect(waitForExit(process, timeout: 150))
-        #expect(process.terminationStatus == 5, "the gap leaves notSeen unsure: INCONCLUSIVE")
+        // Failed once in CI (2026-12-04): both streams given up on their first restart. The journal says why.
+        let journal = (try? String(contentsOfFile: directory + "/steps.log", encoding: .utf8)) ?? "(no steps.log in \(directory))"
+        #expect(process.terminationStatus == 5, "the gap leaves notSeen unsure: INCONCLUSIVE; the run's journal:\n\(journal)")
         let run = try Self.json(directory + "/run.json")
         let gaps = try #require(run["gaps"] as? [[String: Any]], "\(run.keys)")
         let vethGap = try #require(gaps.first { ($0["point"] as? String)?.hasSuffix("/\(veth)") == true }, "\(gaps)")
-        #expect(vethGap["to"] != nil && gaps.count == (what == "the helper pod" ? 2 : 1), "\(gaps)")
-        #expect(gaps.contains { $0["helperRecreated"] as? Bool == true } == (what == "the helper pod"), "\(gaps)")
+        #expect(vethGap["to"] != nil && gaps.count == (helperGone ? 2 : 1), "\(gaps)")
+        #expect(gaps.contains { $0["helperRecreated"] as? Bool == true } == helperGone, "\(gaps)")
         if what == "tcpdump in the helper" { #expect(vethGap["droppedByTcpdump"] as? Int == 0, "tcpdump said what it dropped as it exited: \(gaps)") }
         let results = try #require((run["verdict"] as? [String: Any])?["results"] as? [[String: Any]])
         // Failed once in four clean runs (2026-12-03) with the RST in the capture: say what the path made of it.

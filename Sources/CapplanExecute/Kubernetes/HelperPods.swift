@@ -24,11 +24,16 @@ struct HelperPods {
         context.directory + "/helper-\(helper.node.value ?? "NODE").json"
     }
 
-    /// Creates a helper again from the manifest `create` kept, once the old one is gone, and waits until it is Ready.
+    /// Creates a helper again from the manifest `create` kept, once what is left of the old one
+    /// (a pod still being deleted, or one that ended) is deleted and gone. The caller waits until it is Ready.
     func recreate(_ helper: HelperPod) throws {
-        _ = try? kubectl.run(["wait", "--for=delete", "pod/\(helper.name)", "-n", helper.namespace, "--timeout=60s"], timeout: 70)
+        // A pod takes about 10 s to go in the lab. The capture waits meanwhile, and a failed try is tried again: 20 s at most.
+        var brief = kubectl
+        brief.timeout = 20
+        if case .failed(let why) = brief.deletePod(namespace: helper.namespace, name: helper.name) {
+            throw KubernetesError("the old helper pod is not gone: \(why)")
+        }
         try kubectl.check(["create", "-f", manifestFile(helper)], what: "create the helper pod on node \(helper.node.value ?? "?") again")
-        try waitUntilReady([helper])
     }
 
     /// Waits until every helper is Ready; what keeps one from starting becomes the error.

@@ -19,11 +19,13 @@ final class TcpdumpStreams {
         /// Earlier streams of this point (it broke, and was started again): stopped at the end too.
         var earlier: [(child: ChildProcess, journalIndex: Int, log: String)] = []
         var lastStart = Date()
-        /// Starts in a row that brought no packet: past `attemptLimit`, the point is given up.
+        /// Starts in a row that failed or brought no packet: at `attemptLimit`, the point is given up.
         var fruitless = 0
         var packetsAtStart = 0
         /// When capplan saw the point's open gap begin.
         var gapStart = Date()
+        /// The open gap of a point whose start failed, while it waits to be tried again.
+        var waiting: RunRecord.StreamGap?
     }
 
     private let kubectl: Kubectl
@@ -47,9 +49,9 @@ final class TcpdumpStreams {
                 gap.seconds = at.timeIntervalSince(entry.start)
             }
             return gap
-        }
+        } + entries.compactMap(\.waiting)
     }
-    /// Starts of one point in a row without a packet before it is given up, and the pause between them.
+    /// Starts of one point in a row that failed or brought no packet before it is given up, and the pause between them.
     static let attemptLimit = 5
     static let retryPause: TimeInterval = 2
 
@@ -86,25 +88,18 @@ final class TcpdumpStreams {
     }
 
     /// A stream ended while the run goes on: its point is read again by a new stream, after the
-    /// helper is checked (and created again once, if it is gone); fruitless starts give it up.
+    /// helper is checked (and created again once, if it is gone). A start that fails (the API
+    /// server busy, the old helper still going) is tried again after `retryPause`; fruitless
+    /// starts and failed ones in a row give the point up.
     func resume(_ index: Int, why: String, packets: Int) -> PcapStreams.Resumption {
         guard let step, index < entries.count else { return .giveUp }
+        guard Date().timeIntervalSince(entries[index].lastStart) >= Self.retryPause else { return .later }
         var entry = entries[index]
-        guard Date().timeIntervalSince(entry.lastStart) >= Self.retryPause else { return .later }
-        entry.fruitless = packets > entry.packetsAtStart ? 0 : entry.fruitless + 1
-        let ended = times()
-        let noticed = (index < ended.count ? ended[index].ended : nil) ?? Date()
-        entry.child.stop(grace: 1)
-        context.undo.settled(entry.journalIndex)
-        let dropped = Self.reported(name: entry.name, log: (try? String(contentsOfFile: entry.log, encoding: .utf8)) ?? "")
-        // A start that brought nothing extends the gap it was meant to close.
-        let open = entry.fruitless > 0 && recorded.last?.stream == index ? recorded.popLast()?.gap : nil
-        if open == nil { entry.gapStart = noticed }
-        var gap = open ?? RunRecord.StreamGap(point: entry.name, from: noticed.formatted(.iso8601), to: nil, seconds: nil, why: why,
-                                              droppedByTcpdump: dropped.map { Int($0.droppedByKernel) }, helperRecreated: false)
         defer { entries[index] = entry }
+        var gap = entry.waiting ?? ended(&entry, index: index, why: why, packets: packets)
+        entry.waiting = nil
         do {
-            guard entry.fruitless < Self.attemptLimit else { throw KubernetesError("\(Self.attemptLimit) new streams in a row brought no packet") }
+            guard entry.fruitless < Self.attemptLimit else { throw KubernetesError("\(Self.attemptLimit) starts in a row failed or brought no packet") }
             gap.helperRecreated = try ensureHelper(entry.helper) || gap.helperRecreated
             let log = context.directory + "/tcpdump-\(index + 1)-resumed-\(entry.earlier.count + 1).log"
             let (child, journalIndex) = try spawn(entry.argv, name: entry.name, log: log, step: step)
@@ -119,8 +114,14 @@ final class TcpdumpStreams {
             context.journal.note("stream \(entry.name) resumed: \(gap.words)")
             return .reopen(child.standardOutput)
         } catch {
-            gap.to = nil
-            gap.seconds = nil
+            entry.fruitless += 1
+            entry.lastStart = Date()
+            guard entry.fruitless >= Self.attemptLimit else {
+                entry.waiting = gap
+                context.journal.note("stream \(entry.name) not started again (\(error)); trying again in \(Int(Self.retryPause)) s")
+                return .later
+            }
+            gap.givenUp = "\(error)"
             recorded.append((gap, index, entry.gapStart))
             context.say("capture point \(entry.name) given up: \(error); the run goes on with the others")
             context.journal.note("stream \(entry.name) given up: \(error)")
@@ -128,21 +129,55 @@ final class TcpdumpStreams {
         }
     }
 
+    /// The point's stream just ended: it is stopped and its gap opened, or, when the stream
+    /// started last brought nothing, the gap it was meant to close is taken up again.
+    private func ended(_ entry: inout Entry, index: Int, why: String, packets: Int) -> RunRecord.StreamGap {
+        entry.fruitless = packets > entry.packetsAtStart ? 0 : entry.fruitless + 1
+        let times = times()
+        let noticed = (index < times.count ? times[index].ended : nil) ?? Date()
+        entry.child.stop(grace: 1)
+        context.undo.settled(entry.journalIndex)
+        if entry.fruitless > 0, let last = recorded.lastIndex(where: { $0.stream == index }) {
+            return recorded.remove(at: last).gap
+        }
+        entry.gapStart = noticed
+        let dropped = Self.reported(name: entry.name, log: (try? String(contentsOfFile: entry.log, encoding: .utf8)) ?? "")
+        return RunRecord.StreamGap(point: entry.name, from: noticed.formatted(.iso8601), to: nil, seconds: nil, why: why,
+                                   droppedByTcpdump: dropped.map { Int($0.droppedByKernel) }, helperRecreated: false)
+    }
+
     /// Whether the helper had to be created again: it is checked, and if it is gone (deleted,
     /// evicted, ended) it is created again from its manifest, once per node, and awaited.
     private func ensureHelper(_ helper: HelperPod) throws -> Bool {
-        let result = try kubectl.run(["get", "pod", "-n", helper.namespace, helper.name, "-o", "json"], timeout: 15)
-        if result.status == 0, let pod = try? JSONDecoder().decode(ClusterObjects.Pod.self, from: Data(result.output.utf8)),
-           pod.metadata.deletionTimestamp == nil, pod.status?.phase == "Running" {
-            return false
-        }
-        guard result.status == 0 || result.errors.contains("NotFound") else { throw KubernetesError("the helper could not be read: \(Kubectl.message(result.errors))") }
         let node = helper.node.value ?? "?"
+        let result = try kubectl.run(["get", "pod", "-n", helper.namespace, helper.name, "-o", "json"], timeout: 15)
+        guard result.status == 0 || result.errors.contains("NotFound") else { throw KubernetesError("the helper could not be read: \(Kubectl.message(result.errors))") }
+        var pod: ClusterObjects.Pod?
+        if result.status == 0 {
+            guard let read = try? JSONDecoder().decode(ClusterObjects.Pod.self, from: Data(result.output.utf8)) else {
+                throw KubernetesError("the helper could not be read: kubectl's answer is not a pod")
+            }
+            pod = read
+        }
+        // Never exec into, or delete, a pod that only has the helper's name.
+        if let pod, pod.metadata.labels?[HelperPod.runLabel] != helper.run {
+            throw KubernetesError("pod \(helper.namespace)/\(helper.name) is not this run's helper (no \(HelperPod.runLabel)=\(helper.run) label)")
+        }
+        let pods = HelperPods(kubectl: kubectl, context: context)
+        if let pod, pod.metadata.deletionTimestamp == nil {
+            if pod.status?.phase == "Running" { return false }
+            // The one created again after an earlier try, still starting.
+            if recreated.contains(node), pod.status?.phase == "Pending" {
+                try pods.waitUntilReady([helper])
+                return true
+            }
+        }
         guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
-        recreated.insert(node)
         context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
-        try HelperPods(kubectl: kubectl, context: context).recreate(helper)
+        try pods.recreate(helper)
+        recreated.insert(node)
         context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
+        try pods.waitUntilReady([helper])
         return true
     }
 

@@ -66,11 +66,16 @@ public struct RunRecord: Codable, Sendable {
         public var droppedByTcpdump: Int?
         /// The helper pod was gone and was created again first.
         public var helperRecreated: Bool
+        /// Why the point was given up (the last start's error); nil while it runs or waits to be tried again.
+        public var givenUp: String? = nil
 
         /// In words, for summary.md and the verdict's doubts.
         public var words: String {
             let lost = droppedByTcpdump.map { "; tcpdump reported \($0) dropped as it exited" } ?? "; what passed meanwhile was not captured"
-            guard let to, let seconds else { return "the capture stream of \(point) ended at \(from) (\(why)) and was given up\(lost)" }
+            guard let to, let seconds else {
+                let end = givenUp.map { "was given up: \($0)" } ?? "was not running again when the capture stopped"
+                return "the capture stream of \(point) ended at \(from) (\(why)) and \(end)\(lost)"
+            }
             return "the capture stream of \(point) broke at \(from) (\(why)) and was started again \(String(format: "%.1f", seconds)) s later, at \(to)"
                 + (helperRecreated ? ", after its helper pod was created again" : "") + lost
         }
