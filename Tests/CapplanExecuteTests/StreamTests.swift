@@ -118,4 +118,24 @@ struct StreamTests {
         let slow = try Processes.capture(["sleep", "10"], timeout: 0.3)
         #expect(slow.timedOut)
     }
+
+    /// A gap in run.json says in words how it ended: started again, given up and why, or still
+    /// waiting for a new start when the capture stopped; `givenUp` is written only when there is one.
+    @Test func aGapSaysHowItEnded() throws {
+        func gap(_ fields: String, recreated: Bool = false) throws -> RunRecord.StreamGap {
+            let json = #"{"point": "vm/eth0", "from": "2026-12-04T05:33:58Z", "why": "the stream ended", "helperRecreated": "# + "\(recreated)" + fields + "}"
+            return try JSONDecoder().decode(RunRecord.StreamGap.self, from: Data(json.utf8))
+        }
+        let resumed = try gap(#", "to": "2026-12-04T05:34:04Z", "seconds": 6.04"#, recreated: true)
+        #expect(resumed.words == "the capture stream of vm/eth0 broke at 2026-12-04T05:33:58Z (the stream ended) and was started again 6.0 s later, "
+                + "at 2026-12-04T05:34:04Z, after its helper pod was created again; what passed meanwhile was not captured")
+        let givenUp = try gap(#", "givenUp": "pods \"capplan-1\" is forbidden: exceeded quota", "droppedByTcpdump": 3"#)
+        #expect(givenUp.words == "the capture stream of vm/eth0 ended at 2026-12-04T05:33:58Z (the stream ended) and was given up: "
+                + #"pods "capplan-1" is forbidden: exceeded quota; tcpdump reported 3 dropped as it exited"#)
+        let waiting = try gap("")
+        #expect(waiting.words.hasSuffix("and was not running again when the capture stopped; what passed meanwhile was not captured"), "\(waiting.words)")
+        let written = String(decoding: try JSONEncoder().encode(waiting), as: UTF8.self)
+        let writtenGivenUp = String(decoding: try JSONEncoder().encode(givenUp), as: UTF8.self)
+        #expect(!written.contains("givenUp") && writtenGivenUp.contains("exceeded quota"), "\(written)\n\(writtenGivenUp)")
+    }
 }
