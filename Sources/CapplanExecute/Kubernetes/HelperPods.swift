@@ -36,10 +36,10 @@ struct HelperPods {
         try kubectl.check(["create", "-f", manifestFile(helper)], what: "create the helper pod on node \(helper.node.value ?? "?") again")
     }
 
-    /// Waits until every helper is Ready; what keeps one from starting becomes the error.
-    func waitUntilReady(_ helpers: [HelperPod]) throws {
+    /// Waits until every helper is Ready, up to `timeout`; what keeps one from starting becomes the error.
+    func waitUntilReady(_ helpers: [HelperPod], timeout: TimeInterval = Self.readyTimeout) throws {
         guard let first = helpers.first else { return }
-        let deadline = Date().addingTimeInterval(Self.readyTimeout)
+        let deadline = Date().addingTimeInterval(timeout)
         var nextProgress = Date().addingTimeInterval(5)
         while true {
             try context.checkInterrupt()
@@ -58,7 +58,7 @@ struct HelperPods {
                 nextProgress = Date().addingTimeInterval(5)
             }
             if Date() >= deadline {
-                throw KubernetesError("the helper pods were not Ready within \(Int(Self.readyTimeout)) s (\(waiting.joined(separator: "; "))); "
+                throw KubernetesError("the helper pods were not Ready within \(Int(timeout)) s (\(waiting.joined(separator: "; "))); "
                                       + "kubectl describe pod -n \(first.namespace) shows why")
             }
             Thread.sleep(forTimeInterval: 0.25)

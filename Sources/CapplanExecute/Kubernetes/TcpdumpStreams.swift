@@ -54,6 +54,8 @@ final class TcpdumpStreams {
     /// Starts of one point in a row that failed or brought no packet before it is given up, and the pause between them.
     static let attemptLimit = 5
     static let retryPause: TimeInterval = 2
+    /// How long one try waits for a helper created again: the capture loop waits meanwhile, and the next try waits again.
+    static let restartReadyTimeout: TimeInterval = 30
 
     init(kubectl: Kubectl, context: RunContext) {
         self.kubectl = kubectl
@@ -168,7 +170,7 @@ final class TcpdumpStreams {
             if pod.status?.phase == "Running" { return false }
             // The one created again after an earlier try, still starting.
             if recreated.contains(node), pod.status?.phase == "Pending" {
-                try pods.waitUntilReady([helper])
+                try pods.waitUntilReady([helper], timeout: Self.restartReadyTimeout)
                 return true
             }
         }
@@ -177,7 +179,7 @@ final class TcpdumpStreams {
         try pods.recreate(helper)
         recreated.insert(node)
         context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
-        try pods.waitUntilReady([helper])
+        try pods.waitUntilReady([helper], timeout: Self.restartReadyTimeout)
         return true
     }
 
