@@ -140,7 +140,9 @@ final class TcpdumpStreams {
         entry.child.stop(grace: 1)
         context.undo.settled(entry.journalIndex)
         if entry.fruitless > 0, let last = recorded.lastIndex(where: { $0.stream == index }) {
-            return recorded.remove(at: last).gap
+            var gap = recorded.remove(at: last).gap
+            (gap.to, gap.seconds) = (nil, nil)  // open again: closed by the next start, or given up
+            return gap
         }
         entry.gapStart = noticed
         let dropped = Self.reported(name: entry.name, log: (try? String(contentsOfFile: entry.log, encoding: .utf8)) ?? "")
