@@ -27,7 +27,8 @@ struct HelperPods {
     /// Creates a helper again from the manifest `create` kept, once what is left of the old one
     /// (a pod still being deleted, or one that ended) is deleted and gone. The caller waits until it is Ready.
     func recreate(_ helper: HelperPod) throws {
-        // A pod takes about 10 s to go in the lab. The capture waits meanwhile, and a failed try is tried again: 20 s at most.
+        // A pod takes about 10 s to go in the lab. The capture waits meanwhile, and a failed try is tried again:
+        // 20 s at most (`deletePod` gives kubectl's own wait 10 s of it).
         var brief = kubectl
         brief.timeout = 20
         if case .failed(let why) = brief.deletePod(namespace: helper.namespace, name: helper.name) {

@@ -167,20 +167,17 @@ final class TcpdumpStreams {
         if let pod, pod.metadata.labels?[HelperPod.runLabel] != helper.run {
             throw KubernetesError("pod \(helper.namespace)/\(helper.name) is not this run's helper (no \(HelperPod.runLabel)=\(helper.run) label)")
         }
+        let live = pod?.metadata.deletionTimestamp == nil ? pod?.status?.phase : nil
+        if live == "Running" { return false }
         let pods = HelperPods(kubectl: kubectl, context: context)
-        if let pod, pod.metadata.deletionTimestamp == nil {
-            if pod.status?.phase == "Running" { return false }
-            // The one created again after an earlier try, still starting.
-            if recreated.contains(node), pod.status?.phase == "Pending" {
-                try pods.waitUntilReady([helper], timeout: Self.restartReadyTimeout)
-                return true
-            }
+        // One created again by an earlier try may still be starting: it is awaited, not created once more.
+        if !(recreated.contains(node) && live == "Pending") {
+            guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
+            context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
+            try pods.recreate(helper)
+            recreated.insert(node)
+            context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
         }
-        guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
-        context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
-        try pods.recreate(helper)
-        recreated.insert(node)
-        context.journal.note("helper pod \(helper.namespace)/\(helper.name) created again on \(node)")
         try pods.waitUntilReady([helper], timeout: Self.restartReadyTimeout)
         return true
     }
