@@ -24,10 +24,13 @@ extension PathTracer {
         for connection in byConnection.indices { byRank[rank(byConnection[connection], hasUplink: hasUplink)].append(connection) }
         let chosen = byRank.joined().prefix(Self.connectionLimit).sorted()
         // The last data of those connections only: every view has some, and few get a ladder.
-        let position = [Int: Int](uniqueKeysWithValues: chosen.enumerated().map { ($0.element, $0.offset) })
+        // Looked up by array for each of the run's views, not hashed.
+        var position = [Int32](repeating: -1, count: byConnection.count)
+        for (at, connection) in chosen.enumerated() { position[connection] = Int32(at) }
         var data = [[(key: Key, sighting: Sighting)]](repeating: [], count: chosen.count)
         for (slot, entry) in lastData.enumerated() {
-            guard let entry, let at = byConnection.number[table.root(slot >> 1)].flatMap({ position[$0] }) else { continue }
+            guard let entry, let connection = byConnection.number[table.root(slot >> 1)], position[connection] >= 0 else { continue }
+            let at = Int(position[connection])
             let sighting = Sighting(view: slot >> 1, table.views[slot >> 1], fromLow: slot & 1 == 1, packet: entry.packet, nanos: entry.nanos,
                                     ttl: entry.ttl)
             data[at].append((entry.key, sighting))
