@@ -6,6 +6,8 @@ for tool in iperf3 tcpdump; do
 done
 [ -x /usr/bin/time ] || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 mkdir -p "$work"
+source scripts/bench/busy.sh
+note_busy_machine
 scripts/lab/local-lab up >/dev/null
 trap 'scripts/lab/local-lab down >/dev/null' EXIT
 

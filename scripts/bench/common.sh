@@ -1,6 +1,7 @@
 # Shared by scripts/bench-*: tools, the synthetic capture, the C floor, capplan as installed
 # (scripts/build-release), and interleaved measurement. Source it after setting rounds and packets.
 set -euo pipefail
+source scripts/bench/busy.sh
 work=${TMPDIR:-/tmp}/capplan-bench
 mkdir -p "$work"
 
@@ -21,6 +22,7 @@ bench_setup() {  # extra apt packages...
   [ -f "$capture" ] || python3 scripts/bench/make-capture.py "$capture" "$packets"
   gcc -O2 -o "$work/pcap-floor" scripts/bench/pcap-floor.c -lpcap
   capplan=$(scripts/build-release)
+  note_busy_machine
   results=$work/results.tsv
   : > "$results"
   echo "capture: $capture ($(stat -c %s "$capture") bytes, $packets packets asked); $rounds interleaved rounds" >&2
