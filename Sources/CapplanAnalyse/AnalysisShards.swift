@@ -190,7 +190,7 @@ public final class AnalysisShards {
         func spareBatch() -> Batch { thread.reuse() ?? Batch() }
 
         /// The worker's open flows when it reaches the last batch, for the caller's share of finishing them.
-        private let held = Mailbox<[Flow]>()
+        private let held = Mailbox<FlowStore>()
 
         /// Waits for every batch to be analysed, the last one marked `finishes`; the worker's analysis, finished.
         func finish() -> ConnectionAnalyzer {

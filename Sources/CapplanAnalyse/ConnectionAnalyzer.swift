@@ -34,7 +34,7 @@ public struct ConnectionAnalyzer {
     public private(set) var expert = ExpertCounts()
     public private(set) var talkers: [IPAddress: Talker] = [:]
 
-    private var flows: [Flow] = []
+    private var flows = FlowStore()
     private var index = FlowTable()
     private var free: [Int] = []
     private var closing: [(time: Int64, slot: Int, key: FlowKey)] = []
@@ -322,8 +322,6 @@ public struct ConnectionAnalyzer {
         address.isIPv6 ? address.high >> 56 == 0xFF : address.low == 0xFFFF_FFFF || address.low >> 28 == 0xE
     }
 
-    static let reservedFlows = 1 << 15
-
     private mutating func open(_ key: FlowKey, _ packet: DecodedPacket, source: Endpoint, destination: Endpoint,
                       proto: UInt8, number: Int, time: Int64) -> Int {
         // The originator sends the first SYN. A SYN-ACK first means we missed the SYN:
@@ -350,9 +348,7 @@ public struct ConnectionAnalyzer {
             flows[reused] = flow
             slot = reused
         } else {
-            // Room for many flows from the first: each doubling copied every flow into memory the
-            // kernel had to fault in, a third of a report's page faults. Untouched room costs no memory.
-            if flows.isEmpty { flows.reserveCapacity(Self.reservedFlows) }
+            // Grown by moving pages, not copying flows (`FlowStore`).
             flows.append(flow)
             slot = flows.count - 1
         }
@@ -522,11 +518,11 @@ public struct ConnectionAnalyzer {
     /// The flows held now, for another analysis to summarise some of them (`summariseOpen(of:slots:)`)
     /// while this one finishes the rest (`finish(leaving:)`). The copy shares their storage, and
     /// nothing writes it after: finishing lets go of the flows rather than changing them.
-    var heldFlows: [Flow] { flows }
+    var heldFlows: FlowStore { flows }
 
     /// Summarises the flows open in `slots` of `held` (this analysis's own, or another's begun at
     /// the same first packet), where they lie.
-    private mutating func summariseOpen(of held: [Flow], slots: Range<Int>) {
+    private mutating func summariseOpen(of held: FlowStore, slots: Range<Int>) {
         held.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             for slot in slots where buffer[slot].proto != 0 { summarise(base + slot) }  // protocol 0: released
@@ -536,7 +532,7 @@ public struct ConnectionAnalyzer {
     /// Summarises the open flows in `slots` of another analysis's `heldFlows` as if they were this
     /// one's (the other leaves them out of its own finish), then trims the records to those kept,
     /// so that the other's fit beside them when the two are merged (`absorb`).
-    mutating func summariseFinishing(_ held: [Flow], slots: Range<Int>) {
+    mutating func summariseFinishing(_ held: FlowStore, slots: Range<Int>) {
         summariseOpen(of: held, slots: slots)
         trimConnections()
     }

@@ -1,7 +1,7 @@
 public import CapplanPackets
 
 /// One side of a connection: an address and a port (0 for ICMP).
-public struct Endpoint: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct Endpoint: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, BitwiseCopyable {
     public var address: IPAddress
     public var port: UInt16
 

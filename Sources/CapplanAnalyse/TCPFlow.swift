@@ -1,7 +1,7 @@
 import CapplanPackets
 
 /// Wireshark's TCP analysis counters ("TCP Analysis" in its user guide), per direction.
-public struct ExpertCounts: Sendable, Codable, Equatable {
+public struct ExpertCounts: Sendable, Codable, Equatable, BitwiseCopyable {
     public var retransmissions = 0
     public var outOfOrder = 0
     public var duplicateAcks = 0

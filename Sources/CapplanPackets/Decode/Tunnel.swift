@@ -2,7 +2,7 @@
 /// Cilium, IP-in-IP for Calico, GRE) and link layers of other networks (MPLS, PPPoE, PPP).
 /// The decoder follows them to the innermost IP packet, which is the packet's connection; the
 /// outermost header is kept in `outer` (for redaction, which rewrites both) and the tunnel named.
-public enum Tunnel: UInt8, Sendable, CaseIterable {
+public enum Tunnel: UInt8, Sendable, CaseIterable, BitwiseCopyable {
     case none, vxlan, geneve, ipip, gre, mpls, pppoe
 
     public var name: String {

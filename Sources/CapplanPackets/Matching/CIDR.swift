@@ -6,7 +6,7 @@ import Darwin
 
 /// An IPv4 or IPv6 address held inline (no allocation), so the packet path can key
 /// flows by it. IPv4 lives in the low 32 bits of `low`.
-public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct IPAddress: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, BitwiseCopyable {
     public var high: UInt64
     public var low: UInt64
     public var isIPv6: Bool
