@@ -144,13 +144,17 @@ struct FlowTable: Sendable {
         table.compactMap { $0.slot >= 0 ? ($0.key, Int($0.slot)) : nil }
     }
 
+    /// Twice the room, the entries moved straight from the old table: a list of them made first
+    /// was as large again, and faulted in anew at every doubling.
     private mutating func grow() {
-        let old = entries()
-        let size = (mask + 1) * 2
-        table = Self.empty(size)
-        mask = size - 1
-        count = 0
-        for (key, slot) in old { insert(key, slot) }
+        let old = table
+        table = Self.empty((mask + 1) * 2)
+        mask = table.count - 1
+        for entry in old where entry.slot >= 0 {
+            var index = home(entry.key)
+            while table[index].slot >= 0 { index = (index + 1) & mask }
+            table[index] = entry
+        }
     }
 }
 
