@@ -47,12 +47,17 @@ struct FlowStore: @unchecked Sendable {
 
     private var storage = Storage()
 
+    /// The first block's flows: 36 MiB, past the largest threshold (32 MiB) at which glibc serves
+    /// a block from the heap, where growing it copies; a block mapped on its own grows by mremap.
+    /// Room never written is never memory.
+    static let firstCapacity = (36 << 20) / MemoryLayout<Flow>.stride
+
     var count: Int { storage.count }
     var isEmpty: Bool { storage.count == 0 }
 
     mutating func append(_ flow: Flow) {
         makeUnique()
-        if storage.count == storage.capacity { storage.reserve(max(1024, storage.capacity * 2)) }
+        if storage.count == storage.capacity { storage.reserve(storage.capacity == 0 ? Self.firstCapacity : storage.capacity * 2) }
         guard let base = storage.base else { return }
         (base + storage.count).initialize(to: flow)
         storage.count += 1
