@@ -110,10 +110,15 @@ struct FlowTable: Sendable {
     /// Inserts a key that is not in the table.
     mutating func insert(_ key: FlowKey, _ slot: Int) {
         if (count + 1) * 2 > mask + 1 { grow() }
-        var index = home(key)
-        while table[index].slot >= 0 { index = (index + 1) & mask }
-        table[index] = Entry(key, slot: Int32(slot))
+        place(Entry(key, slot: Int32(slot)), from: home(key))
         count += 1
+    }
+
+    /// Puts an entry in the first empty place from its home on.
+    private mutating func place(_ entry: Entry, from home: Int) {
+        var index = home
+        while table[index].slot >= 0 { index = (index + 1) & mask }
+        table[index] = entry
     }
 
     /// Removes a key, shifting later entries of its probe run back so lookups stay correct.
@@ -150,11 +155,7 @@ struct FlowTable: Sendable {
         let old = table
         table = Self.empty((mask + 1) * 2)
         mask = table.count - 1
-        for entry in old where entry.slot >= 0 {
-            var index = home(entry.key)
-            while table[index].slot >= 0 { index = (index + 1) & mask }
-            table[index] = entry
-        }
+        for entry in old where entry.slot >= 0 { place(entry, from: home(entry.key)) }
     }
 }
 
