@@ -85,7 +85,6 @@ struct Direction {
     var lastWindow: UInt16 = 0
     var windowScale: Int8 = -1
     var lastTTL: UInt8 = 0
-    var lastSegmentTime: Int64 = 0
     var synCount = 0
     var sentFin = false
     /// Closed by a FIN sent while established (Zeek's prev_state ESTABLISHED).
@@ -99,7 +98,6 @@ struct Direction {
     var nextSequenceTime: Int64 = 0
     var lastAckTime: Int64 = 0
     var duplicateAckRun = 0
-    var lastTime: Int64 = 0
     /// The last few packets' signatures, to drop copies of one packet seen on another
     /// interface (`-i any`, or a pcapng of several interfaces written in batches).
     var recent = RecentPackets()

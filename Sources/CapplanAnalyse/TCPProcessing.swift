@@ -222,7 +222,6 @@ extension Flow {
         fwd.lastWindow = tcp.window
         if s.syn, tcp.windowScale >= 0 { fwd.windowScale = tcp.windowScale }
         fwd.lastTTL = ttl
-        fwd.lastTime = s.time
         fwd.packets += 1
         if !retransmitted { fwd.payloadBytes += Int64(s.length) }
     }
