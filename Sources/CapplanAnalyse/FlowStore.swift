@@ -63,9 +63,18 @@ struct FlowStore: @unchecked Sendable {
         storage.count += 1
     }
 
+    /// In place, as an Array's: `flows[slot].last` reads one field, not a copy of the flow.
     subscript(slot: Int) -> Flow {
-        get { withUnsafeBufferPointer { $0[slot] } }
-        set { withUnsafeMutableBufferPointer { $0[slot] = newValue } }
+        unsafeAddress { UnsafePointer(address(of: slot)) }
+        mutating unsafeMutableAddress {
+            makeUnique()
+            return address(of: slot)
+        }
+    }
+
+    private func address(of slot: Int) -> UnsafeMutablePointer<Flow> {
+        guard let base = storage.base, slot >= 0, slot < storage.count else { fatalError("flow slot \(slot) of \(storage.count)") }
+        return base + slot
     }
 
     func withUnsafeBufferPointer<Result>(_ body: (UnsafeBufferPointer<Flow>) throws -> Result) rethrows -> Result {
