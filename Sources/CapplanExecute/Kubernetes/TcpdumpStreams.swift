@@ -170,9 +170,10 @@ final class TcpdumpStreams {
         let live = pod?.metadata.deletionTimestamp == nil ? pod?.status?.phase : nil
         if live == "Running" { return false }
         let pods = HelperPods(kubectl: kubectl, context: context)
-        // One created again by an earlier try may still be starting: it is awaited, not created once more.
-        if !(recreated.contains(node) && live == "Pending") {
-            guard !recreated.contains(node) else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
+        if recreated.contains(node) {
+            // One created again by an earlier try may still be starting: it is awaited, not created once more.
+            guard live == "Pending" else { throw KubernetesError("its helper pod is gone again, after it was created again once") }
+        } else {
             context.say("the helper pod \(helper.namespace)/\(helper.name) on \(node) is gone; creating it again")
             try pods.recreate(helper)
             recreated.insert(node)
