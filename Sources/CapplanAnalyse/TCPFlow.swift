@@ -35,8 +35,9 @@ struct RecentPackets {
     /// signature is here, and the answer is almost always no. A look at all eight bytes at once (a
     /// byte of zero after the xor) says no in a few instructions; a loop over the slots cost 70 a packet.
     private var tags: UInt64 = 0
-    private var next = 0
-    private var count = 0
+    /// A byte each: the ring is held twice by each of up to a million flows.
+    private var next: UInt8 = 0
+    private var count: UInt8 = 0
 
     /// Was a packet with this signature seen within 1 ms, on another interface when interfaces are known?
     @inline(__always)
@@ -46,7 +47,7 @@ struct RecentPackets {
         // A byte of `differ` is zero only where a tag matches; this may also flag a byte next to a
         // matching one, never miss one, and the slots are checked in full then.
         guard (differ &- ones) & ~differ & (ones << 7) != 0 else { return false }
-        for slot in 0..<count where signatures[slot] == signature {
+        for slot in 0..<Int(count) where signatures[slot] == signature {
             if abs(time - times[slot]) < 1_000_000, interface < 0 || interface != interfaces[slot] { return true }
         }
         return false
@@ -58,49 +59,52 @@ struct RecentPackets {
     private static func tag(_ signature: UInt64) -> UInt64 { (signature &* 0x9E37_79B9_7F4A_7C15) >> 56 }
 
     mutating func add(_ signature: UInt64, time: Int64, interface: Int32) {
-        signatures[next] = signature
-        times[next] = time
-        interfaces[next] = interface
-        let shift = UInt64(8 * next)
+        let slot = Int(next)
+        signatures[slot] = signature
+        times[slot] = time
+        interfaces[slot] = interface
+        let shift = UInt64(8 * slot)
         tags = tags & ~(0xFF << shift) | Self.tag(signature) << shift
-        next = (next + 1) % Self.size
-        count = min(count + 1, Self.size)
+        next = UInt8((slot + 1) % Self.size)
+        count = UInt8(min(Int(count) + 1, Self.size))
     }
 }
 
-/// What one direction of a TCP connection has done so far.
+/// What one direction of a TCP connection has done so far. The fields run from the widest to the
+/// narrowest, so none is padded to its alignment: a flow holds two, and the flows are most of a
+/// report's memory (declared in the order they were written, a direction was 24 bytes larger).
 struct Direction {
-    var state = EndpointState.inactive
     var packets = 0
     /// Frame bytes on the wire (for top talkers) and payload bytes (retransmissions once).
     var frameBytes: Int64 = 0
     var payloadBytes: Int64 = 0
-    var nextSequence: UInt32 = 0
-    var hasNextSequence = false
-    /// The start of sequence space this side skipped and has not filled since (a hole), if any.
-    var holeStart: UInt32 = 0
-    var hasHole = false
-    var lastAck: UInt32 = 0
-    var hasAck = false
-    var lastWindow: UInt16 = 0
-    var windowScale: Int8 = -1
-    var lastTTL: UInt8 = 0
     var synCount = 0
-    var sentFin = false
-    /// Closed by a FIN sent while established (Zeek's prev_state ESTABLISHED).
-    var closedFromEstablished = false
-
-    /// Established, or closed cleanly from there: the states in which Zeek notes a content gap.
-    @inline(__always) var isClean: Bool { state == .established || state == .closed && closedFromEstablished }
-    var expert = ExpertCounts()
     /// When `nextSequence` last advanced, and when this side last sent an ACK (Wireshark's
     /// nextseqtime and lastacktime), and its run of duplicate ACKs.
     var nextSequenceTime: Int64 = 0
     var lastAckTime: Int64 = 0
     var duplicateAckRun = 0
+    var expert = ExpertCounts()
+    var nextSequence: UInt32 = 0
+    /// The start of sequence space this side skipped and has not filled since (a hole), if any.
+    var holeStart: UInt32 = 0
+    var lastAck: UInt32 = 0
+    var lastWindow: UInt16 = 0
+    var state = EndpointState.inactive
+    var hasNextSequence = false
+    var hasHole = false
+    var hasAck = false
+    var windowScale: Int8 = -1
+    var lastTTL: UInt8 = 0
+    var sentFin = false
+    /// Closed by a FIN sent while established (Zeek's prev_state ESTABLISHED).
+    var closedFromEstablished = false
     /// The last few packets' signatures, to drop copies of one packet seen on another
     /// interface (`-i any`, or a pcapng of several interfaces written in batches).
     var recent = RecentPackets()
+
+    /// Established, or closed cleanly from there: the states in which Zeek notes a content gap.
+    @inline(__always) var isClean: Bool { state == .established || state == .closed && closedFromEstablished }
 }
 
 /// Zeek's history letters in the order first seen: each letter at most once per side (`Flow.note`),
