@@ -2,8 +2,8 @@ extension PacketDecoder {
     /// Where a TCP segment's header starts in plain Ethernet and IPv4 or IPv6 (no VLAN, no IPv6
     /// extension header, not a later fragment), with at least `captured` bytes of it in `raw`, and
     /// the IP header's length. Nil for anything else: the quick readers below then know nothing.
-    @inline(__always)
-    private func plainTCP(_ raw: UnsafeRawBufferPointer, captured: Int) -> (tcp: Int, ipHeader: Int, v6: Bool)? {
+    @inlinable @inline(__always)
+    func plainTCP(_ raw: UnsafeRawBufferPointer, captured: Int) -> (tcp: Int, ipHeader: Int, v6: Bool)? {
         guard link == .ethernet, raw.count >= 14 + 20 + captured else { return nil }
         switch raw.u16(12) {
         case 0x0800:
@@ -19,15 +19,15 @@ extension PacketDecoder {
     }
 
     /// The addresses of a segment `plainTCP` found.
-    @inline(__always)
-    private func addresses(_ raw: UnsafeRawBufferPointer, v6: Bool) -> (source: IPAddress, destination: IPAddress) {
+    @inlinable @inline(__always)
+    func addresses(_ raw: UnsafeRawBufferPointer, v6: Bool) -> (source: IPAddress, destination: IPAddress) {
         v6 ? (IPAddress(ipv6High: raw.u64(22), low: raw.u64(30)), IPAddress(ipv6High: raw.u64(38), low: raw.u64(46)))
            : (IPAddress(ipv4: raw.u32(26)), IPAddress(ipv4: raw.u32(30)))
     }
 
     /// The endpoints of a plain TCP segment (`plainTCP`), read straight from its bytes: what `decode`
     /// gives for them, for the passes that look at most packets only to pass them by.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func quickTCPEndpoints(_ raw: UnsafeRawBufferPointer)
         -> (source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16)? {
         guard let at = plainTCP(raw, captured: 4) else { return nil }
@@ -37,7 +37,7 @@ extension PacketDecoder {
 
     /// Whether a plain TCP segment (`plainTCP`) is a bare ACK: no payload on the wire and none of
     /// SYN, FIN and RST, read straight from its bytes. True only where `decode` says exactly that.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func isBareTCPAck(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard let at = plainTCP(raw, captured: 14) else { return false }
         // What the IP header says follows it (IPv6: its payload length; IPv4: the total length less
@@ -50,7 +50,7 @@ extension PacketDecoder {
     /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
     /// from its bytes: what `decode` gives for them, without filling a `DecodedPacket`. Nil for
     /// anything else, and for a TCP header length under 20, which `decode` reads its own way.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func quickTCPSegment(_ raw: UnsafeRawBufferPointer) -> TCPSegmentFields? {
         guard let at = plainTCP(raw, captured: 20) else { return nil }
         let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
@@ -76,10 +76,10 @@ extension PacketDecoder {
 }
 
 /// Big-endian reads at offsets the quick readers have checked are captured.
-private extension UnsafeRawBufferPointer {
-    @inline(__always) func u16(_ at: Int) -> UInt16 { loadUnaligned(fromByteOffset: at, as: UInt16.self).bigEndian }
-    @inline(__always) func u32(_ at: Int) -> UInt32 { loadUnaligned(fromByteOffset: at, as: UInt32.self).bigEndian }
-    @inline(__always) func u64(_ at: Int) -> UInt64 { loadUnaligned(fromByteOffset: at, as: UInt64.self).bigEndian }
+extension UnsafeRawBufferPointer {
+    @inlinable @inline(__always) func u16(_ at: Int) -> UInt16 { loadUnaligned(fromByteOffset: at, as: UInt16.self).bigEndian }
+    @inlinable @inline(__always) func u32(_ at: Int) -> UInt32 { loadUnaligned(fromByteOffset: at, as: UInt32.self).bigEndian }
+    @inlinable @inline(__always) func u64(_ at: Int) -> UInt64 { loadUnaligned(fromByteOffset: at, as: UInt64.self).bigEndian }
 }
 
 /// The fields of a TCP segment that passes following packets across points use: read straight
@@ -98,6 +98,14 @@ public struct TCPSegmentFields: Sendable, Equatable {
     public var payloadLength: Int
     public var payloadOffset: Int
     public var capturedPayloadLength: Int
+
+    @inlinable
+    public init(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, identification: UInt32, ttl: UInt8,
+                sequence: UInt32, acknowledgment: UInt32, flags: UInt8, payloadLength: Int, payloadOffset: Int, capturedPayloadLength: Int) {
+        (self.source, self.sourcePort, self.destination, self.destinationPort) = (source, sourcePort, destination, destinationPort)
+        (self.identification, self.ttl, self.sequence, self.acknowledgment, self.flags) = (identification, ttl, sequence, acknowledgment, flags)
+        (self.payloadLength, self.payloadOffset, self.capturedPayloadLength) = (payloadLength, payloadOffset, capturedPayloadLength)
+    }
 }
 
 extension TCPSegmentFields {
