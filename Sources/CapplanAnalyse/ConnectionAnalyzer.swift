@@ -30,7 +30,12 @@ public struct ConnectionAnalyzer {
     @inlinable
     public var eventTally: Int { resets.count + icmpErrors.count + totals.dnsFailures + totals.unansweredSynRetries }
     public private(set) var dnsFailures: [DNSFailure] = []
-    public private(set) var stateCounts: [ConnState: Int] = [:]
+    /// Connections by state, the states seen.
+    public var stateCounts: [ConnState: Int] {
+        Dictionary(uniqueKeysWithValues: zip(ConnState.allCases, stateTally).filter { $0.1 > 0 })
+    }
+    /// A count per state, by `ConnState.ordinal`.
+    private var stateTally = [Int](repeating: 0, count: ConnState.allCases.count)
     public private(set) var expert = ExpertCounts()
     public private(set) var talkers: [IPAddress: Talker] = [:]
 
@@ -540,7 +545,7 @@ public struct ConnectionAnalyzer {
     /// Through a pointer: a flow passed by value to a mutating method is copied first, for all that it is only read.
     private mutating func summarise(_ flow: UnsafePointer<Flow>) {
         let state = flow.pointee.state
-        stateCounts[state, default: 0] += 1
+        stateTally[state.ordinal] += 1
         let flowExpert = flow.pointee.orig.expert + flow.pointee.resp.expert
         expert = expert + flowExpert
         totals.connections += 1
@@ -614,7 +619,7 @@ public struct ConnectionAnalyzer {
         resets += part.resets
         icmpErrors += part.icmpErrors
         dnsFailures += part.dnsFailures
-        stateCounts.merge(part.stateCounts, uniquingKeysWith: +)
+        for (ordinal, count) in part.stateTally.enumerated() { stateTally[ordinal] += count }
         expert = expert + part.expert
         talkers.merge(part.talkers) { Talker(packets: $0.packets + $1.packets, bytes: $0.bytes + $1.bytes) }
         trimConnections()
