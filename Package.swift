@@ -60,7 +60,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "CapplanRedactTests", dependencies: ["CapplanRedact", "CapplanPackets", "CapplanReport", "CapplanTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "CapplanReportTests", dependencies: ["CapplanReport", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CapplanReportTests", dependencies: ["CapplanReport", "CapplanAnalyse", "CapplanPackets", "CapplanTestSupport"], swiftSettings: strict),
         .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanPlan", "CapplanAnalyse", "CapplanReport", "CapplanRedact", "CapplanPackets", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),

@@ -1,3 +1,5 @@
+import CapplanAnalyse
+import CapplanPackets
 import CapplanReport
 import Foundation
 import Testing
@@ -74,6 +76,23 @@ struct SortedJSONTests {
         #expect(try SortedJSON.encode([Int]()) == Self.foundation([Int]()))
         #expect(try SortedJSON.encode("top") == Self.foundation("top"))
         #expect(try SortedJSON.encode(Optional<Int>.none) == Self.foundation(Optional<Int>.none))
+    }
+
+    /// Endpoints and addresses are written without an encoder's containers (`Arena.endpoint`): as
+    /// their Codable conformances write them, alone, nested, in lists and optional.
+    struct Ends: Encodable {
+        var v4 = Endpoint(address: IPAddress(ipv4: 0xC633_640A), port: 443)
+        var v6 = Endpoint(address: IPAddress(ipv6High: 0x2001_0DB8_0000_0000, low: 1), port: 0)
+        var list = [Endpoint(address: IPAddress(ipv4: 0xCB00_7101), port: 65535), Endpoint(address: IPAddress(ipv4: 0), port: 1)]
+        var address = IPAddress(ipv6High: 0xFE80_0000_0000_0000, low: 0x0200_5EFF_FE00_5301)
+        var absent: Endpoint? = nil
+        var present: Endpoint? = Endpoint(address: IPAddress(ipv4: 0x0A00_0001), port: 53)
+        var byName = ["b": IPAddress(ipv4: 1), "a": IPAddress(ipv4: 2)]
+    }
+
+    @Test func endpointsAndAddressesAsTheirConformancesWriteThem() throws {
+        #expect(try SortedJSON.encode(Ends()) == Self.foundation(Ends()))
+        #expect(try SortedJSON.encode(Ends().v6) == Self.foundation(Ends().v6))
     }
 
     /// Many objects of one kind with different optional keys present: the remembered key orders
