@@ -105,6 +105,8 @@ struct CraftedCaseTests {
         #expect(connection.state == testCase.state)
         #expect(connection.history == testCase.history)
         #expect(connection.originator.description == "198.51.100.10:40000")
+        // The count by state (`ConnectionAnalyzer.stateCounts`) names the same one.
+        #expect(summary.connections.byState == [testCase.state.rawValue: 1])
     }
 
     /// Zeek's reassembler never receives a payload the snaplen cut, so an ACK past it is a content
