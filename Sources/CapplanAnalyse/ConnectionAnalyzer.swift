@@ -32,7 +32,7 @@ public struct ConnectionAnalyzer {
     public private(set) var dnsFailures: [DNSFailure] = []
     /// Connections by state, the states seen.
     public var stateCounts: [ConnState: Int] {
-        Dictionary(uniqueKeysWithValues: ConnState.allCases.compactMap { state in stateTally[state.ordinal] > 0 ? (state, stateTally[state.ordinal]) : nil })
+        Dictionary(uniqueKeysWithValues: ConnState.allCases.map { ($0, stateTally[$0.ordinal]) }.filter { $0.1 > 0 })
     }
     /// A count per state, by `ConnState.ordinal`.
     private var stateTally = [Int](repeating: 0, count: ConnState.allCases.count)
