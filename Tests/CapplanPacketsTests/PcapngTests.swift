@@ -169,7 +169,7 @@ struct PcapngTests {
         let path = Crafter.directory + "/large-\(UUID().uuidString).pcapng"
         let writer = try PcapngWriter(path: path, comment: nil, application: nil,
                                       interfaces: [PcapngInterface(name: "eth0", linkType: 1, snaplen: 1 << 22)])
-        let sizes = [60, 3 << 20, 1_500, (1 << 20) - 40, 61]
+        let sizes = [60, 3 << 20, 1_500, PcapngWriter.bufferSize - 40, 61, PcapngWriter.bufferSize + 1]
         let packets = sizes.enumerated().map { index, size in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) } }
         for (index, packet) in packets.enumerated() {
             packet.withUnsafeBytes { writer.write(interface: 0, timestamp: Timestamp(nanoseconds: Int64(index)), bytes: $0, originalLength: $0.count,

@@ -42,6 +42,8 @@ public enum PacketDirection: UInt32, Sendable {
 /// capplan's own; the block layout follows the pcapng specification (IETF draft-ietf-opsawg-pcapng).
 public final class PcapngWriter {
     public let path: String
+    /// Blocks are gathered up to this many bytes before each write(2); a larger one is written alone.
+    public static let bufferSize = BlockOutput.capacity
     // Touched per packet by the writing thread alone: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var output: BlockOutput?
     @exclusivity(unchecked) private var packets = 0
@@ -169,12 +171,15 @@ public final class PcapngWriter {
 }
 
 /// The pcapng file and the blocks not yet written to it: each block is assembled in place in a
-/// megabyte buffer that goes out with one write(2) when full or flushed. (Assembled apart and
+/// 64 KiB buffer that goes out with one write(2) when full or flushed. (Assembled apart and
 /// handed to stdio, each packet was copied twice: fwrite was about 2% of apply's capture CPU.)
 struct BlockOutput {
     private let descriptor: Int32
     private let buffer: UnsafeMutableRawPointer
-    static let capacity = 1 << 20
+    /// Small enough that the kernel's copy into the page cache reads it from the core's own cache:
+    /// with a megabyte, that copy missed and took a third of apply's capture CPU (1.28-1.34x
+    /// tcpdump's CPU a packet against 0.95-0.96x with 64 KiB, scripts/bench-apply-builds).
+    static let capacity = 1 << 16
     private var used = 0
     /// Bytes the file has been given so far.
     private var written: Int64 = 0
