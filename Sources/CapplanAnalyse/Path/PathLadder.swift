@@ -31,7 +31,7 @@ extension PathTracer {
         for (slot, entry) in lastData.enumerated() {
             guard let entry, let connection = byConnection.number[table.root(slot >> 1)], position[connection] >= 0 else { continue }
             let at = Int(position[connection])
-            let sighting = Sighting(view: slot >> 1, table.views[slot >> 1], fromLow: slot & 1 == 1, packet: entry.packet, nanos: entry.nanos,
+            let sighting = Sighting(view: slot >> 1, table[slot >> 1], fromLow: slot & 1 == 1, packet: entry.packet, nanos: entry.nanos,
                                     ttl: entry.ttl)
             data[at].append((entry.key, sighting))
         }
@@ -78,7 +78,7 @@ extension PathTracer {
     }
 
     func connections(_ table: inout ViewTable) -> Connections {
-        var number = [Int?](repeating: nil, count: table.views.count)
+        var number = [Int?](repeating: nil, count: table.count)
         var connectionOf = [Int](repeating: 0, count: followed.count)
         var sizes: [Int] = []
         for index in followed.indices {

@@ -147,12 +147,12 @@ public struct PathTracer {
         let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
         prune(now: nanos)
-        if views.views.isEmpty { reserve() }
+        if views.isEmpty { reserve() }
         guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
             untraced += 1
             return
         }
-        let fromLow = from == views.views[view].low
+        let fromLow = ViewTable.fromLow(from, to)
         if packet.isData {
             let slot = view << 1 | (fromLow ? 1 : 0)
             if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
@@ -206,7 +206,7 @@ public struct PathTracer {
         if point < 64 { return packet.points & 1 << UInt64(point) != 0 }
         var at = packet.head
         while at >= 0 {
-            if views.views[Int(sightings[at].view)].point == point { return true }
+            if views[Int(sightings[at].view)].point == point { return true }
             at = sightings[at].next
         }
         return false
@@ -233,7 +233,7 @@ public struct PathTracer {
         var at = followed[index].head
         while at >= 0 {
             let seen = sightings[at], id = Int(seen.view)
-            chain.append(Sighting(view: id, views.views[id], fromLow: seen.fromLow, packet: seen.packet, nanos: seen.nanos, ttl: seen.ttl))
+            chain.append(Sighting(view: id, views[id], fromLow: seen.fromLow, packet: seen.packet, nanos: seen.nanos, ttl: seen.ttl))
             at = seen.next
         }
         return Group(label: followed[index].name.label, sightings: chain)
@@ -373,52 +373,98 @@ struct ViewTable {
         var high: Endpoint
     }
 
-    private(set) var views: [View] = []
+    /// A view as the table keeps and compares it, in words: every packet of the path looks its
+    /// view up, and comparing `View`s field by field (with the endpoints put in order by tuples)
+    /// cost about 200 instructions a lookup.
+    private struct Key: Equatable {
+        var lowAddress: (high: UInt64, low: UInt64)
+        var highAddress: (high: UInt64, low: UInt64)
+        /// The low endpoint's port, the high one's, the protocol and the two addresses' families.
+        var rest: UInt64
+        var point: Int
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.rest == b.rest && a.point == b.point && a.lowAddress.low == b.lowAddress.low && a.highAddress.low == b.highAddress.low
+                && a.lowAddress.high == b.lowAddress.high && a.highAddress.high == b.highAddress.high
+        }
+    }
+
+    private var keys: [Key] = []
     private var parent: [Int] = []
-    /// Open addressing over `views` (id + 1; 0 is empty), kept at most half full: every packet
-    /// of the path looks its view up, and a multiply per pair of words costs a fraction of SipHash.
+    /// Open addressing over `keys` (id + 1; 0 is empty), kept at most half full.
     private var slots = [Int32](repeating: 0, count: 1024)
     private let secret = TableSecret()
 
+    var count: Int { keys.count }
+    var isEmpty: Bool { keys.isEmpty }
+
+    subscript(id: Int) -> View {
+        let key = keys[id]
+        func endpoint(_ address: (high: UInt64, low: UInt64), v6: Bool, port: UInt64) -> Endpoint {
+            var ip = IPAddress(ipv4: 0)
+            (ip.high, ip.low, ip.isIPv6) = (address.high, address.low, v6)
+            return Endpoint(address: ip, port: UInt16(truncatingIfNeeded: port))
+        }
+        return View(point: key.point, proto: UInt8(truncatingIfNeeded: key.rest >> 32),
+                    low: endpoint(key.lowAddress, v6: key.rest >> 40 & 1 == 1, port: key.rest),
+                    high: endpoint(key.highAddress, v6: key.rest >> 41 & 1 == 1, port: key.rest >> 16))
+    }
+
+    /// Whether the packet from `from` to `to` goes from its view's low endpoint: the order `id` puts them in.
+    @inline(__always)
+    static func fromLow(_ from: Endpoint, _ to: Endpoint) -> Bool { !precedes(to, from) }
+
+    /// The endpoints' order in a view, as `Endpoint`'s `<` (family, address, port), word by word.
+    @inline(__always)
+    private static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
+        if a.address.isIPv6 != b.address.isIPv6 { return b.address.isIPv6 }
+        if a.address.high != b.address.high { return a.address.high < b.address.high }
+        if a.address.low != b.address.low { return a.address.low < b.address.low }
+        return a.port < b.port
+    }
+
     /// The view's id; nil for a new one once there are `limit` views.
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
-        // One comparison, not `min` and `max`: this runs for every packet of every point.
-        let (low, high) = b < a ? (b, a) : (a, b)
-        let view = View(point: point, proto: proto, low: low, high: high)
+        let (low, high) = Self.precedes(b, a) ? (b, a) : (a, b)
+        let key = Key(lowAddress: (low.address.high, low.address.low), highAddress: (high.address.high, high.address.low),
+                      rest: UInt64(low.port) | UInt64(high.port) << 16 | UInt64(proto) << 32
+                          | (low.address.isIPv6 ? 1 << 40 : 0) | (high.address.isIPv6 ? 1 << 41 : 0),
+                      point: point)
         let mask = slots.count - 1
-        var slot = hash(view) & mask
+        var slot = hash(key) & mask
         while slots[slot] != 0 {
             let id = Int(slots[slot]) - 1
-            if views[id] == view { return id }
+            if keys[id] == key { return id }
             slot = (slot + 1) & mask
         }
-        guard views.count < limit, views.count < Int(Int32.max) - 1 else { return nil }
-        slots[slot] = Int32(views.count + 1)
-        parent.append(views.count)
-        views.append(view)
-        if views.count * 2 > slots.count { grow() }
-        return views.count - 1
+        guard keys.count < limit, keys.count < Int(Int32.max) - 1 else { return nil }
+        slots[slot] = Int32(keys.count + 1)
+        parent.append(keys.count)
+        keys.append(key)
+        if keys.count * 2 > slots.count { grow() }
+        return keys.count - 1
     }
 
     mutating func reserve(_ count: Int) {
-        views.reserveCapacity(count)
+        keys.reserveCapacity(count)
         parent.reserveCapacity(count)
     }
 
     private mutating func grow() {
         slots = [Int32](repeating: 0, count: slots.count * 2)
         let mask = slots.count - 1
-        for (id, view) in views.enumerated() {
-            var slot = hash(view) & mask
+        for (id, key) in keys.enumerated() {
+            var slot = hash(key) & mask
             while slots[slot] != 0 { slot = (slot + 1) & mask }
             slots[slot] = Int32(id + 1)
         }
     }
 
+    /// A point past 2^22 shares its hash with another (the key still tells them apart).
     @inline(__always)
-    private func hash(_ view: View) -> Int {
-        let rest = UInt64(view.low.port) << 16 | UInt64(view.high.port) | UInt64(view.proto) << 32 | UInt64(truncatingIfNeeded: view.point) << 40
-        return Int(truncatingIfNeeded: secret.hash(view.low.address.high, view.low.address.low, view.high.address.high, view.high.address.low, rest))
+    private func hash(_ key: Key) -> Int {
+        Int(truncatingIfNeeded: secret.hash(key.lowAddress.high, key.lowAddress.low, key.highAddress.high, key.highAddress.low,
+                                            key.rest ^ UInt64(truncatingIfNeeded: key.point) << 42))
     }
 
     mutating func join(_ a: Int, _ b: Int) {
