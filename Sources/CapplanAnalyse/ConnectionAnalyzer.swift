@@ -37,7 +37,9 @@ public struct ConnectionAnalyzer {
     /// A count per state, by `ConnState.ordinal`.
     private var stateTally = [Int](repeating: 0, count: ConnState.allCases.count)
     public private(set) var expert = ExpertCounts()
-    public private(set) var talkers: [IPAddress: Talker] = [:]
+    /// Packets and bytes per address.
+    public var talkers: [IPAddress: Talker] { talkerTable.dictionary }
+    private var talkerTable = TalkerTable()
 
     private var flows = FlowStore()
     private var index = FlowTable()
@@ -556,10 +558,10 @@ public struct ConnectionAnalyzer {
         }
         // Top talkers are summed per flow, not per packet: one lookup per address per flow.
         if flow.pointee.orig.packets > 0 {
-            talkers[flow.pointee.originator.address, default: Talker()].add(packets: flow.pointee.orig.packets, bytes: flow.pointee.orig.frameBytes)
+            talkerTable.add(flow.pointee.originator.address, packets: flow.pointee.orig.packets, bytes: flow.pointee.orig.frameBytes)
         }
         if flow.pointee.resp.packets > 0 {
-            talkers[flow.pointee.responder.address, default: Talker()].add(packets: flow.pointee.resp.packets, bytes: flow.pointee.resp.frameBytes)
+            talkerTable.add(flow.pointee.responder.address, packets: flow.pointee.resp.packets, bytes: flow.pointee.resp.frameBytes)
         }
         // Kept: the first `recordLimit` by their first packet, trimmed now and then rather than kept sorted.
         // Once a trim has kept `recordLimit`, a flow that started after all of them cannot be among the first.
@@ -621,7 +623,7 @@ public struct ConnectionAnalyzer {
         dnsFailures += part.dnsFailures
         for (ordinal, count) in part.stateTally.enumerated() { stateTally[ordinal] += count }
         expert = expert + part.expert
-        talkers.merge(part.talkers) { Talker(packets: $0.packets + $1.packets, bytes: $0.bytes + $1.bytes) }
+        talkerTable.merge(part.talkerTable)
         trimConnections()
         resets = Array(resets.sorted { $0.packet < $1.packet }.prefix(recordLimit))
         icmpErrors = Array(icmpErrors.sorted { $0.packet < $1.packet }.prefix(recordLimit))
