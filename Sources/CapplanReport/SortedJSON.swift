@@ -51,8 +51,8 @@ final class Arena {
     // One encoding, on one thread: no dynamic exclusivity checks.
     @exclusivity(unchecked) private(set) var nodes: [Node] = []
     @exclusivity(unchecked) private(set) var text = ByteWriter()
-    /// Per coding-key type, the key orders seen: the keys in encoding order and their sorted order.
-    private var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]] = [:]
+    /// Per coding-key type, the key orders seen (`KeyOrder`).
+    private var orders: [ObjectIdentifier: [KeyOrder]] = [:]
     /// Keys of the root object whose values other threads encode and write (`SortedJSON.encode(_:aside:)`).
     private let aside: Set<String>
     /// Those values' text, each as its thread hands it over: written at depth 1, as the root's.
@@ -269,14 +269,36 @@ final class Arena {
     }
 }
 
+/// An order of keys that objects of one coding-key type arrive with: the keys as encoded, the
+/// positions of those kept in sorted order, and each kept key as the document writes it
+/// (quoted, then " : ").
+struct KeyOrder {
+    var keys: [String]
+    var sorted: [Int]
+    var written: [[UInt8]]
+}
+
 /// Writes the arena's nodes out, objects' keys sorted; reads the nodes in place.
 private struct Renderer {
     let nodes: UnsafeBufferPointer<Arena.Node>
     let text: UnsafeBufferPointer<UInt8>
-    var orders: [ObjectIdentifier: [(keys: [String], sorted: [Int])]]
+    var orders: [ObjectIdentifier: [KeyOrder]]
+    /// The orders of the type of the object written last: objects of one kind come in runs (a list
+    /// of records), and a lookup by type hashed for every object.
+    private var lastType: ObjectIdentifier?
+    private var lastOrders: [KeyOrder] = []
+    /// The children of the objects being written, innermost last, in one buffer for the whole
+    /// document: each object allocated two arrays of its own.
+    private var scratch: [Int32] = []
     let asideParts: [Mailbox<Result<[UInt8], any Error>>]
     /// The first error an aside part's thread met.
     var failure: (any Error)?
+
+    init(nodes: UnsafeBufferPointer<Arena.Node>, text: UnsafeBufferPointer<UInt8>, orders: [ObjectIdentifier: [KeyOrder]],
+         asideParts: [Mailbox<Result<[UInt8], any Error>>]) {
+        (self.nodes, self.text, self.orders, self.asideParts) = (nodes, text, orders, asideParts)
+    }
+
     private static let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
 
     mutating func render(_ node: Int32, depth: Int, into out: inout ByteWriter) {
@@ -290,16 +312,19 @@ private struct Renderer {
             }
         case .empty, .object:
             out.append(UInt8(ascii: "{"))
-            let sorted = sortedChildren(node)
-            for (position, child) in sorted.enumerated() {
-                separate(first: position == 0, depth: depth + 1, into: &out)
-                Arena.quote(nodes[Int(child)].key, into: &out)
-                out.append(Self.space)
-                out.append(UInt8(ascii: ":"))
-                out.append(Self.space)
+            let (start, kept, written) = orderChildren(node)
+            for position in kept {
+                separate(first: position == kept.lowerBound, depth: depth + 1, into: &out)
+                let child = scratch[position]
+                if let written {
+                    written[position - kept.lowerBound].withUnsafeBufferPointer { out.append($0) }
+                } else {
+                    Self.write(key: nodes[Int(child)].key, into: &out)
+                }
                 render(child, depth: depth + 1, into: &out)
             }
-            close(UInt8(ascii: "}"), empty: sorted.isEmpty, depth: depth, into: &out)
+            scratch.removeLast(scratch.count - start)
+            close(UInt8(ascii: "}"), empty: kept.isEmpty, depth: depth, into: &out)
         case .array:
             out.append(UInt8(ascii: "["))
             var child = nodes[Int(node)].first
@@ -331,29 +356,56 @@ private struct Renderer {
         for _ in 0..<2 * depth { out.append(Self.space) }
     }
 
-    /// An object's children by key, in Foundation's order (the keys' Unicode order). Objects of one
-    /// coding-key type nearly always arrive with the same keys in the same order, so that order's
-    /// sorting is remembered: checking a sequence against it costs a string equality per key.
-    private mutating func sortedChildren(_ node: Int32) -> [Int32] {
-        var children: [Int32] = []
-        children.reserveCapacity(Int(nodes[Int(node)].count))
+    /// Puts an object's children on `scratch` and says where they stand in Foundation's order (the
+    /// keys' Unicode order): `kept`, a range of `scratch`; everything the object put there starts
+    /// at `start`. Objects of one coding-key type nearly always arrive with the same keys in the
+    /// same order, so that order's sorting is remembered with its keys written out: checking an
+    /// object against it costs a string equality per key. `written`: those keys, in `kept`'s
+    /// order; nil when this object's order is not remembered.
+    private mutating func orderChildren(_ node: Int32) -> (start: Int, kept: Range<Int>, written: [[UInt8]]?) {
+        let start = scratch.count
         var child = nodes[Int(node)].first
         while child >= 0 {
-            children.append(child)
+            scratch.append(child)
             child = nodes[Int(child)].next
         }
-        let nodes = self.nodes
-        func key(_ position: Int) -> String { nodes[Int(children[position])].key }
+        let count = scratch.count - start
         let type = nodes[Int(node)].keyType
-        let known = type.flatMap { orders[$0] } ?? []
-        if let order = known.first(where: { order in order.keys.count == children.count && order.keys.indices.allSatisfy { order.keys[$0] == key($0) } }) {
-            return order.sorted.map { children[$0] }
+        if type != lastType {
+            lastType = type
+            lastOrders = type.flatMap { orders[$0] } ?? []
         }
+        let nodes = self.nodes
+        if let order = lastOrders.first(where: { order in
+            order.keys.count == count && order.keys.indices.allSatisfy { order.keys[$0] == nodes[Int(scratch[start + $0])].key }
+        }) {
+            for position in order.sorted { scratch.append(scratch[start + position]) }
+            return (start, start + count..<scratch.count, order.written)
+        }
+        let keys = (0..<count).map { nodes[Int(scratch[start + $0])].key }
         // A key encoded twice keeps its last value, as in Foundation's dictionary of the object.
-        let ordered = children.indices.sorted { key($0) < key($1) || key($0) == key($1) && $0 < $1 }
-        let sorted = ordered.indices.filter { $0 + 1 == ordered.count || key(ordered[$0]) != key(ordered[$0 + 1]) }.map { ordered[$0] }
-        if let type, known.count < 8 { orders[type, default: []].append((children.indices.map(key), sorted)) }
-        return sorted.map { children[$0] }
+        let ordered = keys.indices.sorted { keys[$0] < keys[$1] || keys[$0] == keys[$1] && $0 < $1 }
+        let sorted = ordered.indices.filter { $0 + 1 == ordered.count || keys[ordered[$0]] != keys[ordered[$0 + 1]] }.map { ordered[$0] }
+        for position in sorted { scratch.append(scratch[start + position]) }
+        guard let type, lastOrders.count < 8 else { return (start, start + count..<scratch.count, nil) }
+        let order = KeyOrder(keys: keys, sorted: sorted, written: sorted.map { Self.written(key: keys[$0]) })
+        lastOrders.append(order)
+        orders[type] = lastOrders
+        return (start, start + count..<scratch.count, order.written)
+    }
+
+    /// A key as an object's entry begins: quoted, then " : ".
+    private static func write(key: String, into out: inout ByteWriter) {
+        Arena.quote(key, into: &out)
+        out.append(space)
+        out.append(UInt8(ascii: ":"))
+        out.append(space)
+    }
+
+    private static func written(key: String) -> [UInt8] {
+        var out = ByteWriter(capacity: key.utf8.count + 8)
+        write(key: key, into: &out)
+        return out.withBytes { Array($0) }
     }
 }
 
