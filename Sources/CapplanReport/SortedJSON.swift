@@ -60,6 +60,10 @@ final class Arena {
 
     init(aside: Set<String> = []) {
         self.aside = aside
+        // Room from the start for a summary's nodes and text, which grew by doubling (each time
+        // copied anew, 2% of a report's work). Pages are touched only as they fill.
+        nodes.reserveCapacity(1 << 15)
+        text = ByteWriter(capacity: 1 << 20)
     }
 
     func root() -> Int32 {
