@@ -376,7 +376,7 @@ struct ViewTable {
     /// A view as the table keeps and compares it, in words: every packet of the path looks its
     /// view up, and comparing `View`s field by field (with the endpoints put in order by tuples)
     /// cost about 200 instructions a lookup.
-    private struct Key: Equatable {
+    struct Key: SecretHashable {
         var lowAddress: (high: UInt64, low: UInt64)
         var highAddress: (high: UInt64, low: UInt64)
         /// The low endpoint's port, the high one's, the protocol and the two addresses' families.
@@ -387,19 +387,21 @@ struct ViewTable {
             a.rest == b.rest && a.point == b.point && a.lowAddress.low == b.lowAddress.low && a.highAddress.low == b.highAddress.low
                 && a.lowAddress.high == b.lowAddress.high && a.highAddress.high == b.highAddress.high
         }
+
+        /// A point past 2^22 shares its hash with another (the key still tells them apart).
+        func hash(with secret: TableSecret) -> UInt64 {
+            secret.hash(lowAddress.high, lowAddress.low, highAddress.high, highAddress.low, rest ^ UInt64(truncatingIfNeeded: point) << 42)
+        }
     }
 
-    private var keys: [Key] = []
+    private var numbered = NumberedKeys<Key>()
     private var parent: [Int] = []
-    /// Open addressing over `keys` (id + 1; 0 is empty), kept at most half full.
-    private var slots = [Int32](repeating: 0, count: 1024)
-    private let secret = TableSecret()
 
-    var count: Int { keys.count }
-    var isEmpty: Bool { keys.isEmpty }
+    var count: Int { numbered.count }
+    var isEmpty: Bool { numbered.count == 0 }
 
     subscript(id: Int) -> View {
-        let key = keys[id]
+        let key = numbered.keys[id]
         func endpoint(_ address: (high: UInt64, low: UInt64), v6: Bool, port: UInt64) -> Endpoint {
             var ip = IPAddress(ipv4: 0)
             (ip.high, ip.low, ip.isIPv6) = (address.high, address.low, v6)
@@ -430,41 +432,14 @@ struct ViewTable {
                       rest: UInt64(low.port) | UInt64(high.port) << 16 | UInt64(proto) << 32
                           | (low.address.isIPv6 ? 1 << 40 : 0) | (high.address.isIPv6 ? 1 << 41 : 0),
                       point: point)
-        let mask = slots.count - 1
-        var slot = hash(key) & mask
-        while slots[slot] != 0 {
-            let id = Int(slots[slot]) - 1
-            if keys[id] == key { return id }
-            slot = (slot + 1) & mask
-        }
-        guard keys.count < limit, keys.count < Int(Int32.max) - 1 else { return nil }
-        slots[slot] = Int32(keys.count + 1)
-        parent.append(keys.count)
-        keys.append(key)
-        if keys.count * 2 > slots.count { grow() }
-        return keys.count - 1
+        guard let (id, isNew) = numbered.number(key, limit: limit) else { return nil }
+        if isNew { parent.append(id) }
+        return id
     }
 
     mutating func reserve(_ count: Int) {
-        keys.reserveCapacity(count)
+        numbered.reserve(count)
         parent.reserveCapacity(count)
-    }
-
-    private mutating func grow() {
-        slots = [Int32](repeating: 0, count: slots.count * 2)
-        let mask = slots.count - 1
-        for (id, key) in keys.enumerated() {
-            var slot = hash(key) & mask
-            while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(id + 1)
-        }
-    }
-
-    /// A point past 2^22 shares its hash with another (the key still tells them apart).
-    @inline(__always)
-    private func hash(_ key: Key) -> Int {
-        Int(truncatingIfNeeded: secret.hash(key.lowAddress.high, key.lowAddress.low, key.highAddress.high, key.highAddress.low,
-                                            key.rest ^ UInt64(truncatingIfNeeded: key.point) << 42))
     }
 
     mutating func join(_ a: Int, _ b: Int) {
