@@ -157,19 +157,19 @@ struct ReportCommand: ParsableCommand {
         }
         // Each form is rendered only when it is printed or written.
         let markdown = format == .md || out != nil ? SummaryMarkdown.render(summary) : ""
-        let json = format == .json || out != nil ? try SummaryJSON.render(summary) : ""
+        let json = format == .json || out != nil ? try SummaryJSON.bytes(summary) : []
         if let out {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try markdown.write(toFile: (out as NSString).appendingPathComponent("summary.md"), atomically: true, encoding: .utf8)
-                try json.write(toFile: (out as NSString).appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
+                try Data(json).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("summary.json")), options: .atomic)
                 try html(summary).write(toFile: (out as NSString).appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
             } catch {
                 console.err("capplan: cannot write the report into \(out): \(error.localizedDescription)\n")
                 throw CommandExit.invalidPlan
             }
         }
-        console.out(format == .md ? markdown : json)
+        if format == .md { console.out(markdown) } else { console.out(bytes: json) }
         if let readError = summary.capture.readError {
             console.err("capplan: warning: \(summary.capture.file): \(readError); the report covers the \(summary.capture.packets) packets before it\n")
         }

@@ -21,9 +21,18 @@ public enum SortedJSON {
     /// connections and its path are each about half of it. The value is Sendable, so its parts
     /// may go to other threads.
     public static func encode<T: Encodable & Sendable>(_ value: T, aside: Set<String>) throws -> String {
+        String(decoding: try encodedBytes(value, aside: aside), as: UTF8.self)
+    }
+
+    /// As `encode(_:aside:)`, as UTF-8 bytes ended by a newline, for a file or a terminal: made
+    /// into a String, a summary's text was checked for valid UTF-8 and copied twice more on its
+    /// way out (1.2% of a report's work).
+    public static func encodedBytes<T: Encodable & Sendable>(_ value: T, aside: Set<String>, newline: Bool = false) throws -> [UInt8] {
         let arena = Arena(aside: aside)
         try arena.encode(value, into: arena.root())
-        return try arena.rendered()
+        var out = try arena.written(depth: 0)
+        if newline { out.append(UInt8(ascii: "\n")) }
+        return out.withBytes { Array($0) }
     }
 }
 
@@ -235,7 +244,7 @@ final class Arena {
     }
 
     /// The document from the root, written as if it were a value at `depth`.
-    private func written(depth: Int) throws -> ByteWriter {
+    func written(depth: Int) throws -> ByteWriter {
         var out = ByteWriter(capacity: text.count * 2)
         let failure = nodes.withUnsafeBufferPointer { nodes in
             text.withBytes { text in

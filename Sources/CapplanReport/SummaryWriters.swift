@@ -5,7 +5,12 @@ import Foundation
 /// summary.json: stable key order (sorted), pretty-printed, schema version 1.
 public enum SummaryJSON {
     public static func render(_ summary: Summary) throws -> String {
-        try SortedJSON.encode(summary, aside: asideKeys) + "\n"
+        String(decoding: try bytes(summary), as: UTF8.self)
+    }
+
+    /// summary.json's bytes, for writing out as they are.
+    public static func bytes(_ summary: Summary) throws -> [UInt8] {
+        try SortedJSON.encodedBytes(summary, aside: asideKeys, newline: true)
     }
 
     /// The summary's largest parts, each written on a thread of its own beside the rest: on a

@@ -52,7 +52,7 @@ struct RunReport {
         }
         try markdown.write(toFile: context.directory + "/summary.md", atomically: true, encoding: .utf8)
         try html(summary, verdict: verdict).write(toFile: context.directory + "/report.html", atomically: true, encoding: .utf8)
-        try SummaryJSON.render(summary).write(toFile: context.directory + "/summary.json", atomically: true, encoding: .utf8)
+        try Data(SummaryJSON.bytes(summary)).write(to: URL(fileURLWithPath: context.directory + "/summary.json"), options: .atomic)
         record.cpuSeconds = .init(capture: captureCPU, report: max(0, RunRecord.CPUSeconds.used() - captureCPU))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
