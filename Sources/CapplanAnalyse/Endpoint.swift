@@ -10,7 +10,16 @@ public struct Endpoint: Sendable, Hashable, Codable, Comparable, CustomStringCon
         self.port = port
     }
 
-    public static func < (a: Endpoint, b: Endpoint) -> Bool { (a.address, a.port) < (b.address, b.port) }
+    /// `(address, port) < (address, port)`, word by word (family, high half, low half, port): every
+    /// flow key and path view puts its two endpoints in order for every packet, and the tuple
+    /// comparison through `IPAddress`'s `<` cost about twice as much.
+    @inline(__always)
+    public static func < (a: Endpoint, b: Endpoint) -> Bool {
+        if a.address.isIPv6 != b.address.isIPv6 { return b.address.isIPv6 }
+        if a.address.high != b.address.high { return a.address.high < b.address.high }
+        if a.address.low != b.address.low { return a.address.low < b.address.low }
+        return a.port < b.port
+    }
 
     /// `10.0.0.1:443`, `[2001:db8::1]:443`.
     public var description: String {

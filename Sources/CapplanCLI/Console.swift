@@ -22,11 +22,7 @@ public final class Console: @unchecked Sendable {
     public func out(_ text: String) { write(text, toError: false) }
     /// UTF-8 bytes to standard output as they are (a String would be checked and copied again).
     public func out(bytes: [UInt8]) {
-        if capturing {
-            lock.locked { capturedOut.append(String(decoding: bytes, as: UTF8.self)) }
-        } else {
-            Self.writeAll(bytes, to: 1)
-        }
+        if capturing { write(String(decoding: bytes, as: UTF8.self), toError: false) } else { Self.writeAll(bytes, to: 1) }
     }
     public func err(_ text: String) { write(text, toError: true) }
 

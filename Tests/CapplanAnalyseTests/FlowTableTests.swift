@@ -38,6 +38,21 @@ struct FlowTableTests {
         #expect(Dictionary(table.entries().map { ($0.key, $0.slot) }, uniquingKeysWith: { first, _ in first }) == reference)
     }
 
+    /// Endpoints are ordered word by word (for speed) exactly as the tuple `(address, port)` orders
+    /// them: IPv4 before IPv6, then the address, then the port; equal addresses come up often.
+    @Test func endpointsOrderAsTheirAddressAndPortTuples() {
+        var random = SplitMix64(seed: 5)
+        func endpoint() -> Endpoint {
+            let word = random.next() % 6
+            let address = random.next() % 2 == 0 ? IPAddress(ipv4: UInt32(word)) : IPAddress(ipv6High: random.next() % 3, low: word)
+            return Endpoint(address: address, port: UInt16(random.next() % 4))
+        }
+        for _ in 0..<20_000 {
+            let (a, b) = (endpoint(), endpoint())
+            #expect((a < b) == ((a.address, a.port) < (b.address, b.port)), "\(a) \(b)")
+        }
+    }
+
     /// Small tables, so that keys alike but for one field often share a probe run: each is told apart.
     @Test func keysAlikeButForOneFieldAreToldApart() {
         var random = SplitMix64(seed: 11)

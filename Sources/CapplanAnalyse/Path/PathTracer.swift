@@ -373,24 +373,19 @@ struct ViewTable {
         var high: Endpoint
     }
 
-    /// A view as the table keeps and compares it, in words: every packet of the path looks its
-    /// view up, and comparing `View`s field by field (with the endpoints put in order by tuples)
-    /// cost about 200 instructions a lookup.
+    /// A view as the table keeps and compares it: its connection packed in words as the flow
+    /// table keeps one, and the point. Every packet of the path looks its view up, and comparing
+    /// `View`s field by field cost about 200 instructions a lookup.
     struct Key: SecretHashable {
-        var lowAddress: (high: UInt64, low: UInt64)
-        var highAddress: (high: UInt64, low: UInt64)
-        /// The low endpoint's port, the high one's, the protocol and the two addresses' families.
-        var rest: UInt64
+        var flow: PackedFlowKey
         var point: Int
 
-        static func == (a: Key, b: Key) -> Bool {
-            a.rest == b.rest && a.point == b.point && a.lowAddress.low == b.lowAddress.low && a.highAddress.low == b.highAddress.low
-                && a.lowAddress.high == b.lowAddress.high && a.highAddress.high == b.highAddress.high
-        }
+        static func == (a: Key, b: Key) -> Bool { a.point == b.point && a.flow == b.flow }
 
         /// A point past 2^22 shares its hash with another (the key still tells them apart).
         func hash(with secret: TableSecret) -> UInt64 {
-            secret.hash(lowAddress.high, lowAddress.low, highAddress.high, highAddress.low, rest ^ UInt64(truncatingIfNeeded: point) << 42)
+            secret.hash(flow.lowAddress.0, flow.lowAddress.1, flow.highAddress.0, flow.highAddress.1,
+                        flow.rest ^ UInt64(truncatingIfNeeded: point) << 42)
         }
     }
 
@@ -402,36 +397,17 @@ struct ViewTable {
 
     subscript(id: Int) -> View {
         let key = numbered.keys[id]
-        func endpoint(_ address: (high: UInt64, low: UInt64), v6: Bool, port: UInt64) -> Endpoint {
-            var ip = IPAddress(ipv4: 0)
-            (ip.high, ip.low, ip.isIPv6) = (address.high, address.low, v6)
-            return Endpoint(address: ip, port: UInt16(truncatingIfNeeded: port))
-        }
-        return View(point: key.point, proto: UInt8(truncatingIfNeeded: key.rest >> 32),
-                    low: endpoint(key.lowAddress, v6: key.rest >> 40 & 1 == 1, port: key.rest),
-                    high: endpoint(key.highAddress, v6: key.rest >> 41 & 1 == 1, port: key.rest >> 16))
+        let flow = key.flow.key
+        return View(point: key.point, proto: flow.proto, low: flow.low, high: flow.high)
     }
 
-    /// Whether the packet from `from` to `to` goes from its view's low endpoint: the order `id` puts them in.
+    /// Whether the packet from `from` to `to` goes from its view's low endpoint (`FlowKey`'s order).
     @inline(__always)
-    static func fromLow(_ from: Endpoint, _ to: Endpoint) -> Bool { !precedes(to, from) }
-
-    /// The endpoints' order in a view, as `Endpoint`'s `<` (family, address, port), word by word.
-    @inline(__always)
-    private static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
-        if a.address.isIPv6 != b.address.isIPv6 { return b.address.isIPv6 }
-        if a.address.high != b.address.high { return a.address.high < b.address.high }
-        if a.address.low != b.address.low { return a.address.low < b.address.low }
-        return a.port < b.port
-    }
+    static func fromLow(_ from: Endpoint, _ to: Endpoint) -> Bool { !(to < from) }
 
     /// The view's id; nil for a new one once there are `limit` views.
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
-        let (low, high) = Self.precedes(b, a) ? (b, a) : (a, b)
-        let key = Key(lowAddress: (low.address.high, low.address.low), highAddress: (high.address.high, high.address.low),
-                      rest: UInt64(low.port) | UInt64(high.port) << 16 | UInt64(proto) << 32
-                          | (low.address.isIPv6 ? 1 << 40 : 0) | (high.address.isIPv6 ? 1 << 41 : 0),
-                      point: point)
+        let key = Key(flow: PackedFlowKey(FlowKey(source: a, destination: b, proto: proto)), point: point)
         guard let (id, isNew) = numbered.number(key, limit: limit) else { return nil }
         if isNew { parent.append(id) }
         return id
