@@ -1,6 +1,7 @@
 import ArgumentParser
 import CapplanExecute
 import CapplanLoad
+import CapplanPackets
 import CapplanPlan
 import Foundation
 
@@ -105,7 +106,9 @@ struct CleanupCommand: ParsableCommand {
         A run that was killed outright (SIGKILL, power loss) could not undo its steps. Its \
         journal.json lists every change it made, written before the change: cleanup undoes the \
         ones not marked done, in reverse (stops processes, deletes helper pods and the namespace \
-        it created, uncordons exactly the nodes it cordoned), and marks them. Running it twice is harmless.
+        it created, uncordons exactly the nodes it cordoned), and marks them. A run stopped while it \
+        commented the packets at the end of capture.pcapng had set them aside beside it \
+        (capture.pcapng.tail-at-OFFSET): cleanup puts them back. Running it twice is harmless.
 
         Without the run directory, --cluster finds the leftovers on the cluster itself: pods \
         labelled app.kubernetes.io/managed-by=capplan, and nodes carrying the annotation \
@@ -170,6 +173,16 @@ struct CleanupCommand: ParsableCommand {
             if outcome.succeeded { actions += 1 } else { failed += 1 }
         }
         try Journal.save(journal, directory: directory)
+        let capture = directory + "/" + CaptureFileFormat.pcapng.fileName
+        do {
+            if try PcapngTailSplice.finish(path: capture) {
+                console.out("\(capture): the packets the run was commenting when it stopped are back in place\n")
+                actions += 1
+            }
+        } catch {
+            console.err("capplan: \(error)\n")
+            failed += 1
+        }
         if failed > 0 {
             console.err("capplan: \(failed) undo(s) failed (above); they stay in \(directory)/journal.json: fix the cause and run capplan cleanup again\n")
             throw CommandExit(status: 4)

@@ -146,6 +146,11 @@ struct ReportCommand: ParsableCommand {
         }
         let summary: Summary
         do {
+            for path in try [capture].compactMap({ $0 }) + points.map({ try Self.point($0).path }) where path != "-" {
+                if try PcapngTailSplice.finish(path: path) {
+                    console.err("capplan: \(path): put back the packets that a stopped run left beside it while commenting them\n")
+                }
+            }
             if let capture {
                 summary = try CaptureReport.analyse(path: capture, identities: identities, threads: threads)
             } else {

@@ -4,7 +4,9 @@ import Testing
 
 struct ReportCommandTests {
     /// A connection the server resets after 30 s idle, and one that is refused.
-    static func capture() throws -> String {
+    static func capture() throws -> String { try crafted().write() }
+
+    static func crafted() -> Crafter {
         var crafter = Crafter()
         let c = Crafter.client, s = Crafter.server
         crafter.tcp(Crafter.TCP(from: c, to: s, flags: SYN, seq: 0))
@@ -14,7 +16,7 @@ struct ReportCommandTests {
         crafter.tcp(Crafter.TCP(from: s, to: c, flags: RST | ACK, seq: 1, ack: 51), after: 30)
         crafter.tcp(Crafter.TCP(from: (ip: c.ip, port: 40001), to: (ip: s.ip, port: 5432), flags: SYN, seq: 0))
         crafter.tcp(Crafter.TCP(from: (ip: s.ip, port: 5432), to: (ip: c.ip, port: 40001), flags: RST | ACK, seq: 0, ack: 1))
-        return try crafter.write()
+        return crafter
     }
 
     static func labels(_ text: String) throws -> String {
@@ -145,6 +147,40 @@ struct ReportCommandTests {
         #expect(result.status == 0)
         try expectGolden(result.stdout.replacingOccurrences(of: Repository.root.path + "/", with: ""),
                          "Tests/CapplanCLITests/Golden/report-lb-rst-idle.md")
+    }
+
+    /// A run stopped while the end of its capture was set aside to be commented: the file holds
+    /// the blocks before the cut, `capture.pcapng.tail-at-OFFSET` the rest. `capplan cleanup` of
+    /// the run directory, or `capplan report` of the file, puts the rest back and says so.
+    @Test func aStoppedCommentSpliceIsPutBackByCleanupOrReport() throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: try Self.crafted().writePcapng(interfaces: ["node-a/veth1"])))
+        // The offset of the fourth packet's block: blocks are type, length, ..., the length again.
+        var cut = 0, packets = 0
+        while packets < 3, cut + 8 <= whole.count {
+            let type = whole[cut..<cut + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            if type == 6 { packets += 1 }
+            cut += Int(whole[cut + 4..<cut + 8].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        }
+        try #require(packets == 3 && cut < whole.count)
+        // The report of the whole file, under the same name.
+        let reference = Crafter.directory + "/whole-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: reference, withIntermediateDirectories: true)
+        try whole.write(to: URL(fileURLWithPath: reference + "/capture.pcapng"))
+        let expected = runCLI("report", reference + "/capture.pcapng", "--format", "json")
+        for command in ["cleanup", "report"] {
+            let directory = Crafter.directory + "/stopped-run-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(#"{"version": 2, "entries": []}"#.utf8).write(to: URL(fileURLWithPath: directory + "/journal.json"))
+            let path = directory + "/capture.pcapng"
+            try whole.prefix(cut).write(to: URL(fileURLWithPath: path))
+            try whole.suffix(from: cut).write(to: URL(fileURLWithPath: path + ".tail-at-\(cut)"))
+            let result = command == "cleanup" ? runCLI("cleanup", directory) : runCLI("report", path, "--format", "json")
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+            #expect((result.stdout + result.stderr).contains(command == "cleanup" ? "back in place" : "put back the packets"), "\(command)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole, "\(command)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["capture.pcapng", "journal.json"], "\(command)")
+            if command == "report" { #expect(result.stdout.replacingOccurrences(of: directory, with: reference) == expected.stdout) }
+        }
     }
 
     @Test func unreadableCaptureIsAClearError() throws {

@@ -229,6 +229,66 @@ struct PcapngTests {
         #expect(rows == [["\(original.count - 3)", "late"], ["\(original.count - 1)", "last"]])
     }
 
+    /// Packets written as the capture does, with a checkpoint every `every` packets.
+    static func checkpointed(_ packets: [(Int, Int64, [UInt8], Int)], at path: String, every: Int) throws -> PcapngWriter {
+        let writer = try PcapngWriter(path: path, comment: "checkpoints", application: "capplan tests",
+                                      interfaces: [PcapngInterface(name: "node-a/veth1", linkType: 1, snaplen: 262_144)], checkpointEvery: every)
+        for packet in packets {
+            packet.2.withUnsafeBytes { writer.write(interface: 0, timestamp: Timestamp(nanoseconds: packet.1), bytes: $0, originalLength: packet.3) }
+        }
+        writer.close()
+        return writer
+    }
+
+    /// What lies beside `path` that starts with its name.
+    static func beside(_ path: String) throws -> [String] {
+        let url = URL(fileURLWithPath: path)
+        return try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path)
+            .filter { $0.hasPrefix(url.lastPathComponent + ".") }
+    }
+
+    /// Comments near the end of a long capture are spliced into the file itself (the same inode),
+    /// and a splice stopped at any stage leaves a file tshark reads with no packet lost:
+    /// `PcapngTailSplice.finish` makes it the commented capture, from what lies beside it.
+    @Test func aSpliceStoppedAtAnyStageIsFinishedLater() throws {
+        let packets = try Self.packets(try PcapReader(path: try NetLab.shared.get().ethernet))
+        try #require(packets.count > 40, "the lab capture has \(packets.count) packets")
+        let path = Crafter.directory + "/splice-\(UUID().uuidString).pcapng"
+        let writer = try Self.checkpointed(packets, at: path, every: 8)
+        let url = URL(fileURLWithPath: path)
+        let original = try Data(contentsOf: url)
+        let inode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
+        try PcapngWriter.addComments(path: path, [packets.count - 3: "late", packets.count - 1: "last"], checkpoints: writer.checkpoints)
+        let commented = try Data(contentsOf: url)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int == inode, "the file was written anew")
+        #expect(try Self.beside(path).isEmpty)
+        let checkpoint = try #require(writer.checkpoints.last { $0.packets < packets.count - 3 })
+        let cut = Int(checkpoint.offset)
+        #expect(original.prefix(cut) == commented.prefix(cut))
+        let tail = commented.suffix(from: cut)
+        let whole = ".tail-at-\(cut)"
+        let stages: [(stage: String, file: Data, beside: [(String, Data)])] = [
+            ("writing the new end", original, [(".tail-partial", tail.prefix(tail.count / 2))]),
+            ("the new end whole, the file not cut", original, [(whole, tail)]),
+            ("the file cut", original.prefix(cut), [(whole, tail)]),
+            ("half the new end appended", original.prefix(cut) + tail.prefix(tail.count / 2), [(whole, tail)]),
+            ("the new end appended", commented, [(whole, tail)]),
+        ]
+        for (stage, file, beside) in stages {
+            try file.write(to: url)
+            for (suffix, bytes) in beside { try bytes.write(to: URL(fileURLWithPath: path + suffix)) }
+            if stage == "the file cut" {
+                #expect(try Tshark.fields(path, filter: "frame", ["frame.number"]).count == checkpoint.packets, "\(stage)")
+            }
+            let finished = try PcapngTailSplice.finish(path: path)
+            #expect(finished == (stage != "writing the new end"), "\(stage)")
+            #expect(try Data(contentsOf: url) == (finished ? commented : original), "\(stage)")
+            #expect(try Self.beside(path).isEmpty, "\(stage)")
+        }
+        #expect(try Tshark.fields(path, filter: "frame.comment", ["frame.number", "frame.comment"])
+            == [["\(packets.count - 3)", "late"], ["\(packets.count - 1)", "last"]])
+    }
+
     /// A capture of several megabytes, read in pieces: comments land on the numbered packets
     /// wherever the pieces break (one on each side of a break, two in a row, the first and the
     /// last), and every other block is written as it was.
@@ -257,9 +317,11 @@ struct PcapngTests {
         #expect(try Self.packets(try PcapngReader(path: path)).elementsEqual(original) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
     }
 
-    /// A disk that fills while the commented copy is written: an error, the capture as it was,
-    /// and no half-written copy beside it (a 3 MB tmpfs holds the capture, not a second one).
-    @Test func aDiskThatFillsLeavesTheCaptureAsItWas() throws {
+    /// A disk without room for the commented capture: an error, the capture as it was, and nothing
+    /// left beside it (a 3 MB tmpfs holds the capture). Written anew whole (no checkpoints), the
+    /// disk fills while the copy is written; from a checkpoint near the end, in place, the room
+    /// for the longer end is missing before the file is cut.
+    @Test(arguments: [false, true]) func aDiskThatFillsLeavesTheCaptureAsItWas(inPlace: Bool) throws {
         var crafter = Crafter()
         for index in 0..<16_000 {
             crafter.tcp(Crafter.TCP(from: Crafter.client, to: Crafter.server, flags: ACK, seq: UInt32(1 + 80 * index), ack: 1, payload: 80), after: 0.0001)
@@ -273,11 +335,16 @@ struct PcapngTests {
             try? FileManager.default.removeItem(atPath: mount)
         }
         let path = mount + "/capture.pcapng"
-        try FileManager.default.copyItem(atPath: crafted, toPath: path)
+        var checkpoints: [PcapngCheckpoint] = []
+        if inPlace {
+            checkpoints = try Self.checkpointed(try Self.packets(try PcapngReader(path: crafted)), at: path, every: 1024).checkpoints
+        } else {
+            try FileManager.default.copyItem(atPath: crafted, toPath: path)
+        }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(before.count > 2 << 20 && before.count < 3 << 20, "the capture is \(before.count) bytes")
-        let error = #expect(throws: PcapError.self) { try PcapngWriter.addComments(path: path, [15_000: "late"]) }
-        #expect(error?.description.contains("cannot add comments") == true, "\(String(describing: error))")
+        let error = #expect(throws: PcapError.self) { try PcapngWriter.addComments(path: path, [15_000: "late"], checkpoints: checkpoints) }
+        #expect(error?.description.contains(inPlace ? "free on its disk" : "cannot add comments") == true, "\(String(describing: error))")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount) == ["capture.pcapng"])
     }

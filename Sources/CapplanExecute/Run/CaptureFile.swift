@@ -69,10 +69,6 @@ struct CaptureFile {
     /// `checkpoints`: the writer's, so the part before the first comment is copied as it is.
     func annotate(_ summary: Summary, windows: [Int: String] = [:], checkpoints: [PcapngCheckpoint] = []) throws -> String? {
         guard format == .pcapng, keepNames else { return nil }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard size <= Self.annotationLimit else {
-            return "the capture is \(size / 1_048_576) MiB: the packets the findings cite are named in summary.md, not commented in the file"
-        }
         var comments: [Int: String] = [:]
         for finding in summary.findings {
             for packet in finding.packets.prefix(Self.commentsPerFinding) where comments[packet] == nil {
@@ -80,13 +76,20 @@ struct CaptureFile {
             }
         }
         comments.merge(windows) { finding, window in window + "\n" + finding }
+        guard let first = comments.keys.min() else { return nil }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let rewritten = PcapngWriter.bytesRewritten(forCommentsFrom: first, size: Int64(size), checkpoints: checkpoints)
+        guard rewritten <= Self.annotationLimit else {
+            return "commenting them means writing \(rewritten / 1_048_576) MiB of the capture again: the packets the findings cite are named in summary.md, not commented in the file"
+        }
         try PcapngWriter.addComments(path: path, comments, checkpoints: checkpoints)
         return nil
     }
 
     static let commentsPerFinding = 20
-    /// Adding comments writes the file again; past this size that costs more than it gives.
-    static let annotationLimit = 1 << 30
+    /// Adding comments writes part of the file again (all of it when they start early); past this
+    /// many bytes that costs more than it gives.
+    static let annotationLimit: Int64 = 1 << 30
 
     /// Which way a packet went at its point, where the point knows: Linux cooked captures say it,
     /// and a pod's host-side veth receives what the pod sends. A pod has an address or two: a list

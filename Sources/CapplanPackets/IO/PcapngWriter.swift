@@ -236,58 +236,63 @@ struct BlockOutput {
 
 extension PcapngWriter {
     /// Adds an `opt_comment` to the Enhanced Packet Blocks numbered in `comments` (1 = the file's first
-    /// packet) of a pcapng this writer wrote, by writing the file anew beside it and renaming it over:
-    /// the findings that cite packets are known only once the capture has ended.
-    /// `checkpoints`: the writer's, when it wrote this file; the part before the first commented
-    /// packet's checkpoint is copied as it is.
+    /// packet) of a pcapng this writer wrote: the findings that cite packets are known only once the
+    /// capture has ended. The blocks from the first commented packet on (from the writer's last
+    /// checkpoint before it, given `checkpoints`) are written anew. When they are at most half the
+    /// file, they are written aside and spliced back in place (`PcapngTailSplice`), and the part
+    /// before them is neither read nor written: the comments usually cite the end of a long capture.
+    /// Otherwise the whole file is written anew beside it and renamed over.
     public static func addComments(path: String, _ comments: [Int: String], checkpoints: [PcapngCheckpoint] = []) throws(PcapError) {
         guard let first = comments.keys.min(), let last = comments.keys.max() else { return }
         guard let input = fopen(path, "rb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: path) }
         defer { fclose(input) }
-        let temporary = path + ".comments"
+        var status = stat()
+        guard fstat(fileno(input), &status) == 0 else { throw PcapError("fstat", String(cString: strerror(errno)), path: path) }
+        let size = Int64(status.st_size)
+        let (start, inPlace) = commentRewrite(from: first, size: size, checkpoints: checkpoints)
+        let temporary = inPlace ? PcapngTailSplice.partialPath(path) : path + ".comments"
         guard let output = fopen(temporary, "wb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: temporary) }
         setvbuf(input, nil, _IOFBF, 1 << 20)
         setvbuf(output, nil, _IOFBF, 1 << 20)
-        var number = 0, failed = false
-        if let start = checkpoints.last(where: { $0.packets < first }) {
-            failed = !copy(input, output, from: 0, to: off_t(start.offset))
-            number = start.packets
-        }
+        var failed = inPlace ? fseeko(input, off_t(start.offset), SEEK_SET) != 0 : !copy(input, output, from: 0, to: off_t(start.offset))
         // The blocks up to the last commented packet are walked in a large buffer, and the runs
         // between commented packets written whole: a read and a write per block cost more than
         // the copying on a capture of a million packets. The rest of the file is copied as it is.
         var walk = CommentWalk(input: input, output: output)
-        var status = stat()
-        failed = failed || !walk.run(comments, from: number, through: last) || fstat(fileno(input), &status) != 0
-            || !copy(input, output, from: ftello(input), to: status.st_size)
+        failed = failed || !walk.run(comments, from: start.packets, through: last) || !copy(input, output, from: ftello(input), to: off_t(size))
         if ferror(input) != 0 { failed = true }
+        // The new end is on disk before the file is cut for it.
+        if inPlace, !failed { failed = fflush(output) != 0 || fsync(fileno(output)) != 0 }
         if fclose(output) != 0 || failed {
             unlink(temporary)
             throw PcapError("pcapng", "cannot add comments to \(path)", path: path)
         }
-        guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
+        if inPlace {
+            try PcapngTailSplice.commit(path: path, partial: temporary, at: start.offset, replacing: size - start.offset)
+        } else {
+            guard rename(temporary, path) == 0 else { throw PcapError("rename", String(cString: strerror(errno)), path: path) }
+        }
     }
 
-    /// Copies `input`'s bytes from `offset` up to `end` to where `output` stands, in the kernel
-    /// (sendfile); by reads and writes from where it stopped where it cannot. Both streams are
+    /// Where `addComments` starts writing anew for comments from packet `first` on, and whether
+    /// it writes in place.
+    static func commentRewrite(from first: Int, size: Int64, checkpoints: [PcapngCheckpoint]) -> (start: PcapngCheckpoint, inPlace: Bool) {
+        let start = checkpoints.last(where: { $0.packets < first && $0.offset <= size }) ?? PcapngCheckpoint(packets: 0, offset: 0)
+        return (start, start.offset > 0 && (size - start.offset) * 2 <= size)
+    }
+
+    /// The bytes `addComments` writes for comments from packet `first` on in a file of `size` bytes.
+    public static func bytesRewritten(forCommentsFrom first: Int, size: Int64, checkpoints: [PcapngCheckpoint]) -> Int64 {
+        let (start, inPlace) = commentRewrite(from: first, size: size, checkpoints: checkpoints)
+        return inPlace ? size - start.offset : size
+    }
+
+    /// Copies `input`'s bytes from `offset` up to `end` to where `output` stands; both streams are
     /// left just past the copy.
     private static func copy(_ input: UnsafeMutablePointer<FILE>, _ output: UnsafeMutablePointer<FILE>, from offset: off_t, to end: off_t) -> Bool {
-        guard offset >= 0, fflush(output) == 0 else { return false }
-        var inOffset = offset
-        while inOffset < end {
-            if sendfile(fileno(output), fileno(input), &inOffset, Int(end - inOffset)) <= 0 { break }
-        }
-        guard fseeko(input, inOffset, SEEK_SET) == 0, fseeko(output, lseek(fileno(output), 0, SEEK_CUR), SEEK_SET) == 0 else { return false }
-        var left = Int64(end - inOffset)
-        guard left > 0 else { return true }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while left > 0 {
-            let want = Int(min(left, Int64(chunk.count)))
-            let got = chunk.withUnsafeMutableBytes { fread_unlocked($0.baseAddress, 1, want, input) }
-            guard got == want, chunk.withUnsafeBytes({ fwrite_unlocked($0.baseAddress, 1, got, output) }) == got else { return false }
-            left -= Int64(got)
-        }
-        return true
+        guard offset >= 0, end >= offset, fflush(output) == 0,
+              FileDescriptor.copy(fileno(input), from: Int64(offset), count: Int64(end - offset), to: fileno(output)) == 0 else { return false }
+        return fseeko(input, end, SEEK_SET) == 0 && fseeko(output, lseek(fileno(output), 0, SEEK_CUR), SEEK_SET) == 0
     }
 
     /// An Enhanced Packet Block with a comment put first among its options.
