@@ -104,12 +104,25 @@ public final class PcapngReader: CaptureFileReader {
         }
         guard let first = try next() else { return }
         packets.append(first)
-        while packets.count < limit, takeEnhancedPacketBlock() {
-            do throws(PcapError) {
-                if let packet = try packet() { packets.append(packet) }
-            } catch {
-                deferred = error
-                return
+        // No interface is described within a run of enhanced packet blocks: the section's interfaces
+        // are counted and their units taken once for the run, not looked up in arrays per packet.
+        let described = interfaces.count - sectionBase, base = sectionBase
+        units.withUnsafeBufferPointer { units in
+            while packets.count < limit, takeEnhancedPacketBlock() {
+                // The block is at least 32 bytes (`takeEnhancedPacketBlock`): its body holds these fields.
+                let interface = Int(u32(0)), captured = Int(u32(12))
+                guard interface < described, captured <= blockLength - 20 else {
+                    do throws(PcapError) {
+                        if let packet = try packet() { packets.append(packet) }
+                    } catch {
+                        deferred = error
+                        return
+                    }
+                    continue
+                }
+                let ticks = UInt64(u32(4)) << 32 | UInt64(u32(8))
+                packets.append(RawPacket(timestamp: Timestamp(nanoseconds: units[base + interface].nanoseconds(ticks)), originalLength: Int(u32(16)),
+                                         bytes: UnsafeRawBufferPointer(start: body + 20, count: captured), source: base + interface))
             }
         }
     }
