@@ -17,13 +17,17 @@ struct MergedReadersTests {
     @Test func filesMergeInTimeOrderAndACutOneEndsAlone() throws {
         let whole = try PcapReaderTests.write(bigEndian: false, nanosecond: false, snaplen: 65535, records: Self.records(600, seed: 1))
         let cut = try PcapReaderTests.write(bigEndian: true, nanosecond: false, snaplen: 65535, records: Self.records(400, seed: 2), cutLast: 1)
-        let alone = [PcapReaderTests.read(whole, chunked: true), PcapReaderTests.read(cut, chunked: true)]
+        let third = try PcapReaderTests.write(bigEndian: false, nanosecond: false, snaplen: 65535, records: Self.records(500, seed: 3),
+                                              secondsApart: 3)
+        let alone = [PcapReaderTests.read(whole, chunked: true), PcapReaderTests.read(cut, chunked: true), PcapReaderTests.read(third, chunked: true)]
         #expect(alone[0].error == nil && alone[0].packets.count == 600)
         #expect(alone[1].error?.contains("truncated") == true && alone[1].packets.count == 399)
-        // Both files' packets by time; the first file's first on a tie (both files' times repeat).
+        // The files' packets by time; the earlier file's first on a tie. The first two files'
+        // times are the same packet for packet; the third's are three times as far apart, so the
+        // others go several times in a row between two of its packets, and it goes on alone at the end.
         let expected = alone.enumerated().flatMap { index, file in file.packets.enumerated().map { (index, $0.offset, $0.element) } }
             .sorted { ($0.2.0, $0.0, $0.1) < ($1.2.0, $1.0, $1.1) }
-        let merged = MergedReaders([try PcapReader(path: whole), try PcapReader(path: cut)])
+        let merged = MergedReaders([try PcapReader(path: whole), try PcapReader(path: cut), try PcapReader(path: third)])
         var got: [(Int, Int64, [UInt8])] = []
         while let (index, packet) = merged.next() { got.append((index, packet.timestamp.nanoseconds, Array(packet.bytes))) }
         #expect(got.count == expected.count)

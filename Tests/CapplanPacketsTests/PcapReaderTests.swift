@@ -49,7 +49,7 @@ struct PcapReaderTests {
 
     /// A classic pcap file: its header and records as given (caplen, len, bytes), in either byte order.
     static func write(bigEndian: Bool, nanosecond: Bool, snaplen: UInt32, records: [(caplen: UInt32, length: UInt32, bytes: [UInt8])],
-                      cutLast: Int = 0) throws -> String {
+                      cutLast: Int = 0, secondsApart: UInt32 = 1) throws -> String {
         var data: [UInt8] = []
         func u32(_ value: UInt32) { data += bigEndian ? withUnsafeBytes(of: value.bigEndian, Array.init) : withUnsafeBytes(of: value.littleEndian, Array.init) }
         func u16(_ value: UInt16) { data += bigEndian ? withUnsafeBytes(of: value.bigEndian, Array.init) : withUnsafeBytes(of: value.littleEndian, Array.init) }
@@ -61,7 +61,7 @@ struct PcapReaderTests {
         u32(snaplen)
         u32(1)
         for (index, record) in records.enumerated() {
-            u32(1_700_000_000 + UInt32(index))
+            u32(1_700_000_000 + UInt32(index) * secondsApart)
             u32(UInt32(index * 1000 % 999_999))
             u32(record.caplen)
             u32(record.length)
