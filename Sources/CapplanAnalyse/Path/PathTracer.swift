@@ -406,6 +406,7 @@ struct ViewTable {
     static func fromLow(_ from: Endpoint, _ to: Endpoint) -> Bool { !(to < from) }
 
     /// The view's id; nil for a new one once there are `limit` views.
+    @inline(__always)
     mutating func id(point: Int, proto: UInt8, _ a: Endpoint, _ b: Endpoint, limit: Int = .max) -> Int? {
         let key = Key(flow: PackedFlowKey(FlowKey(source: a, destination: b, proto: proto)), point: point)
         guard let (id, isNew) = numbered.number(key, limit: limit) else { return nil }
