@@ -146,7 +146,6 @@ public struct PathTracer {
         guard point >= 0, point < pointCount else { return }
         let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
-        prune(now: nanos)
         if views.isEmpty { reserve() }
         guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
             untraced += 1
@@ -159,6 +158,8 @@ public struct PathTracer {
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
+        // Only key packets look for candidates: the window moves on when one comes.
+        prune(now: nanos)
         let sighting = Seen(packet: number, nanos: nanos, next: -1, view: Int32(view), ttl: packet.ttl, fromLow: fromLow)
         let newest = recent.newest(key)
         if let index = candidate(newest, point: point, nanos: nanos) {
