@@ -193,6 +193,32 @@ struct PathTracerTests {
         #expect(ladder.map(\.direction) == ["outbound", "inbound", "outbound"])
         #expect(ladder.last?.missedAt == ["a/eth0"])
     }
+    /// The recent data slots answer for exactly the point and endpoints (either way) they were
+    /// told, or not at all: over many connections that share addresses, ports and points, every
+    /// answer is the slot remembered for that very key, and the latest remembered are found.
+    @Test func recentDataSlotsNeverAnswerForAnotherConnection() {
+        var random = SplitMix64(seed: 11)
+        var slots = RecentDataSlots()
+        var told: [String: Int] = [:]
+        func endpoint() -> Endpoint {
+            let address = random.next() % 3 == 0 ? IPAddress(ipv6High: 0x2001_0db8 << 32, low: random.next() % 4)
+                : IPAddress(ipv4: 0xC633_6400 | UInt32(random.next() % 4))
+            return Endpoint(address: address, port: UInt16(random.next() % 3))
+        }
+        var last: (Int, Endpoint, Endpoint, Int)?
+        for slot in 0..<5000 {
+            let (point, from, to) = (Int(random.next() % 3), endpoint(), endpoint())
+            slots.remember(point: point, from, to, slot: slot)
+            told["\(point) \(from) \(to)"] = slot
+            last = (point, from, to, slot)
+            for _ in 0..<4 {
+                let (p, f, t) = (Int(random.next() % 3), endpoint(), endpoint())
+                if let answer = slots.slot(point: p, f, t) { #expect(told["\(p) \(f) \(t)"] == answer, "\(p) \(f) \(t)") }
+            }
+        }
+        if let (point, from, to, slot) = last { #expect(slots.slot(point: point, from, to) == slot) }
+    }
+
     /// The connection's last data left the pod and never crossed the uplink: stopped on the node.
     @Test func theLastDataIsFollowedAndItsLossNamed() throws {
         var feed = try Feed(points: Self.onePoint)

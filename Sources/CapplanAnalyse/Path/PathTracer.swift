@@ -96,6 +96,9 @@ public struct PathTracer {
     /// lower endpoint, for the ladder's last data: kept per view, not per packet.
     var lastData: [DataSighting?] = []
 
+    /// Where the last few connections' data segments go in `lastData`, found without `views`.
+    private var recentData = RecentDataSlots()
+
     struct DataSighting {
         var key: Key
         var packet: Int
@@ -146,6 +149,10 @@ public struct PathTracer {
         guard point >= 0, point < pointCount else { return }
         let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
+        if packet.isData, let slot = recentData.slot(point: point, from, to) {
+            lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
+            return
+        }
         if views.isEmpty { reserve() }
         guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
             untraced += 1
@@ -156,6 +163,7 @@ public struct PathTracer {
             let slot = view << 1 | (fromLow ? 1 : 0)
             if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
+            recentData.remember(point: point, from, to, slot: slot)
             return
         }
         // Only key packets look for candidates: the window moves on when one comes.
@@ -296,6 +304,44 @@ public struct PathTracer {
             for index in transport + 4..<transport + 8 { sequence = sequence << 8 | UInt32(raw[index]) }
         }
         return (identification, sequence)
+    }
+}
+
+/// The `PathTracer.lastData` slot of recent connections' data segments (TCP: a point and the
+/// endpoints the way the segment went), one entry per hash of them, a collision overwriting the
+/// older: a bulk transfer's segments, most of what a path follows, find their slot here rather than
+/// by looking their view up (`ViewTable.id`, which hashes the connection's key: about 150
+/// instructions, and a cache miss as often as not). A view's number never changes, so an entry
+/// stays true.
+struct RecentDataSlots {
+    private struct Entry {
+        var from: Endpoint
+        var to: Endpoint
+        var point: Int
+        /// -1 for an empty entry.
+        var slot: Int
+    }
+
+    private static let empty = Entry(from: Endpoint(address: IPAddress(ipv4: 0), port: 0), to: Endpoint(address: IPAddress(ipv4: 0), port: 0),
+                                     point: -1, slot: -1)
+    private var entries = [Entry](repeating: empty, count: 256)
+
+    /// The top 8 bits of a multiplicative mix of the endpoints and the point.
+    @inline(__always)
+    private static func index(_ point: Int, _ from: Endpoint, _ to: Endpoint) -> Int {
+        let addresses = (from.address.low &+ to.address.low &* 0x9E37_79B9_7F4A_7C15) ^ from.address.high ^ to.address.high
+        let mixed = addresses ^ (UInt64(from.port) << 32 | UInt64(to.port) << 16 | UInt64(truncatingIfNeeded: point))
+        return Int(truncatingIfNeeded: (mixed &* 0xBF58_476D_1CE4_E5B9) >> 56)
+    }
+
+    @inline(__always)
+    func slot(point: Int, _ from: Endpoint, _ to: Endpoint) -> Int? {
+        let entry = entries[Self.index(point, from, to)]
+        return entry.slot >= 0 && entry.point == point && entry.from == from && entry.to == to ? entry.slot : nil
+    }
+
+    mutating func remember(point: Int, _ from: Endpoint, _ to: Endpoint, slot: Int) {
+        entries[Self.index(point, from, to)] = Entry(from: from, to: to, point: point, slot: slot)
     }
 }
 
