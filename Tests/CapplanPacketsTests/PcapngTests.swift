@@ -289,6 +289,22 @@ struct PcapngTests {
             == [["\(packets.count - 3)", "late"], ["\(packets.count - 1)", "last"]])
     }
 
+    /// A splice under way holds the capture locked: `finish` (a report or cleanup in another
+    /// process) waits for it rather than removing the new end being written.
+    @Test func finishingWaitsForASpliceUnderWay() async throws {
+        let path = try Self.written().path
+        let partial = path + ".tail-partial"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: partial))
+        let held = open(path, O_RDONLY)
+        try #require(held >= 0 && flock(held, LOCK_EX) == 0)
+        let finishing = Task.detached { try PcapngTailSplice.finish(path: path) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(FileManager.default.fileExists(atPath: partial), "finish did not wait for the lock")
+        close(held)
+        #expect(try await finishing.value == false)
+        #expect(!FileManager.default.fileExists(atPath: partial))
+    }
+
     /// A capture of several megabytes, read in pieces: comments land on the numbered packets
     /// wherever the pieces break (one on each side of a break, two in a row, the first and the
     /// last), and every other block is written as it was.

@@ -9,7 +9,22 @@ import Glibc
 /// boundary); it is appended there, and removed only once the file holds it. Until then the file
 /// is the capture as it was, or its blocks before OFFSET, and `finish` (run by `capplan cleanup`
 /// and `capplan report`) completes the splice from the name alone, as often as it is stopped.
+/// A splice under way holds the capture locked (`lock`): a `finish` in another process waits for
+/// it rather than taking its new end away.
 public enum PcapngTailSplice {
+    /// Locks the capture (flock, exclusive) until `unlock`, waiting for another holder; -1 when it
+    /// cannot be opened (then there is nothing to splice).
+    static func lock(_ path: String) -> Int32 {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return -1 }
+        while flock(descriptor, LOCK_EX) != 0, errno == EINTR {}
+        return descriptor
+    }
+
+    static func unlock(_ descriptor: Int32) {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
     /// Where the new end is written; it becomes `tailPath` once it is whole.
     static func partialPath(_ path: String) -> String { path + ".tail-partial" }
 
@@ -40,6 +55,8 @@ public enum PcapngTailSplice {
     /// Completes a splice that a stopped run left beside `path`, and removes a new end it had not
     /// finished writing (the file was not cut for it). Returns whether there was a splice to complete.
     public static func finish(path: String) throws(PcapError) -> Bool {
+        let held = lock(path)
+        defer { unlock(held) }
         unlink(partialPath(path))
         let url = URL(fileURLWithPath: path)
         let prefix = url.lastPathComponent + ".tail-at-"

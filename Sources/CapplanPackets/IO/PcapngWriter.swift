@@ -250,6 +250,8 @@ extension PcapngWriter {
         guard fstat(fileno(input), &status) == 0 else { throw PcapError("fstat", String(cString: strerror(errno)), path: path) }
         let size = Int64(status.st_size)
         let (start, inPlace) = commentRewrite(from: first, size: size, checkpoints: checkpoints)
+        let held = inPlace ? PcapngTailSplice.lock(path) : -1
+        defer { PcapngTailSplice.unlock(held) }
         let temporary = inPlace ? PcapngTailSplice.partialPath(path) : path + ".comments"
         guard let output = fopen(temporary, "wb") else { throw PcapError("fopen", String(cString: strerror(errno)), path: temporary) }
         setvbuf(input, nil, _IOFBF, 1 << 20)
