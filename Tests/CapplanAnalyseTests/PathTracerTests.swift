@@ -1,6 +1,7 @@
 @testable import CapplanAnalyse
 import CapplanPackets
 import CapplanTestSupport
+import Foundation
 import Testing
 
 /// The path tracer on crafted sightings of one packet at several points: matched across
@@ -193,6 +194,35 @@ struct PathTracerTests {
         #expect(ladder.map(\.direction) == ["outbound", "inbound", "outbound"])
         #expect(ladder.last?.missedAt == ["a/eth0"])
     }
+    /// The tracing thread is handed a plain segment's headers and the first `hashedPayload` bytes of
+    /// its payload only (`prefixForSegmentFields`): on real traffic with its payloads (the lab's
+    /// capture and Zeek's traces), the cut packet gives the tracer exactly what the whole one does.
+    @Test func aSegmentCutAfterItsHashedPayloadIsFollowedAsTheWholeOne() throws {
+        let zeek = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
+                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let files = [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+        var (segments, cut) = (0, 0)
+        for file in files {
+            guard let reader = try? PcapReader(path: file), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
+            while let packet = try? reader.next() {
+                let raw = packet.bytes
+                let kept = decoder.prefixForSegmentFields(raw, payload: PathTracer.hashedPayload)
+                let part = UnsafeRawBufferPointer(rebasing: raw[..<kept])
+                let whole = decoder.quickTCPSegment(raw).flatMap { PathTracer.describe($0, raw: raw) }
+                let taken = decoder.quickTCPSegment(part).flatMap { PathTracer.describe($0, raw: part) }
+                #expect((whole == nil) == (taken == nil), "\(file)")
+                guard let whole, let taken else { continue }
+                segments += 1
+                if kept < raw.count { cut += 1 }
+                let same = whole.key == taken.key && whole.isData == taken.isData && (whole.from, whole.to) == (taken.from, taken.to)
+                #expect(same && (whole.ttl, whole.name.type) == (taken.ttl, taken.name.type), "\(file): a segment cut to \(kept) of \(raw.count) bytes")
+            }
+        }
+        #expect(cut > 1000 && segments > cut, "\(cut) of \(segments) segments cut")
+    }
+
     /// The recent data slots answer for exactly the point and endpoints (either way) they were
     /// told, or not at all: over many connections that share addresses, ports and points, every
     /// answer is the slot remembered for that very key, and the latest remembered are found.

@@ -86,6 +86,28 @@ struct CorpusTests {
         #expect(connections.count > 100, "the path follows the capture's connections: \(connections.count)")
     }
 
+    /// The same on real traffic with its payloads captured (Zeek's traces, each as three points):
+    /// the tracer's thread is handed a segment's headers and the start of its payload only, and
+    /// follows it exactly as one thread that reads the whole packet.
+    @Test func twoThreadsFollowRealCapturesExactlyAsOne() throws {
+        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
+                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        var followed = 0
+        for trace in traces.sorted() where trace.hasSuffix(".pcap") || trace.hasSuffix(".pcapng") {
+            let file = zeek + "/" + trace
+            let points = ["--point", "file=\(file),node=a,interface=veth1,pod=corpus/client",
+                          "--point", "file=\(file),node=a,interface=eth0", "--point", "file=\(file),node=b,interface=eth0"]
+            let one = runCLI(["report", "--format", "json", "--threads", "1"] + points)
+            let two = runCLI(["report", "--format", "json", "--threads", "2"] + points)
+            #expect(one.status == two.status, "\(trace)")
+            guard one.status == 0 else { continue }
+            #expect(one.stdout == two.stdout, "\(trace): the two-thread path report differs")
+            if one.stdout.contains("\"last DATA\"") { followed += 1 }
+        }
+        #expect(followed >= 10, "\(followed) traces whose data segments the path followed")
+    }
+
     /// Redacting on two threads (one redacts, one writes) writes the same bytes as one thread, and
     /// says the same: on every capture of the tcpdump corpus and on a benchmark-like capture.
     @Test func twoThreadsRedactExactlyWhatOneDoes() throws {

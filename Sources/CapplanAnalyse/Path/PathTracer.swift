@@ -281,10 +281,13 @@ public struct PathTracer {
                          name: PacketName(isICMP: false, type: tcp.flags, code: 0))
     }
 
-    /// FNV-1a over the first 16 captured payload bytes (0 without payload).
+    /// Payload bytes a segment's match hashes.
+    static let hashedPayload = 16
+
+    /// FNV-1a over the first `hashedPayload` captured payload bytes (0 without payload).
     static func payloadHash(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        let end = min(tcp.payloadOffset + min(tcp.capturedPayloadLength, 16), raw.count)
+        let end = min(tcp.payloadOffset + min(tcp.capturedPayloadLength, hashedPayload), raw.count)
         guard tcp.payloadOffset >= 0, tcp.payloadOffset < end else { return 0 }
         for index in tcp.payloadOffset..<end {
             hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3

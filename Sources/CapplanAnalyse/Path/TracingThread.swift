@@ -47,7 +47,10 @@ public final class TracingThread: @unchecked Sendable {
             follow(raw, point: point, number: number, timestamp: timestamp)
             return
         }
-        batch.append(raw, point: point, number: number, timestamp: timestamp)
+        // What the tracer reads of a segment is its headers and the start of its payload: a
+        // full-size capture's 1,500-byte segments are not copied whole to be hashed 16 bytes deep.
+        let kept = decoders[point].prefixForSegmentFields(raw, payload: PathTracer.hashedPayload)
+        batch.append(UnsafeRawBufferPointer(rebasing: raw[..<kept]), point: point, number: number, timestamp: timestamp)
         if batch.items.count >= Self.batchSize { handOver() }
     }
 

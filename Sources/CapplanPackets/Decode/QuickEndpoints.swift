@@ -47,6 +47,20 @@ extension PacketDecoder {
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
     }
 
+    /// How many of a packet's bytes give what `quickTCPSegment` reads of it, with its first
+    /// `payload` payload bytes: a plain TCP segment whose IP header states its length is cut after
+    /// them; anything else is kept whole (its fields may be read from anywhere in it).
+    @inlinable @inline(__always)
+    public func prefixForSegmentFields(_ raw: UnsafeRawBufferPointer, payload: Int) -> Int {
+        guard let at = plainTCP(raw, captured: 20) else { return raw.count }
+        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
+        // `quickTCPSegment` reads where the segment ends from the capture's length when the IP
+        // header gives none (0: TSO, jumbograms) or too little.
+        let stated = at.v6 ? Int(raw.u16(18)) > 0 : Int(raw.u16(16)) >= at.ipHeader
+        guard tcpHeader >= 20, stated else { return raw.count }
+        return min(raw.count, at.tcp + tcpHeader + payload)
+    }
+
     /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
     /// from its bytes: what `decode` gives for them, without filling a `DecodedPacket`. Nil for
     /// anything else, and for a TCP header length under 20, which `decode` reads its own way.
