@@ -54,15 +54,16 @@ public final class AnalysisShards {
         noteTime(timestamp)
         // The worker taking every flow, no packet's share needs working out.
         if worker != nil, workerShare == UInt64(FlowBucket.count) {
-            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+            toWorker(raw, kept: decoder.prefixForSegmentFields(raw, payload: 0), decoder: decoder, number: number, timestamp: timestamp,
+                     originalLength: originalLength)
             return
         }
-        guard worker != nil, let quick = Self.bucket(raw, decoder: decoder) else {
+        guard worker != nil, let quick = decoder.quickTCPEndpointsAndHeaders(raw) else {
             place(raw, decoder: decoder, decoded: decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength)
             return
         }
-        if quick < workerShare {
-            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+        if FlowBucket.of(quick.source, quick.sourcePort, quick.destination, quick.destinationPort, ports: true) < workerShare {
+            toWorker(raw, kept: quick.headers, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
         } else {
             local.add(decoder.decode(raw), number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
         }
@@ -72,14 +73,19 @@ public final class AnalysisShards {
     private func place(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, decoded: DecodedPacket, number: Int, timestamp: Timestamp,
                        originalLength: Int) {
         if worker != nil, Self.bucket(decoded) < workerShare {
-            toWorker(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
+            toWorker(raw, kept: raw.count, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength)
         } else {
             local.add(decoded, number: number, timestamp: timestamp, originalLength: originalLength, raw: raw, clock: clock)
         }
     }
 
-    private func toWorker(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int) {
-        batch.append(raw, decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, clock: clock)
+    /// `kept`: the bytes the worker needs (`prefixForSegmentFields` with no payload). The analysis
+    /// reads a plain TCP segment's headers and how much of its payload was captured, never the
+    /// payload itself: a full-size capture's segments go over without it.
+    private func toWorker(_ raw: UnsafeRawBufferPointer, kept: Int, decoder: PacketDecoder, number: Int, timestamp: Timestamp,
+                          originalLength: Int) {
+        batch.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: kept), captured: raw.count, decoder: decoder, number: number, timestamp: timestamp,
+                     originalLength: originalLength, clock: clock)
         if batch.count >= Self.batchSize, let worker {
             worker.submit(batch)
             batch = worker.spareBatch()
@@ -124,14 +130,6 @@ public final class AnalysisShards {
         return FlowBucket.of(packet.source, packet.sourcePort, packet.destination, packet.destinationPort, ports: ports)
     }
 
-    /// The bucket of a TCP segment whose endpoints can be read straight from its bytes
-    /// (`PacketDecoder.quickTCPEndpoints`): what `bucket(decode(raw))` gives. Nil for anything else.
-    @inline(__always)
-    static func bucket(_ raw: UnsafeRawBufferPointer, decoder: PacketDecoder) -> UInt64? {
-        guard let tcp = decoder.quickTCPEndpoints(raw) else { return nil }
-        return FlowBucket.of(tcp.source, tcp.sourcePort, tcp.destination, tcp.destinationPort, ports: true)
-    }
-
     /// Packets for the worker, copied out of the reader's buffer with the decoder for their link type.
     struct Batch: Sendable {
         struct Item: Sendable {
@@ -140,6 +138,8 @@ public final class AnalysisShards {
             var timestamp: Timestamp
             var originalLength: Int
             var raw: Range<Int>
+            /// The bytes captured, of which `raw` holds the first (a segment without its payload).
+            var captured: Int
             var clock: Int64
         }
 
@@ -150,10 +150,11 @@ public final class AnalysisShards {
 
         var count: Int { items.count }
 
-        mutating func append(_ bytes: UnsafeRawBufferPointer, decoder: PacketDecoder, number: Int, timestamp: Timestamp, originalLength: Int,
-                             clock: Int64) {
+        mutating func append(_ bytes: UnsafeRawBufferPointer, captured: Int, decoder: PacketDecoder, number: Int, timestamp: Timestamp,
+                             originalLength: Int, clock: Int64) {
             let range = raw.append(bytes)
-            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: range, clock: clock))
+            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: range, captured: captured,
+                              clock: clock))
         }
 
         mutating func clear() {
@@ -212,8 +213,17 @@ public final class AnalysisShards {
             batch.raw.withUnsafeBytes { raw in
                 for item in batch.items {
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
-                    analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
-                                 raw: bytes, clock: item.clock)
+                    // Decoded straight into the call unless it needs mending: a copy of the decoded
+                    // packet costs about 60 instructions.
+                    guard bytes.count < item.captured else {
+                        analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
+                                     raw: bytes, clock: item.clock)
+                        continue
+                    }
+                    // A segment sent without its payload: how much of that was captured, as decoding all of it says.
+                    var packet = item.decoder.decode(bytes)
+                    packet.capturedPayloadLength = max(0, min(packet.payloadLength, item.captured - packet.payloadOffset))
+                    analyzer.add(packet, number: item.number, timestamp: item.timestamp, originalLength: item.originalLength, raw: bytes, clock: item.clock)
                 }
             }
             if batch.finishes {

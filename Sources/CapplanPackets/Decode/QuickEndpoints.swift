@@ -47,18 +47,36 @@ extension PacketDecoder {
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
     }
 
-    /// How many of a packet's bytes give what `quickTCPSegment` reads of it, with its first
-    /// `payload` payload bytes: a plain TCP segment whose IP header states its length is cut after
-    /// them; anything else is kept whole (its fields may be read from anywhere in it).
+    /// How many of a packet's bytes give what `quickTCPSegment` (and `decode`, but for how much
+    /// payload was captured) reads of it, with its first `payload` payload bytes: a plain TCP
+    /// segment whose IP header states its length is cut after them; anything else is kept whole
+    /// (its fields may be read from anywhere in it).
     @inlinable @inline(__always)
     public func prefixForSegmentFields(_ raw: UnsafeRawBufferPointer, payload: Int) -> Int {
         guard let at = plainTCP(raw, captured: 20) else { return raw.count }
+        return prefix(raw, at: at, payload: payload)
+    }
+
+    /// `prefixForSegmentFields` of a segment `plainTCP` found.
+    @inlinable @inline(__always)
+    func prefix(_ raw: UnsafeRawBufferPointer, at: (tcp: Int, ipHeader: Int, v6: Bool), payload: Int) -> Int {
+        guard raw.count >= at.tcp + 20 else { return raw.count }
         let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
-        // `quickTCPSegment` reads where the segment ends from the capture's length when the IP
-        // header gives none (0: TSO, jumbograms) or too little.
+        // The readers take where the segment ends from the capture's length when the IP header
+        // gives none (0: TSO, jumbograms) or too little.
         let stated = at.v6 ? Int(raw.u16(18)) > 0 : Int(raw.u16(16)) >= at.ipHeader
         guard tcpHeader >= 20, stated else { return raw.count }
         return min(raw.count, at.tcp + tcpHeader + payload)
+    }
+
+    /// `quickTCPEndpoints`, and `prefixForSegmentFields(raw, payload: 0)` from the same reading:
+    /// for the pass that hands most segments to a thread that analyses their headers only.
+    @inlinable @inline(__always)
+    public func quickTCPEndpointsAndHeaders(_ raw: UnsafeRawBufferPointer)
+        -> (source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, headers: Int)? {
+        guard let at = plainTCP(raw, captured: 4) else { return nil }
+        let (source, destination) = addresses(raw, v6: at.v6)
+        return (source, raw.u16(at.tcp), destination, raw.u16(at.tcp + 2), prefix(raw, at: at, payload: 0))
     }
 
     /// A plain TCP segment's fields (`plainTCP`, its whole 20-byte header captured), read straight
