@@ -33,8 +33,10 @@ public final class TracingThread: @unchecked Sendable {
     public func add(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
         // A bare ACK is nothing the tracer follows (`PathTracer.describe`): most of a bulk
         // transfer's return traffic, passed by here without a copy or a decode.
-        if decoders[point].isBareTCPAck(raw) { return }
-        take(raw, point: point, number: number, timestamp: timestamp)
+        // What the tracer reads of a segment is its headers and the start of its payload: a
+        // full-size capture's 1,500-byte segments are not copied whole to be hashed 16 bytes deep.
+        guard let kept = decoders[point].prefixUnlessBareTCPAck(raw, payload: PathTracer.hashedPayload) else { return }
+        take(UnsafeRawBufferPointer(start: raw.baseAddress, count: kept), point: point, number: number, timestamp: timestamp)
     }
 
     /// A packet the tracer may follow. Out of line, so that passing a bare ACK by costs `add` no
@@ -47,10 +49,7 @@ public final class TracingThread: @unchecked Sendable {
             follow(raw, point: point, number: number, timestamp: timestamp)
             return
         }
-        // What the tracer reads of a segment is its headers and the start of its payload: a
-        // full-size capture's 1,500-byte segments are not copied whole to be hashed 16 bytes deep.
-        let kept = decoders[point].prefixForSegmentFields(raw, payload: PathTracer.hashedPayload)
-        batch.append(UnsafeRawBufferPointer(rebasing: raw[..<kept]), point: point, number: number, timestamp: timestamp)
+        batch.append(raw, point: point, number: number, timestamp: timestamp)
         if batch.items.count >= Self.batchSize { handOver() }
     }
 

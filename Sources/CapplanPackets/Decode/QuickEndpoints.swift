@@ -40,11 +40,26 @@ extension PacketDecoder {
     @inlinable @inline(__always)
     public func isBareTCPAck(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard let at = plainTCP(raw, captured: 14) else { return false }
-        // What the IP header says follows it (IPv6: its payload length; IPv4: the total length less
-        // the header), against the TCP header's length.
+        return isBareAck(raw, at: at)
+    }
+
+    /// Whether a segment `plainTCP` found is a bare ACK: what the IP header says follows it (IPv6:
+    /// its payload length; IPv4: the total length less the header) is the TCP header alone, and
+    /// none of SYN, FIN and RST is set.
+    @inlinable @inline(__always)
+    func isBareAck(_ raw: UnsafeRawBufferPointer, at: (tcp: Int, ipHeader: Int, v6: Bool)) -> Bool {
         let following = at.v6 ? Int(raw.u16(18)) : Int(raw.u16(16)) - at.ipHeader
         let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
+    }
+
+    /// Nil for a bare ACK (`isBareTCPAck`); otherwise `prefixForSegmentFields(raw, payload:)`,
+    /// from the same reading of the headers: for the pass that passes bare ACKs by and hands the
+    /// rest on.
+    @inlinable @inline(__always)
+    public func prefixUnlessBareTCPAck(_ raw: UnsafeRawBufferPointer, payload: Int) -> Int? {
+        guard let at = plainTCP(raw, captured: 14) else { return raw.count }
+        return isBareAck(raw, at: at) ? nil : prefix(raw, at: at, payload: payload)
     }
 
     /// How many of a packet's bytes give what `quickTCPSegment` (and `decode`, but for how much
