@@ -172,8 +172,10 @@ public struct ConnectionAnalyzer {
 
     // MARK: the per-packet path
 
-    /// `clock`: the latest packet time of the whole capture so far, when this analysis sees only
-    /// part of it (a shard); else its own packets' latest.
+    /// `raw`: the packet's bytes, read for DNS names only; a TCP segment's may end with its headers
+    /// (`AnalysisShards` hands its worker segments without their payload, `packet` saying how much
+    /// was captured). `clock`: the latest packet time of the whole capture so far, when this
+    /// analysis sees only part of it (a shard); else its own packets' latest.
     public mutating func add(_ packet: DecodedPacket, number: Int, timestamp: Timestamp, originalLength: Int, raw: UnsafeRawBufferPointer,
                              clock: Int64? = nil) {
         let time = timestamp.nanoseconds

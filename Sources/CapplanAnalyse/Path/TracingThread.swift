@@ -32,9 +32,9 @@ public final class TracingThread: @unchecked Sendable {
     /// One packet as read at `point`; its bytes are copied, so the reader may reuse its buffer.
     public func add(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
         // A bare ACK is nothing the tracer follows (`PathTracer.describe`): most of a bulk
-        // transfer's return traffic, passed by here without a copy or a decode.
-        // What the tracer reads of a segment is its headers and the start of its payload: a
-        // full-size capture's 1,500-byte segments are not copied whole to be hashed 16 bytes deep.
+        // transfer's return traffic, passed by here without a copy or a decode. Of a segment the
+        // tracer reads the headers and the start of the payload: a full-size capture's 1,500-byte
+        // segments are not copied whole to be hashed 16 bytes deep.
         guard let kept = decoders[point].prefixUnlessBareTCPAck(raw, payload: PathTracer.hashedPayload) else { return }
         take(UnsafeRawBufferPointer(start: raw.baseAddress, count: kept), point: point, number: number, timestamp: timestamp)
     }
