@@ -146,7 +146,8 @@ struct ReportCommand: ParsableCommand {
         }
         let summary: Summary
         do {
-            for path in try [capture].compactMap({ $0 }) + points.map({ try Self.point($0).path }) where path != "-" {
+            let pointFiles = try points.map(Self.point)
+            for path in [capture].compactMap({ $0 }) + pointFiles.map(\.path) where path != "-" {
                 if try PcapngTailSplice.finish(path: path) {
                     console.err("capplan: \(path): put back the packets that a stopped run left beside it while commenting them\n")
                 }
@@ -154,7 +155,7 @@ struct ReportCommand: ParsableCommand {
             if let capture {
                 summary = try CaptureReport.analyse(path: capture, identities: identities, threads: threads)
             } else {
-                summary = try CaptureReport.analyse(points: try points.map(Self.point), identities: identities, threads: threads)
+                summary = try CaptureReport.analyse(points: pointFiles, identities: identities, threads: threads)
             }
         } catch {
             console.err("capplan: cannot read the capture: \(error)\n")
