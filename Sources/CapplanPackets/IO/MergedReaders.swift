@@ -2,6 +2,9 @@
 /// earliest goes first (the first file on a tie). A file that fails to read ends there; the first
 /// such error is kept and the others read on.
 public final class MergedReaders {
+    /// One packet of the merged stream and the index of its file.
+    public typealias Merged = (index: Int, packet: RawPacket)
+
     private let readers: [any CaptureFileReader]
     // Touched per packet by the reading thread alone: no dynamic exclusivity checks. Each file's
     // packets are read in batches (`CaptureFileReader.next(into:limit:)`): one call through the
@@ -9,12 +12,16 @@ public final class MergedReaders {
     @exclusivity(unchecked) private var batches: [[RawPacket]]
     /// Per file, where its next packet is in its batch.
     @exclusivity(unchecked) private var taken: UnsafeMutableBufferPointer<Int>
-    /// Per file, its next packet's time and whether it has one (false once it ended or failed):
-    /// the comparison reads these alone, and the packet itself is read from its batch only when
-    /// it goes out (copying each into a slot of its own cost as much again as the comparison).
+    /// Per file, its next packet's time (the latest there is once it ended) and whether it has one
+    /// (false once it ended or failed): the comparison reads the times alone, and the packet itself
+    /// is read from its batch only when it goes out.
     @exclusivity(unchecked) private var times: UnsafeMutableBufferPointer<Int64>
     @exclusivity(unchecked) private var live: UnsafeMutableBufferPointer<Bool>
-    @exclusivity(unchecked) private var held = -1
+    /// The file whose batch ran out at the end of the last run: refilled at the start of the next
+    /// (its packets were in use until then).
+    @exclusivity(unchecked) private var spent = -1
+    /// Where a run is put: room for every file's whole batch.
+    @exclusivity(unchecked) private var run: UnsafeMutableBufferPointer<Merged>
     /// The first read error, in libpcap's or the pcapng reader's words.
     public private(set) var readError: String?
 
@@ -27,6 +34,7 @@ public final class MergedReaders {
         times.initialize(repeating: 0)
         live = .allocate(capacity: readers.count)
         live.initialize(repeating: true)
+        run = .allocate(capacity: max(1, readers.count * captureBatchLimit))
         for index in readers.indices { refill(index) }
     }
 
@@ -34,30 +42,45 @@ public final class MergedReaders {
         taken.deallocate()
         times.deallocate()
         live.deallocate()
+        run.deallocate()
     }
 
-    /// The earliest packet held and the index of its file, nil when every file has ended. The
-    /// packet stays valid until the next call.
-    public func next() -> (index: Int, packet: RawPacket)? {
-        if held >= 0 { advance(held) }
-        var best = -1
-        var bestTime = Int64.max
-        for index in times.indices where live[index] && (best < 0 || times[index] < bestTime) {
-            best = index
-            bestTime = times[index]
+    /// The next packets in time order: as many as go out before one file's batch runs out, at
+    /// least one, none once every file has ended. They stay valid until the next call. A run,
+    /// not a packet, per call: the caller's loop over it costs no call and no optional a packet.
+    public func nextRun() -> UnsafeBufferPointer<Merged> {
+        if spent >= 0 { refill(spent) }
+        spent = -1
+        // In locals, so that the loop does not load them from the object again after each store.
+        let times = self.times, taken = self.taken, run = self.run
+        guard times.count > 0 else { return UnsafeBufferPointer(rebasing: run[..<0]) }
+        var count = 0
+        // A run holds at most each file's batch, which its reader keeps within `captureBatchLimit`.
+        while count < run.count {
+            // An ended file's time is the latest there is, so the scan need not ask which have ended.
+            var best = 0
+            var bestTime = times[0]
+            for index in 1..<times.count where times[index] < bestTime {
+                best = index
+                bestTime = times[index]
+            }
+            if bestTime == .max {
+                // Every file ended, or the only ones left hold a packet of the latest time there is.
+                guard let first = live.firstIndex(of: true) else { break }
+                best = first
+            }
+            let at = taken[best]
+            let batch = batches[best]
+            run[count] = (best, batch[at])
+            count += 1
+            guard at + 1 < batch.count else {
+                spent = best
+                break
+            }
+            taken[best] = at + 1
+            times[best] = batch[at + 1].timestamp.nanoseconds
         }
-        held = best
-        guard best >= 0 else { return nil }
-        return (best, batches[best][taken[best]])
-    }
-
-    /// The file's next packet: the next of its batch, or the first of a new one once the last was
-    /// handed out (and is no longer used: reading may move its bytes).
-    private func advance(_ index: Int) {
-        let next = taken[index] + 1
-        guard next < batches[index].count else { return refill(index) }
-        taken[index] = next
-        times[index] = batches[index][next].timestamp.nanoseconds
+        return UnsafeBufferPointer(rebasing: run[..<count])
     }
 
     private func refill(_ index: Int) {
@@ -69,6 +92,7 @@ public final class MergedReaders {
         }
         guard let first = batches[index].first else {
             live[index] = false
+            times[index] = .max
             return
         }
         taken[index] = 0
