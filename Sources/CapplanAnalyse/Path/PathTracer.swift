@@ -161,7 +161,8 @@ public struct PathTracer {
         let fromLow = ViewTable.fromLow(from, to)
         if packet.isData {
             let slot = view << 1 | (fromLow ? 1 : 0)
-            if slot >= lastData.count { lastData += Array(repeating: nil, count: max(slot + 1 - lastData.count, lastData.count)) }
+            // Written in place: an array of nils to append first would be pages touched twice.
+            if slot >= lastData.count { lastData.append(contentsOf: repeatElement(nil, count: max(slot + 1 - lastData.count, lastData.count))) }
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             recentData.remember(point: point, from, to, slot: slot)
             return
