@@ -223,12 +223,12 @@ struct PathTracerTests {
         #expect(cut > 1000 && segments > cut, "\(cut) of \(segments) segments cut")
     }
 
-    /// The recent data slots answer for exactly the point and endpoints (either way) they were
+    /// The recent view slots answer for exactly the point and endpoints (either way) they were
     /// told, or not at all: over many connections that share addresses, ports and points, every
     /// answer is the slot remembered for that very key, and the latest remembered are found.
-    @Test func recentDataSlotsNeverAnswerForAnotherConnection() {
+    @Test func recentViewSlotsNeverAnswerForAnotherConnection() {
         var random = SplitMix64(seed: 11)
-        var slots = RecentDataSlots()
+        var slots = RecentViewSlots()
         var told: [String: Int] = [:]
         func endpoint() -> Endpoint {
             let address = random.next() % 3 == 0 ? IPAddress(ipv6High: 0x2001_0db8 << 32, low: random.next() % 4)

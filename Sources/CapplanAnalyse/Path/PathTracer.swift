@@ -96,8 +96,8 @@ public struct PathTracer {
     /// lower endpoint, for the ladder's last data: kept per view, not per packet.
     var lastData: [DataSighting?] = []
 
-    /// Where the last few connections' data segments go in `lastData`, found without `views`.
-    private var recentData = RecentDataSlots()
+    /// The last few TCP connections' views at each point, found without `views`.
+    private var recentViews = RecentViewSlots()
 
     struct DataSighting {
         var key: Key
@@ -149,22 +149,35 @@ public struct PathTracer {
         guard point >= 0, point < pointCount else { return }
         let (key, from, to) = (packet.key, packet.from, packet.to)
         let nanos = timestamp.nanoseconds
-        if packet.isData, let slot = recentData.slot(point: point, from, to) {
+        // A TCP connection's view (and which way the packet goes in it) from the recent ones at
+        // hand, else looked up and remembered: most of a bulk transfer's segments, and the key
+        // packets that come soon after another one of the connection, find it here.
+        let cached = packet.proto == 6 ? recentViews.slot(point: point, from, to) : nil
+        if packet.isData, let slot = cached, slot < lastData.count {
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
             return
         }
-        if views.isEmpty { reserve() }
-        guard let view = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
-            untraced += 1
-            return
+        let view: Int, fromLow: Bool
+        if let slot = cached {
+            (view, fromLow) = (slot >> 1, slot & 1 == 1)
+        } else {
+            if views.isEmpty { reserve() }
+            guard let id = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
+                untraced += 1
+                return
+            }
+            (view, fromLow) = (id, ViewTable.fromLow(from, to))
+            if packet.proto == 6 {
+                recentViews.remember(point: point, from, to, slot: view << 1 | (fromLow ? 1 : 0))
+                // A key packet's answer (a SYN's SYN-ACK, a FIN's FIN) comes the other way.
+                if !packet.isData { recentViews.remember(point: point, to, from, slot: view << 1 | (fromLow ? 0 : 1)) }
+            }
         }
-        let fromLow = ViewTable.fromLow(from, to)
         if packet.isData {
             let slot = view << 1 | (fromLow ? 1 : 0)
             // Written in place: an array of nils to append first would be pages touched twice.
             if slot >= lastData.count { lastData.append(contentsOf: repeatElement(nil, count: max(slot + 1 - lastData.count, lastData.count))) }
             lastData[slot] = DataSighting(key: key, packet: number, nanos: nanos, ttl: packet.ttl)
-            recentData.remember(point: point, from, to, slot: slot)
             return
         }
         // Only key packets look for candidates: the window moves on when one comes.
@@ -311,13 +324,14 @@ public struct PathTracer {
     }
 }
 
-/// The `PathTracer.lastData` slot of recent connections' data segments (TCP: a point and the
-/// endpoints the way the segment went), one entry per hash of them, a collision overwriting the
-/// older: a bulk transfer's segments, most of what a path follows, find their slot here rather than
-/// by looking their view up (`ViewTable.id`, which hashes the connection's key: about 150
-/// instructions, and a cache miss as often as not). A view's number never changes, so an entry
-/// stays true.
-struct RecentDataSlots {
+/// Recent TCP connections' views as slots, `view << 1 | 1` when the packet goes from the view's
+/// lower endpoint (the `PathTracer.lastData` slot of a data segment), by the point and the
+/// endpoints the way the packet went; one entry per hash of them, a collision overwriting the
+/// older. A bulk transfer's segments, most of what a path follows, and key packets soon after
+/// another of their connection find their view here rather than by looking it up
+/// (`ViewTable.id`, which hashes the connection's key: about 150 instructions, and two cache misses
+/// as often as not). A view's number never changes, so an entry stays true.
+struct RecentViewSlots {
     private struct Entry {
         var from: Endpoint
         var to: Endpoint
