@@ -143,23 +143,24 @@ public final class AnalysisShards {
             var clock: Int64
         }
 
-        var items: [Item] = []
-        var raw = PacketBytes()
+        let packets = PacketBatch<Item>(items: AnalysisShards.batchSize, bytes: AnalysisShards.batchSize * 128)
         /// The last batch: the worker finishes its analysis after it.
         var finishes = false
 
-        var count: Int { items.count }
+        var count: Int { packets.count }
 
+        /// Mutating, though it writes through a reference: called in place, not on a copy of the
+        /// batch that would retain and release the storage for every packet.
+        @inline(__always)
         mutating func append(_ bytes: UnsafeRawBufferPointer, captured: Int, decoder: PacketDecoder, number: Int, timestamp: Timestamp,
-                             originalLength: Int, clock: Int64) {
-            let range = raw.append(bytes)
-            items.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: range, captured: captured,
-                              clock: clock))
+                    originalLength: Int, clock: Int64) {
+            let range = packets.append(bytes: bytes)
+            packets.append(Item(decoder: decoder, number: number, timestamp: timestamp, originalLength: originalLength, raw: range, captured: captured,
+                                clock: clock))
         }
 
         mutating func clear() {
-            items.removeAll(keepingCapacity: true)
-            raw.removeAll()
+            packets.removeAll()
             finishes = false
         }
     }
@@ -210,21 +211,20 @@ public final class AnalysisShards {
         static func callersShare(of slots: Int) -> Range<Int> { slots / 2..<slots }
 
         private func analyse(_ batch: inout Batch) {
-            batch.raw.withUnsafeBytes { raw in
-                for item in batch.items {
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[item.raw])
-                    // Decoded straight into the call unless it needs mending: a copy of the decoded
-                    // packet costs about 60 instructions.
-                    guard bytes.count < item.captured else {
-                        analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
-                                     raw: bytes, clock: item.clock)
-                        continue
-                    }
-                    // A segment sent without its payload: how much of that was captured, as decoding all of it says.
-                    var packet = item.decoder.decode(bytes)
-                    packet.capturedPayloadLength = max(0, min(packet.payloadLength, item.captured - packet.payloadOffset))
-                    analyzer.add(packet, number: item.number, timestamp: item.timestamp, originalLength: item.originalLength, raw: bytes, clock: item.clock)
+            let packets = batch.packets
+            for item in packets.appended {
+                let bytes = packets.bytes(item.raw)
+                // Decoded straight into the call unless it needs mending: a copy of the decoded
+                // packet costs about 60 instructions.
+                guard bytes.count < item.captured else {
+                    analyzer.add(item.decoder.decode(bytes), number: item.number, timestamp: item.timestamp, originalLength: item.originalLength,
+                                 raw: bytes, clock: item.clock)
+                    continue
                 }
+                // A segment sent without its payload: how much of that was captured, as decoding all of it says.
+                var packet = item.decoder.decode(bytes)
+                packet.capturedPayloadLength = max(0, min(packet.payloadLength, item.captured - packet.payloadOffset))
+                analyzer.add(packet, number: item.number, timestamp: item.timestamp, originalLength: item.originalLength, raw: bytes, clock: item.clock)
             }
             if batch.finishes {
                 let flows = analyzer.heldFlows

@@ -50,7 +50,7 @@ public final class TracingThread: @unchecked Sendable {
             return
         }
         batch.append(raw, point: point, number: number, timestamp: timestamp)
-        if batch.items.count >= Self.batchSize { handOver() }
+        if batch.packets.count >= Self.batchSize { handOver() }
     }
 
     private func handOver() {
@@ -78,10 +78,9 @@ public final class TracingThread: @unchecked Sendable {
     }
 
     private func trace(_ batch: inout Batch) {
-        batch.raw.withUnsafeBytes { raw in
-            for item in batch.items {
-                follow(UnsafeRawBufferPointer(rebasing: raw[item.raw]), point: item.point, number: item.number, timestamp: item.timestamp)
-            }
+        let packets = batch.packets
+        for item in packets.appended {
+            follow(packets.bytes(item.raw), point: item.point, number: item.number, timestamp: item.timestamp)
         }
         if let start = batch.reportFrom { report = tracer.report(start: start) }
         batch.clear()
@@ -106,18 +105,19 @@ public final class TracingThread: @unchecked Sendable {
             var raw: Range<Int>
         }
 
-        var items: [Item] = []
-        var raw = PacketBytes()
+        let packets = PacketBatch<Item>(items: TracingThread.batchSize, bytes: TracingThread.batchSize * 128)
         /// Set on the last batch: build the report, counting from this time, once it is followed.
         var reportFrom: Timestamp??
 
+        /// Mutating, though it writes through a reference: called in place, not on a copy of the
+        /// batch that would retain and release the storage for every packet.
+        @inline(__always)
         mutating func append(_ bytes: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
-            items.append(Item(point: point, number: number, timestamp: timestamp, raw: raw.append(bytes)))
+            packets.append(Item(point: point, number: number, timestamp: timestamp, raw: packets.append(bytes: bytes)))
         }
 
         mutating func clear() {
-            items.removeAll(keepingCapacity: true)
-            raw.removeAll()
+            packets.removeAll()
             reportFrom = nil
         }
     }
