@@ -390,6 +390,43 @@ struct PcapngTests {
         #expect(rows.map { $0.first ?? "" } == units.map { "\($0.2 / 1_000_000_000)." + String(format: "%09lld", $0.2 % 1_000_000_000) })
     }
 
+    /// A section written big-endian, then one little-endian: each packet's time, lengths and bytes
+    /// are what tshark reads, whether read one by one or in batches of any size.
+    @Test func sectionsOfEitherByteOrderReadAsWiresharkReadsThem() throws {
+        var bytes: [UInt8] = []
+        var frames: [[UInt8]] = []
+        for bigEndian in [true, false] {
+            let word = bigEndian ? { (value: UInt32) in Self.le32(value.byteSwapped) } : Self.le32
+            func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+                let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+                let length = UInt32(padded.count + 12)
+                return word(type) + word(length) + padded + word(length)
+            }
+            let options: [UInt8] = bigEndian ? [0, 1, 0, 0] : [1, 0, 0, 0]  // version 1.0, in the section's order
+            bytes += block(0x0A0D_0D0A, word(0x1A2B_3C4D) + options + [UInt8](repeating: 0xFF, count: 8))
+            bytes += block(1, (bigEndian ? [0, 1, 0, 0] : [1, 0, 0, 0]) + word(65_535))
+            for index in 0..<40 {
+                let frame = (0..<(50 + index)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index &+ (bigEndian ? 1 : 0)) }
+                frames.append(frame)
+                let ticks = UInt64(1_700_000_000_000_000 + index * 1_000 + (bigEndian ? 0 : 500_000))
+                bytes += block(6, word(0) + word(UInt32(ticks >> 32)) + word(UInt32(ticks & 0xFFFF_FFFF)) + word(UInt32(frame.count))
+                    + word(UInt32(frame.count + 4)) + frame)
+            }
+        }
+        let path = try Self.file(bytes)
+        let one = try Self.packets(try PcapngReader(path: path))
+        #expect(one.map(\.2) == frames)
+        let rows = try Tshark.fields(path, filter: "frame", ["frame.time_epoch", "frame.len"])
+        #expect(rows.count == frames.count)
+        let times = one.map { "\($0.1 / 1_000_000_000)." + String(format: "%09lld", $0.1 % 1_000_000_000) }
+        #expect(rows.map { $0.first ?? "" } == times)
+        #expect(rows.map { $0.last ?? "" } == one.map { "\($0.3)" } && one.allSatisfy { $0.3 == $0.2.count + 4 })
+        for size in [1, 7, 256] {
+            let batched = Self.batches(try PcapngReader(path: path), batch: size)
+            #expect(batched.error == nil && Self.same(batched.packets, one), "batches of \(size): \(batched.packets.count) packets")
+        }
+    }
+
     static func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
 
     /// A little-endian pcapng block: type, length, body (padded to 4 bytes), length.
