@@ -289,7 +289,7 @@ public struct PathTracer {
         guard !isData || tcp.payloadLength > 0 else { return nil }
         let key = Key(a: UInt64(tcp.identification) << 32 | UInt64(tcp.sequence),
                       b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(tcp.payloadLength & 0xFF_FFFF),
-                      c: payloadHash(tcp, raw: raw))
+                      c: payloadHash(from: tcp.payloadOffset, captured: tcp.capturedPayloadLength, raw: raw))
         return Described(key: key, isData: isData, from: Endpoint(address: tcp.source, port: tcp.sourcePort),
                          to: Endpoint(address: tcp.destination, port: tcp.destinationPort), proto: 6, ttl: tcp.ttl,
                          name: PacketName(isICMP: false, type: tcp.flags, code: 0))
@@ -298,12 +298,14 @@ public struct PathTracer {
     /// Payload bytes a segment's match hashes.
     static let hashedPayload = 16
 
-    /// FNV-1a over the first `hashedPayload` captured payload bytes (0 without payload).
-    static func payloadHash(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> UInt64 {
+    /// FNV-1a over the first `hashedPayload` captured payload bytes (0 without payload). Given the
+    /// two numbers it reads, not the segment's fields: passed those, the fields were written out
+    /// to memory for every segment to be passed by address.
+    static func payloadHash(from offset: Int, captured: Int, raw: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        let end = min(tcp.payloadOffset + min(tcp.capturedPayloadLength, hashedPayload), raw.count)
-        guard tcp.payloadOffset >= 0, tcp.payloadOffset < end else { return 0 }
-        for index in tcp.payloadOffset..<end {
+        let end = min(offset + min(captured, hashedPayload), raw.count)
+        guard offset >= 0, offset < end else { return 0 }
+        for index in offset..<end {
             hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
         }
         return hash
