@@ -10,6 +10,10 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
     private var emptied: [Batch] = []
     private var closed = false
     private var running = false
+    /// The producer waits for room (`submit`) / the consumer for a batch (`run`): each is woken
+    /// only when it waits.
+    private var producerWaits = false
+    private var consumerWaits = false
     private let inFlight: Int
     private let name: String
     /// Runs on the second thread, one batch at a time; it leaves the batch empty for reuse.
@@ -31,12 +35,17 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
         thread.start()
     }
 
-    /// Waits while `inFlight` batches are already waiting.
+    /// Waits while `inFlight` batches are already waiting; once it has waited, until half of them
+    /// are taken, so that a producer ahead of its consumer is woken once for several batches, not
+    /// once for each (a wake-up costs microseconds of both threads' time on a virtual machine).
     public func submit(_ batch: Batch) {
         condition.lock()
-        while queue.count >= inFlight { condition.wait() }
+        if queue.count >= inFlight {
+            producerWaits = true
+            while producerWaits { condition.wait() }
+        }
         queue.append(batch)
-        condition.broadcast()
+        if consumerWaits { condition.broadcast() }
         condition.unlock()
     }
 
@@ -59,7 +68,11 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !closed { condition.wait() }
+            while queue.isEmpty && !closed {
+                consumerWaits = true
+                condition.wait()
+            }
+            consumerWaits = false
             guard !queue.isEmpty else {
                 running = false
                 condition.broadcast()
@@ -67,7 +80,10 @@ public final class HandOff<Batch: Sendable>: @unchecked Sendable {
                 return
             }
             var batch = queue.removeFirst()
-            condition.broadcast()
+            if producerWaits, queue.count <= inFlight / 2 {
+                producerWaits = false
+                condition.broadcast()
+            }
             condition.unlock()
             consume(&batch)
             condition.lock()
