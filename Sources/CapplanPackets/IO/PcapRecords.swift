@@ -98,21 +98,37 @@ struct PcapRecords {
     /// the next call. An unusual record after some packets is said by the next call.
     mutating func next(into packets: inout [RawPacket], limit: Int) -> Batch {
         packets.removeAll(keepingCapacity: true)
-        while packets.count < limit {
-            if !packets.isEmpty, !recordBuffered { break }
-            switch next() {
-            case .packet(let packet): packets.append(packet)
-            case .end: return packets.isEmpty ? .end : .packets
-            case .unusual: return packets.isEmpty ? .unusual : .packets
-            }
+        switch next() {
+        case .packet(let packet): packets.append(packet)
+        case .end: return .end
+        case .unusual: return .unusual
+        }
+        if swapped {
+            takeBuffered(BigEndianWords.self, into: &packets, limit: limit)
+        } else {
+            takeBuffered(LittleEndianWords.self, into: &packets, limit: limit)
         }
         return .packets
     }
 
-    /// The next record is whole in the buffer: handing it out reads nothing.
-    private var recordBuffered: Bool {
-        let left = filled - position
-        return left >= Self.recordHeader && left - Self.recordHeader >= Int(word(buffer + position, 8))
+    /// The records after the first that are whole in the buffer and that `next()` would hand out,
+    /// into `packets`; at anything else it stops, and the next call's `next()` takes it. Made once
+    /// for each byte order and read from locals, as `PcapngReader.takeEnhancedPackets` is.
+    private mutating func takeBuffered<Words: WordOrder>(_: Words.Type, into packets: inout [RawPacket], limit: Int) {
+        let buffer = self.buffer, filled = self.filled, snaplen = self.snaplen
+        let scale: Int64 = nanosecond ? 1 : 1000
+        var position = self.position
+        defer { self.position = position }
+        while packets.count < limit, filled &- position >= Self.recordHeader {
+            let captured = Int(Words.word(buffer, position &+ 8)), length = Int(Words.word(buffer, position &+ 12))
+            guard captured <= snaplen, captured <= length, filled &- position &- Self.recordHeader >= captured else { return }
+            let seconds = Words.word(buffer, position), fraction = Words.word(buffer, position &+ 4)
+            // libpcap reads both as signed 32-bit numbers; their sum cannot overflow.
+            let time = Int64(Int32(bitPattern: seconds)) &* 1_000_000_000 &+ Int64(Int32(bitPattern: fraction)) &* scale
+            packets.append(RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: length,
+                                     bytes: UnsafeRawBufferPointer(start: buffer + (position &+ Self.recordHeader), count: captured)))
+            position = position &+ Self.recordHeader &+ captured
+        }
     }
 
     @inline(__always)

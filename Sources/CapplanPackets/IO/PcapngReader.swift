@@ -386,20 +386,3 @@ public final class PcapngReader: CaptureFileReader {
         return found
     }
 }
-
-/// How a pcapng section's 32-bit fields are read: in the machine's order, or swapped.
-protocol WordOrder {
-    static func word(_ buffer: UnsafeMutableRawPointer, _ offset: Int) -> UInt32
-}
-
-enum NativeWords: WordOrder {
-    @inline(__always)
-    static func word(_ buffer: UnsafeMutableRawPointer, _ offset: Int) -> UInt32 { buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
-}
-
-enum SwappedWords: WordOrder {
-    @inline(__always)
-    static func word(_ buffer: UnsafeMutableRawPointer, _ offset: Int) -> UInt32 {
-        buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self).byteSwapped
-    }
-}
