@@ -223,6 +223,42 @@ struct PathTracerTests {
         #expect(cut > 1000 && segments > cut, "\(cut) of \(segments) segments cut")
     }
 
+    /// A plain segment read straight from its bytes (`quickTCPSegment`, and for a data segment of a
+    /// recent connection the last-data shortcut) is followed exactly as its full decode is: over the
+    /// lab's capture and Zeek's traces, each packet seen at three points, the two tracers' reports
+    /// are the same.
+    @Test func theQuickReadingFollowsPacketsAsTheFullDecodeDoes() throws {
+        let zeek = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
+                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let files = [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+        var (compared, quick) = (0, 0)
+        for file in files {
+            guard let reader = try? PcapReader(path: file), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
+            var (full, fast) = (PathTracer(points: Array(Self.points.prefix(3))), PathTracer(points: Array(Self.points.prefix(3))))
+            var (number, first): (Int, Timestamp?) = (0, nil)
+            while let packet = try? reader.next() {
+                first = first ?? packet.timestamp
+                let segment = decoder.quickTCPSegment(packet.bytes)
+                if segment != nil { quick += 1 }
+                for point in 0..<3 {
+                    number += 1
+                    full.add(decoder.decode(packet.bytes), point: point, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+                    if let segment {
+                        fast.add(segment, point: point, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+                    } else {
+                        fast.add(decoder.decode(packet.bytes), point: point, number: number, timestamp: packet.timestamp, raw: packet.bytes)
+                    }
+                }
+            }
+            let (a, b) = (full.report(start: first), fast.report(start: first))
+            compared += a.connections.count
+            #expect(a == b, "\(file): \(a.connections.count) connections followed in full, \(b.connections.count) read quickly")
+        }
+        #expect(compared > 100 && quick > 4_000, "\(compared) connections, \(quick) segments read quickly")
+    }
+
     /// The recent view slots answer for exactly the point and endpoints (either way) they were
     /// told, or not at all: over many connections that share addresses, ports and points, every
     /// answer is the slot remembered for that very key, and the latest remembered are found.

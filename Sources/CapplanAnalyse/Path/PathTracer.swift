@@ -127,7 +127,16 @@ public struct PathTracer {
     }
 
     /// A plain TCP segment seen at `point`, read without a full decode (`PacketDecoder.quickTCPSegment`).
+    /// A data segment of a connection among the recent views only replaces its view's last data:
+    /// most of what a path follows, done here without describing it first.
     public mutating func add(_ segment: TCPSegmentFields, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
+        if segment.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0, segment.payloadLength > 0, point >= 0, point < pointCount,
+           let slot = recentViews.slot(point: point, Endpoint(address: segment.source, port: segment.sourcePort),
+                                       Endpoint(address: segment.destination, port: segment.destinationPort)),
+           slot < lastData.count {
+            lastData[slot] = DataSighting(key: Self.key(segment, raw: raw), packet: number, nanos: timestamp.nanoseconds, ttl: segment.ttl)
+            return
+        }
         guard let described = Self.describe(segment, raw: raw) else { return }
         add(described, point: point, number: number, timestamp: timestamp)
     }
@@ -287,12 +296,17 @@ public struct PathTracer {
     static func describe(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> Described? {
         let isData = tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
         guard !isData || tcp.payloadLength > 0 else { return nil }
-        let key = Key(a: UInt64(tcp.identification) << 32 | UInt64(tcp.sequence),
-                      b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(tcp.payloadLength & 0xFF_FFFF),
-                      c: payloadHash(from: tcp.payloadOffset, captured: tcp.capturedPayloadLength, raw: raw))
-        return Described(key: key, isData: isData, from: Endpoint(address: tcp.source, port: tcp.sourcePort),
+        return Described(key: key(tcp, raw: raw), isData: isData, from: Endpoint(address: tcp.source, port: tcp.sourcePort),
                          to: Endpoint(address: tcp.destination, port: tcp.destinationPort), proto: 6, ttl: tcp.ttl,
                          name: PacketName(isICMP: false, type: tcp.flags, code: 0))
+    }
+
+    /// The fields of a segment that NAT leaves alone, as the match compares them.
+    @inline(__always)
+    static func key(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> Key {
+        Key(a: UInt64(tcp.identification) << 32 | UInt64(tcp.sequence),
+            b: UInt64(tcp.acknowledgment) << 32 | UInt64(tcp.flags) << 24 | UInt64(tcp.payloadLength & 0xFF_FFFF),
+            c: payloadHash(from: tcp.payloadOffset, captured: tcp.capturedPayloadLength, raw: raw))
     }
 
     /// Payload bytes a segment's match hashes.
