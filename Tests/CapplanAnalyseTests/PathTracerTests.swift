@@ -194,15 +194,20 @@ struct PathTracerTests {
         #expect(ladder.map(\.direction) == ["outbound", "inbound", "outbound"])
         #expect(ladder.last?.missedAt == ["a/eth0"])
     }
-    /// The tracing thread is handed a plain segment's headers and the first `hashedPayload` bytes of
-    /// its payload only (`prefixForSegmentFields`): on real traffic with its payloads (the lab's
-    /// capture and Zeek's traces), the cut packet gives the tracer exactly what the whole one does.
-    @Test func aSegmentCutAfterItsHashedPayloadIsFollowedAsTheWholeOne() throws {
+    /// Real traffic with its payloads: the lab's capture and Zeek's traces.
+    static func realCaptures() throws -> [String] {
         let zeek = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
         let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
                                   "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
-        let files = [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+        return [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+    }
+
+    /// The tracing thread is handed a plain segment's headers and the first `hashedPayload` bytes of
+    /// its payload only (`prefixForSegmentFields`): on real traffic with its payloads (the lab's
+    /// capture and Zeek's traces), the cut packet gives the tracer exactly what the whole one does.
+    @Test func aSegmentCutAfterItsHashedPayloadIsFollowedAsTheWholeOne() throws {
+        let files = try Self.realCaptures()
         var (segments, cut) = (0, 0)
         for file in files {
             guard let reader = try? PcapReader(path: file), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
@@ -228,11 +233,7 @@ struct PathTracerTests {
     /// lab's capture and Zeek's traces, each packet seen at three points, the two tracers' reports
     /// are the same.
     @Test func theQuickReadingFollowsPacketsAsTheFullDecodeDoes() throws {
-        let zeek = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
-                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
-        let files = [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+        let files = try Self.realCaptures()
         var (compared, quick) = (0, 0)
         for file in files {
             guard let reader = try? PcapReader(path: file), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
