@@ -45,17 +45,23 @@ struct CorpusTests {
         #expect(reported > captures.count / 2, "reported \(reported), refused \(refused)")
     }
 
+    /// Zeek's traces (../shared/corpus/zeek), pcap and pcapng, by name.
+    static func zeekTraces() throws -> [String] {
+        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
+                                 "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        return names.sorted().filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { zeek + "/" + $0 }
+    }
+
     /// Two analysis threads give exactly the report of one (flows split between them by a hash,
     /// merged at the end): on every capture of both corpora, and on the benchmark's kind of
     /// capture (bulk streams and tens of thousands of short connections, some refused or reset).
     @Test func twoThreadsReportExactlyWhatOneDoes() throws {
-        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
-                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let traces = try Self.zeekTraces()
         let synthetic = Crafter.directory + "/bench-\(UUID().uuidString).pcap"
         defer { try? FileManager.default.removeItem(atPath: synthetic) }
         try NetLab.run(["python3", Repository.path("scripts/bench/make-capture.py"), synthetic, "300000"], timeout: 120)
-        let captures = try Self.captures() + traces.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { zeek + "/" + $0 } + [synthetic]
+        let captures = try Self.captures() + traces + [synthetic]
         var compared = 0
         for capture in captures {
             let one = runCLI("report", capture, "--format", "json", "--threads", "1")
@@ -90,12 +96,10 @@ struct CorpusTests {
     /// the tracer's thread is handed a segment's headers and the start of its payload only, and
     /// follows it exactly as one thread that reads the whole packet.
     @Test func twoThreadsFollowRealCapturesExactlyAsOne() throws {
-        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
-                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let traces = try Self.zeekTraces()
         var followed = 0
-        for trace in traces.sorted() where trace.hasSuffix(".pcap") || trace.hasSuffix(".pcapng") {
-            let file = zeek + "/" + trace
+        for file in traces {
+            let trace = (file as NSString).lastPathComponent
             let points = ["--point", "file=\(file),node=a,interface=veth1,pod=corpus/client",
                           "--point", "file=\(file),node=a,interface=eth0", "--point", "file=\(file),node=b,interface=eth0"]
             let one = runCLI(["report", "--format", "json", "--threads", "1"] + points)

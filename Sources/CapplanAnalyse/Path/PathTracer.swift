@@ -130,7 +130,7 @@ public struct PathTracer {
     /// A data segment of a connection among the recent views only replaces its view's last data:
     /// most of what a path follows, done here without describing it first.
     public mutating func add(_ segment: TCPSegmentFields, point: Int, number: Int, timestamp: Timestamp, raw: UnsafeRawBufferPointer) {
-        if segment.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0, segment.payloadLength > 0, point >= 0, point < pointCount,
+        if Self.isData(segment.flags), segment.payloadLength > 0, point >= 0, point < pointCount,
            let slot = recentViews.slot(point: point, Endpoint(address: segment.source, port: segment.sourcePort),
                                        Endpoint(address: segment.destination, port: segment.destinationPort)),
            slot < lastData.count {
@@ -294,12 +294,16 @@ public struct PathTracer {
     }
 
     static func describe(_ tcp: TCPSegmentFields, raw: UnsafeRawBufferPointer) -> Described? {
-        let isData = tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
+        let isData = isData(tcp.flags)
         guard !isData || tcp.payloadLength > 0 else { return nil }
         return Described(key: key(tcp, raw: raw), isData: isData, from: Endpoint(address: tcp.source, port: tcp.sourcePort),
                          to: Endpoint(address: tcp.destination, port: tcp.destinationPort), proto: 6, ttl: tcp.ttl,
                          name: PacketName(isICMP: false, type: tcp.flags, code: 0))
     }
+
+    /// A segment with none of SYN, FIN and RST: data (or a bare ACK, which has no payload).
+    @inline(__always)
+    static func isData(_ flags: UInt8) -> Bool { flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0 }
 
     /// The fields of a segment that NAT leaves alone, as the match compares them.
     @inline(__always)

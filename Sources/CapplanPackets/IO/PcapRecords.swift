@@ -76,16 +76,24 @@ struct PcapRecords {
     /// The next record; its bytes stay valid until the next call.
     mutating func next() -> Next {
         if filled - position < Self.recordHeader, !refill(Self.recordHeader) { return filled == position ? .end : .unusual }
-        let header = buffer + position
-        let seconds = word(header, 0), fraction = word(header, 4)
-        let captured = Int(word(header, 8)), length = Int(word(header, 12))
+        let captured = Int(word(buffer + position, 8)), length = Int(word(buffer + position, 12))
         guard captured <= snaplen, captured <= length else { return .unusual }
         if filled - position < Self.recordHeader + captured, !refill(Self.recordHeader + captured) { return .unusual }
-        let data = UnsafeRawBufferPointer(start: buffer + position + Self.recordHeader, count: captured)
+        let packet = swapped ? Self.record(BigEndianWords.self, buffer, at: position, captured: captured, length: length, nanosecond: nanosecond)
+                             : Self.record(LittleEndianWords.self, buffer, at: position, captured: captured, length: length, nanosecond: nanosecond)
         position += Self.recordHeader + captured
-        // libpcap reads both as signed 32-bit numbers.
-        let time = Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * (nanosecond ? 1 : 1000)
-        return .packet(RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: length, bytes: data))
+        return .packet(packet)
+    }
+
+    /// The record at `position`, whole in the buffer, with the lengths its header gives.
+    @inline(__always)
+    private static func record<Words: WordOrder>(_: Words.Type, _ buffer: UnsafeMutableRawPointer, at position: Int, captured: Int, length: Int,
+                                                 nanosecond: Bool) -> RawPacket {
+        let seconds = Words.word(buffer, position), fraction = Words.word(buffer, position &+ 4)
+        // libpcap reads both as signed 32-bit numbers; their sum cannot overflow.
+        let time = Int64(Int32(bitPattern: seconds)) &* 1_000_000_000 &+ Int64(Int32(bitPattern: fraction)) &* (nanosecond ? 1 : 1000)
+        return RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: length,
+                         bytes: UnsafeRawBufferPointer(start: buffer + (position &+ recordHeader), count: captured))
     }
 
     /// How a batch ended: `packets` holds some; `end` and `unusual` as for one record, with none.
@@ -115,18 +123,13 @@ struct PcapRecords {
     /// into `packets`; at anything else it stops, and the next call's `next()` takes it. Made once
     /// for each byte order and read from locals, as `PcapngReader.takeEnhancedPackets` is.
     private mutating func takeBuffered<Words: WordOrder>(_: Words.Type, into packets: inout [RawPacket], limit: Int) {
-        let buffer = self.buffer, filled = self.filled, snaplen = self.snaplen
-        let scale: Int64 = nanosecond ? 1 : 1000
+        let buffer = self.buffer, filled = self.filled, snaplen = self.snaplen, nanosecond = self.nanosecond
         var position = self.position
         defer { self.position = position }
         while packets.count < limit, filled &- position >= Self.recordHeader {
             let captured = Int(Words.word(buffer, position &+ 8)), length = Int(Words.word(buffer, position &+ 12))
             guard captured <= snaplen, captured <= length, filled &- position &- Self.recordHeader >= captured else { return }
-            let seconds = Words.word(buffer, position), fraction = Words.word(buffer, position &+ 4)
-            // libpcap reads both as signed 32-bit numbers; their sum cannot overflow.
-            let time = Int64(Int32(bitPattern: seconds)) &* 1_000_000_000 &+ Int64(Int32(bitPattern: fraction)) &* scale
-            packets.append(RawPacket(timestamp: Timestamp(nanoseconds: time), originalLength: length,
-                                     bytes: UnsafeRawBufferPointer(start: buffer + (position &+ Self.recordHeader), count: captured)))
+            packets.append(Self.record(Words.self, buffer, at: position, captured: captured, length: length, nanosecond: nanosecond))
             position = position &+ Self.recordHeader &+ captured
         }
     }

@@ -125,10 +125,8 @@ public final class PcapngReader: CaptureFileReader {
         var position = self.position
         defer { self.position = position }
         units.withUnsafeBufferPointer { units in
-            while packets.count < limit, filled &- position >= 32, Words.word(buffer, position) == 6 {
-                // Every offset formed here lies in the buffer, checked before it is formed: no sum overflows.
-                let length = Int(Words.word(buffer, position &+ 4))
-                guard length >= 32, length & 3 == 0, length <= filled &- position, Words.word(buffer, position &+ length &- 4) == UInt32(length) else { break }
+            while packets.count < limit, let length = Self.wholeEnhancedPacketBlock(Words.self, buffer, at: position, filled: filled) {
+                // Every offset formed here lies in the block, which lies in the buffer: no sum overflows.
                 let body = position &+ 8
                 let interface = Int(Words.word(buffer, body)), captured = Int(Words.word(buffer, body &+ 12))
                 guard interface < described, captured <= length &- 32 else {
@@ -162,13 +160,24 @@ public final class PcapngReader: CaptureFileReader {
     /// else, which `readBlock` then takes with all its checks and reading.
     @inline(__always)
     private func takeEnhancedPacketBlock() -> Bool {
-        guard descriptor >= 0, filled - position >= 32,
-              swap(buffer.loadUnaligned(fromByteOffset: position, as: UInt32.self)) == 6 else { return false }
-        let length = Int(swap(buffer.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)))
-        guard length >= 32, length % 4 == 0, length <= filled - position,
-              swap(buffer.loadUnaligned(fromByteOffset: position + length - 4, as: UInt32.self)) == UInt32(length) else { return false }
+        guard descriptor >= 0 else { return false }
+        let whole = swapped ? Self.wholeEnhancedPacketBlock(SwappedWords.self, buffer, at: position, filled: filled)
+                            : Self.wholeEnhancedPacketBlock(NativeWords.self, buffer, at: position, filled: filled)
+        guard let length = whole else { return false }
         take(6, length: length)
         return true
+    }
+
+    /// The length of the block at `position` when it is an enhanced packet block wholly in the
+    /// buffer (which ends at `filled`) whose two lengths agree; nil for anything else.
+    @inline(__always)
+    private static func wholeEnhancedPacketBlock<Words: WordOrder>(_: Words.Type, _ buffer: UnsafeMutableRawPointer, at position: Int,
+                                                                  filled: Int) -> Int? {
+        guard filled &- position >= 32, Words.word(buffer, position) == 6 else { return nil }
+        let length = Int(Words.word(buffer, position &+ 4))
+        guard length >= 32, length & 3 == 0, length <= filled &- position,
+              Words.word(buffer, position &+ length &- 4) == UInt32(length) else { return nil }
+        return length
     }
 
     // MARK: blocks
