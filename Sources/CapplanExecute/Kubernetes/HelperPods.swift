@@ -27,11 +27,13 @@ struct HelperPods {
     /// Creates a helper again from the manifest `create` kept, once what is left of the old one
     /// (a pod still being deleted, or one that ended) is deleted and gone. The caller waits until it is Ready.
     func recreate(_ helper: HelperPod) throws {
-        // A pod takes about 10 s to go in the lab. The capture waits meanwhile, and a failed try is tried again:
-        // 20 s at most (`deletePod` gives kubectl's own wait 10 s of it).
+        // The old pod's object is removed at once, not awaited: with the node busy, a pod took over 10 s
+        // to go (the lab under load), and in CI over 35 s, so the capture was not resumed before it
+        // stopped. Its containers only sleep, and the kubelet stops them as it catches up. A failed
+        // try is tried again: 20 s at most.
         var brief = kubectl
         brief.timeout = 20
-        if case .failed(let why) = brief.deletePod(namespace: helper.namespace, name: helper.name) {
+        if case .failed(let why) = brief.deletePod(namespace: helper.namespace, name: helper.name, force: true) {
             throw KubernetesError("the old helper pod is not gone: \(why)")
         }
         try kubectl.check(["create", "-f", manifestFile(helper)], what: "create the helper pod on node \(helper.node.value ?? "?") again")

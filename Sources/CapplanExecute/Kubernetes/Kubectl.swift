@@ -93,11 +93,14 @@ public struct Kubectl: Sendable {
 
     // MARK: undo actions (also used by `capplan cleanup`)
 
-    /// Deletes a pod and waits until it is gone.
-    public func deletePod(namespace: String, name: String) -> UndoOutcome {
+    /// Deletes a pod and waits until it is gone. `force`: its object goes at once (`--force
+    /// --grace-period=0`), without waiting for its node to confirm that its containers stopped,
+    /// which on a busy node takes tens of seconds: for a helper that is already gone or going.
+    public func deletePod(namespace: String, name: String, force: Bool = false) -> UndoOutcome {
         let wait = max(5, Int(timeout) - 10)
-        guard let result = try? run(["delete", "pod", "-n", namespace, name, "--ignore-not-found", "--wait=true",
-                                     "--grace-period=1", "--timeout=\(wait)s"], timeout: timeout) else {
+        let grace = force ? ["--force", "--grace-period=0"] : ["--grace-period=1"]
+        guard let result = try? run(["delete", "pod", "-n", namespace, name, "--ignore-not-found", "--wait=true"] + grace
+                                    + ["--timeout=\(wait)s"], timeout: timeout) else {
             return .failed("cannot run kubectl to delete pod \(namespace)/\(name)")
         }
         if result.timedOut { return .failed("pod \(namespace)/\(name) was not gone within \(Int(timeout)) s") }
