@@ -44,6 +44,17 @@ final class PacketBatch<Item>: @unchecked Sendable {
         count += 1
     }
 
+    /// The item at `index`, and its bytes, which stay where they are.
+    @inline(__always)
+    func item(at index: Int) -> Item { items[index] }
+
+    /// Puts `item` and its bytes in the place of the item at `index`, whose bytes were as many.
+    @inline(__always)
+    func replace(at index: Int, with item: Item, bytes raw: UnsafeRawBufferPointer, at range: Range<Int>) {
+        items[index] = item
+        if let source = raw.baseAddress { (bytes + range.lowerBound).copyMemory(from: source, byteCount: range.count) }
+    }
+
     /// The items in the order they were appended; valid until the batch changes.
     var appended: UnsafeBufferPointer<Item> { UnsafeBufferPointer(start: items, count: count) }
 

@@ -172,7 +172,8 @@ public struct PathTracer {
         } else {
             if views.isEmpty { reserve() }
             guard let id = views.id(point: point, proto: packet.proto, from, to, limit: 2 * limit) else {
-                untraced += 1
+                // What is counted is key packets (summary.json's `untracedPackets`), not data segments.
+                if !packet.isData { untraced += 1 }
                 return
             }
             (view, fromLow) = (id, ViewTable.fromLow(from, to))

@@ -13,6 +13,7 @@ public final class TracingThread: @unchecked Sendable {
     /// packet: kept off each other's cache lines.
     private let apart = CacheLinePadding()
     @exclusivity(unchecked) private var batch = Batch()
+    @exclusivity(unchecked) private var latestData = LatestData()
     @exclusivity(unchecked) private var report: PathReport?
     private let decoders: [PacketDecoder]
     @exclusivity(unchecked) private var thread: HandOff<Batch>?
@@ -35,19 +36,34 @@ public final class TracingThread: @unchecked Sendable {
         // transfer's return traffic, passed by here without a copy or a decode. Of a segment the
         // tracer reads the headers and the start of the payload: a full-size capture's 1,500-byte
         // segments are not copied whole to be hashed 16 bytes deep.
-        guard let kept = decoders[point].prefixUnlessBareTCPAck(raw, payload: PathTracer.hashedPayload) else { return }
-        take(UnsafeRawBufferPointer(start: raw.baseAddress, count: kept), point: point, number: number, timestamp: timestamp)
+        guard let (kept, addresses, ports) = decoders[point].prefixAndDataFlow(raw, payload: PathTracer.hashedPayload) else { return }
+        take(UnsafeRawBufferPointer(start: raw.baseAddress, count: kept), point: point, number: number, timestamp: timestamp,
+             dataFlow: (addresses, ports))
     }
 
     /// A packet the tracer may follow. Out of line, so that passing a bare ACK by costs `add` no
     /// more than the check: with this inline, `add` saved and restored the registers this needs
     /// for every packet (17 instructions a call, on the reading thread).
     @inline(never)
-    private func take(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp) {
+    /// `dataFlow`: a data segment's connection one way (`prefixAndDataFlow`), zeros for anything else.
+    private func take(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp, dataFlow: (addresses: UInt64, ports: UInt32)) {
         // Compared with nil, not bound, per packet: binding the thread would retain and release it each time.
         if thread == nil {
             follow(raw, point: point, number: number, timestamp: timestamp)
             return
+        }
+        if dataFlow.addresses != 0 {
+            let slot = latestData.slot(point: point, dataFlow.addresses, dataFlow.ports)
+            if latestData.holds(slot, point: point, dataFlow.addresses, dataFlow.ports) {
+                let index = latestData.item(slot)
+                let earlier = batch.packets.item(at: index)
+                if earlier.raw.count == raw.count {
+                    batch.packets.replace(at: index, with: Batch.Item(point: point, number: number, timestamp: timestamp, raw: earlier.raw),
+                                          bytes: raw, at: earlier.raw)
+                    return
+                }
+            }
+            latestData.note(slot, point: point, dataFlow.addresses, dataFlow.ports, item: batch.packets.count)
         }
         batch.append(raw, point: point, number: number, timestamp: timestamp)
         if batch.packets.count >= Self.batchSize { handOver() }
@@ -57,6 +73,7 @@ public final class TracingThread: @unchecked Sendable {
         guard let thread else { return }
         thread.submit(batch)
         batch = thread.reuse() ?? Batch()
+        latestData.forget()
     }
 
     /// After the last packet: the thread follows what is left and then builds the report
@@ -69,6 +86,7 @@ public final class TracingThread: @unchecked Sendable {
         batch.reportFrom = .some(start)
         thread.submit(batch)
         batch = Batch()
+        latestData.forget()
     }
 
     /// Waits for the report `finish(start:)` asked for.
@@ -121,4 +139,48 @@ public final class TracingThread: @unchecked Sendable {
             reportFrom = nil
         }
     }
+}
+
+/// Where the batch being filled holds each connection's latest data segment, one way, at a point:
+/// a data segment of a bulk transfer takes the place of the one before it in the batch (when
+/// as many bytes were kept of both). The tracer keeps a connection's last data segment each way
+/// at each point, and does with any other data segment only what depends on where it goes (its
+/// connection's view, found or made at the earlier segment's place): the one in the earlier's
+/// place leaves it as both would have. A bulk transfer's segments were most of what the tracer's
+/// thread was handed. Direct-mapped, a hit checked against the connection; a batch handed over
+/// makes every entry stale (`generation`), without clearing them.
+struct LatestData {
+    private struct Entry {
+        var addresses: UInt64 = 0
+        var ports: UInt32 = 0
+        var point: Int32 = -1
+        var item: Int32 = 0
+        var generation: Int32 = -1
+    }
+
+    private var entries = [Entry](repeating: Entry(), count: 512)
+    private var generation: Int32 = 0
+
+    @inline(__always)
+    func slot(point: Int, _ addresses: UInt64, _ ports: UInt32) -> Int {
+        let mixed = (addresses ^ UInt64(ports) << 17 ^ UInt64(truncatingIfNeeded: point) << 41) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: mixed >> 55)
+    }
+
+    @inline(__always)
+    func holds(_ slot: Int, point: Int, _ addresses: UInt64, _ ports: UInt32) -> Bool {
+        let entry = entries[slot]
+        return entry.generation == generation && entry.addresses == addresses && entry.ports == ports && Int(entry.point) == point
+    }
+
+    @inline(__always)
+    func item(_ slot: Int) -> Int { Int(entries[slot].item) }
+
+    @inline(__always)
+    mutating func note(_ slot: Int, point: Int, _ addresses: UInt64, _ ports: UInt32, item: Int) {
+        entries[slot] = Entry(addresses: addresses, ports: ports, point: Int32(truncatingIfNeeded: point), item: Int32(item), generation: generation)
+    }
+
+    /// The batch was handed over: no entry points into the next one.
+    mutating func forget() { generation &+= 1 }
 }

@@ -62,6 +62,21 @@ extension PacketDecoder {
         return isBareAck(raw, at: at) ? nil : prefix(raw, at: at, payload: payload)
     }
 
+    /// `prefixUnlessBareTCPAck`, and, for a data segment over IPv4 (payload on the wire, none of
+    /// SYN, FIN and RST), its connection one way (addresses, ports) packed in two words; 0 for
+    /// anything else. For the pass that lets a connection's next data segment take the place of
+    /// the one before it.
+    @inlinable @inline(__always)
+    public func prefixAndDataFlow(_ raw: UnsafeRawBufferPointer, payload: Int) -> (kept: Int, addresses: UInt64, ports: UInt32)? {
+        guard let at = plainTCP(raw, captured: 14) else { return (raw.count, 0, 0) }
+        if isBareAck(raw, at: at) { return nil }
+        let kept = prefix(raw, at: at, payload: payload)
+        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
+        guard !at.v6, tcpHeader >= 20, Int(raw.u16(16)) - at.ipHeader > tcpHeader, raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0,
+              kept >= at.tcp + 20 else { return (kept, 0, 0) }
+        return (kept, UInt64(raw.u32(26)) << 32 | UInt64(raw.u32(30)), raw.u32(at.tcp))
+    }
+
     /// How many of a packet's bytes give what `quickTCPSegment` (and `decode`, but for how much
     /// payload was captured) reads of it, with its first `payload` payload bytes: a plain TCP
     /// segment whose IP header states its length is cut after them; anything else is kept whole
