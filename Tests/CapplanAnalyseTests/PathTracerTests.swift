@@ -196,11 +196,7 @@ struct PathTracerTests {
     }
     /// Real traffic with its payloads: the lab's capture and Zeek's traces.
     static func realCaptures() throws -> [String] {
-        let zeek = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let traces = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
-                                  "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
-        return [try NetLab.shared.get().ethernet] + traces.sorted().filter { $0.hasSuffix(".pcap") }.map { zeek + "/" + $0 }
+        return [try NetLab.shared.get().ethernet] + (try Corpus.captures(in: "zeek")).filter { $0.hasSuffix(".pcap") }
     }
 
     /// The tracing thread is handed a plain segment's headers and the first `hashedPayload` bytes of

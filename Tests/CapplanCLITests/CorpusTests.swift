@@ -7,13 +7,9 @@ import Testing
 /// them end in a report, or in a clear error (exit 1 saying why; for redact, 3 when it wrote what
 /// came before the damage), never a crash and never a hang.
 struct CorpusTests {
-    static let folder = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/tcpdump-tests").path
+    static let folder = Corpus.folder("tcpdump-tests")
 
-    static func captures() throws -> [String] {
-        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
-                                 "the corpus is missing: tcpdump's test captures belong in \(folder) (see its SOURCES.md); CI has them there")
-        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { folder + "/" + $0 }
-    }
+    static func captures() throws -> [String] { try Corpus.captures(in: "tcpdump-tests") }
 
     @Test func everyTcpdumpTestCaptureIsReportedAndRedactedOrRefusedClearly() throws {
         let captures = try Self.captures()
@@ -46,12 +42,7 @@ struct CorpusTests {
     }
 
     /// Zeek's traces (../shared/corpus/zeek), pcap and pcapng, by name.
-    static func zeekTraces() throws -> [String] {
-        let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: zeek),
-                                 "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
-        return names.sorted().filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.map { zeek + "/" + $0 }
-    }
+    static func zeekTraces() throws -> [String] { try Corpus.captures(in: "zeek") }
 
     /// Two analysis threads give exactly the report of one (flows split between them by a hash,
     /// merged at the end): on every capture of both corpora, and on the benchmark's kind of

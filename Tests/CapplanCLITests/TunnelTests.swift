@@ -8,12 +8,11 @@ import Testing
 /// Redaction rewrites the outer and the inner addresses alike.
 @Suite(.serialized)
 struct TunnelTests {
-    static let zeek = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+    static let zeek = Corpus.folder("zeek")
 
     /// Zeek's TCP and UDP connections of a conn.log: (proto, orig, resp, state).
     static func zeekConnections(_ name: String) throws -> [[String]] {
-        let text = try #require(try? String(contentsOfFile: zeek + "/\(name).conn.log", encoding: .utf8),
-                                "the Zeek corpus is missing: its traces belong in \(zeek) (see its SOURCES.md); CI has them there")
+        let text = try #require(try? String(contentsOfFile: zeek + "/\(name).conn.log", encoding: .utf8), Corpus.missing("zeek"))
         let lines = text.split(separator: "\n").map(String.init)
         let fields = try #require(lines.first { $0.hasPrefix("#fields") }?.split(separator: "\t").dropFirst().map(String.init))
         func column(_ name: String) throws -> Int { try #require(fields.firstIndex(of: name)) }

@@ -8,7 +8,7 @@ import Testing
 /// listed below, each with its reason; any other difference fails, and so does a listed trace
 /// that no longer differs (the list must be kept true).
 struct ZeekBaselineTests {
-    static let folder = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
+    static let folder = Corpus.folder("zeek")
 
     /// Differences kept on purpose.
     static let onPurpose: [String: String] = [
@@ -86,8 +86,7 @@ struct ZeekBaselineTests {
     }
 
     @Test func everyZeekConnectionAgreesButThoseListed() throws {
-        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: Self.folder),
-                                 "the Zeek corpus is missing: its traces belong in \(Self.folder) (see its SOURCES.md); CI has them there")
+        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: Self.folder), Corpus.missing("zeek"))
         let logs = names.filter { $0.hasSuffix(".conn.log") }.map { String($0.dropLast(".conn.log".count)) }.sorted()
         #expect(logs.count == 40)
         var differing: Set<String> = []

@@ -105,13 +105,8 @@ struct PcapReaderTests {
     }
 
     @Test func tcpdumpsTestCapturesReadTheSameBothWays() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus/tcpdump-tests").path
-        let files = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
-                                 "the corpus is missing: tcpdump's test captures belong in \(folder) (see its SOURCES.md); CI has them there")
         var classic = 0
-        for name in files.sorted() where !name.hasSuffix(".md") {
-            let path = folder + "/" + name
+        for path in try Corpus.captures(in: "tcpdump-tests") {
             guard !PcapngReader.looksLikePcapng(path) else { continue }
             classic += 1
             Self.expectSame(path)

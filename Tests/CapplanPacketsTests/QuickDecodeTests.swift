@@ -26,14 +26,10 @@ struct QuickDecodeTests {
     }
 
     @Test func theQuickReadersNeverDisagreeWithTheDecoderOnEitherCorpus() throws {
-        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus")
         var packets = 0, quick = 0, bare = 0, segments = 0
-        for folder in ["zeek", "tcpdump-tests"].map({ corpus.appendingPathComponent($0).path }) {
-            let files = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
-                                     "the corpus is missing: its captures belong in \(folder) (see its SOURCES.md); CI has them there")
-            for name in files.sorted() where name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") {
-                guard let reader = try? openCaptureFile(folder + "/" + name), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
+        for folder in ["zeek", "tcpdump-tests"] {
+            for name in try Corpus.captures(in: folder) {
+                guard let reader = try? openCaptureFile(name), let decoder = try? PacketDecoder(linkType: reader.linkType) else { continue }
                 while let packet = try? reader.next() {
                     let seen = Self.expectAgreement(packet.bytes, decoder: decoder, "\(name) packet \(packets)")
                     packets += 1

@@ -1,5 +1,6 @@
 @testable import CapplanPackets
 @testable import CapplanRedact
+import CapplanTestSupport
 import Foundation
 import Testing
 
@@ -22,14 +23,10 @@ struct DerivedDecodingTests {
     @Test(arguments: 0..<ruleSets.count)
     func theDecodingHandedBackIsTheRedactedBytesDecoding(_ index: Int) throws {
         let (name, rules) = Self.ruleSets[index]
-        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/corpus")
         var packets = 0, derived = 0, disagreements = 0
-        for folder in ["zeek", "tcpdump-tests"].map({ corpus.appendingPathComponent($0).path }) {
-            let files = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
-                                     "the corpus is missing: its captures belong in \(folder) (see its SOURCES.md); CI has them there")
-            for file in files.sorted() where file.hasSuffix(".pcap") || file.hasSuffix(".pcapng") {
-                guard let reader = try? openCaptureFile(folder + "/" + file), let decoder = try? PacketDecoder(linkType: reader.linkType),
+        for folder in ["zeek", "tcpdump-tests"] {
+            for file in try Corpus.captures(in: folder) {
+                guard let reader = try? openCaptureFile(file), let decoder = try? PacketDecoder(linkType: reader.linkType),
                       let redactor = try? Redactor(rules: rules, linkType: reader.linkType, snaplen: 65_535) else { continue }
                 while let packet = try? reader.next() {
                     packets += 1

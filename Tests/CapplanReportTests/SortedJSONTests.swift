@@ -1,6 +1,7 @@
 import CapplanAnalyse
 import CapplanPackets
 import CapplanReport
+import CapplanTestSupport
 import Foundation
 import Testing
 
@@ -138,16 +139,12 @@ struct SortedJSONTests {
     }
 
     @Test func theZeekCorpusSummariesAsFoundationWritesThem() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = root.deletingLastPathComponent().appendingPathComponent("shared/corpus/zeek").path
-        let names = try #require(try? FileManager.default.contentsOfDirectory(atPath: folder),
-                                 "the Zeek corpus is missing: its traces belong in \(folder) (see its SOURCES.md); CI has them there")
         var compared = 0
-        for name in names.sorted() where name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") {
-            guard let summary = try? CaptureReport.analyse(path: folder + "/" + name) else { continue }
-            #expect(try SummaryJSON.render(summary) == Self.foundation(summary) + "\n", "\(name)")
+        for capture in try Corpus.captures(in: "zeek") {
+            guard let summary = try? CaptureReport.analyse(path: capture) else { continue }
+            #expect(try SummaryJSON.render(summary) == Self.foundation(summary) + "\n", "\(capture)")
             compared += 1
         }
-        #expect(compared >= 30, "only \(compared) traces of \(folder) were read")
+        #expect(compared >= 30, "only \(compared) traces of \(Corpus.folder("zeek")) were read")
     }
 }
