@@ -43,9 +43,9 @@ public final class TracingThread: @unchecked Sendable {
 
     /// A packet the tracer may follow. Out of line, so that passing a bare ACK by costs `add` no
     /// more than the check: with this inline, `add` saved and restored the registers this needs
-    /// for every packet (17 instructions a call, on the reading thread).
+    /// for every packet (17 instructions a call, on the reading thread). `dataFlow`: a data
+    /// segment's connection one way (`prefixAndDataFlow`), zeros for anything else (`LatestData`).
     @inline(never)
-    /// `dataFlow`: a data segment's connection one way (`prefixAndDataFlow`), zeros for anything else.
     private func take(_ raw: UnsafeRawBufferPointer, point: Int, number: Int, timestamp: Timestamp, dataFlow: (addresses: UInt64, ports: UInt32)) {
         // Compared with nil, not bound, per packet: binding the thread would retain and release it each time.
         if thread == nil {
