@@ -3,7 +3,7 @@ import CapplanTestSupport
 import Foundation
 import Testing
 
-/// The quick readers (`quickTCPEndpoints`, `isBareTCPAck`, `quickTCPSegment`) let passes skip the full decode of
+/// The quick readers (`quickTCPEndpoints`, `isBareTCPAck`, `quickTCPSegment`, `prefixAndDataFlow`) let passes skip the full decode of
 /// most packets; they may say "unsure", never something `decode` does not say. Checked on every
 /// packet of both corpora (real traffic, and tcpdump's malformed captures) and on crafted edges.
 struct QuickDecodeTests {
@@ -21,6 +21,20 @@ struct QuickDecodeTests {
         if bare {
             #expect(plainTCP && decoded.payloadLength == 0 && decoded.tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0,
                     "\(`where`)")
+        }
+        // A data segment's connection, which the path's hand-over lets the next segment's take the place of:
+        // only where decode says a plain IPv4 segment with payload and none of SYN, FIN and RST, and read
+        // whole enough to be read again quickly.
+        let handed = decoder.prefixAndDataFlow(raw, payload: 16)
+        #expect((handed == nil) == bare, "\(`where`)")
+        if let handed, handed.addresses != 0 {
+            let ports = UInt32(decoded.sourcePort) << 16 | UInt32(decoded.destinationPort)
+            #expect(plainTCP && decoded.network == .ipv4 && decoded.payloadLength > 0
+                    && decoded.tcp.flags & (TCPHeader.syn | TCPHeader.fin | TCPHeader.rst) == 0
+                    && IPAddress(ipv4: UInt32(handed.addresses >> 32)) == decoded.source
+                    && IPAddress(ipv4: UInt32(truncatingIfNeeded: handed.addresses)) == decoded.destination
+                    && handed.ports == ports && handed.kept == decoder.prefixForSegmentFields(raw, payload: 16)
+                    && decoder.quickTCPSegment(UnsafeRawBufferPointer(rebasing: raw[..<handed.kept])) != nil, "\(`where`)")
         }
         return (decoder.quickTCPEndpoints(raw) != nil, bare, decoder.quickTCPSegment(raw) != nil)
     }

@@ -53,19 +53,11 @@ extension PacketDecoder {
         return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
     }
 
-    /// Nil for a bare ACK (`isBareTCPAck`); otherwise `prefixForSegmentFields(raw, payload:)`,
-    /// from the same reading of the headers: for the pass that passes bare ACKs by and hands the
-    /// rest on.
-    @inlinable @inline(__always)
-    public func prefixUnlessBareTCPAck(_ raw: UnsafeRawBufferPointer, payload: Int) -> Int? {
-        guard let at = plainTCP(raw, captured: 14) else { return raw.count }
-        return isBareAck(raw, at: at) ? nil : prefix(raw, at: at, payload: payload)
-    }
-
-    /// `prefixUnlessBareTCPAck`, and, for a data segment over IPv4 (payload on the wire, none of
-    /// SYN, FIN and RST), its connection one way (addresses, ports) packed in two words; 0 for
-    /// anything else. For the pass that lets a connection's next data segment take the place of
-    /// the one before it.
+    /// Nil for a bare ACK (`isBareTCPAck`); otherwise `prefixForSegmentFields(raw, payload:)`
+    /// and, for a data segment over IPv4 (payload on the wire, none of SYN, FIN and RST), its
+    /// connection one way (addresses, ports) packed in two words, zeros for anything else; from
+    /// the same reading of the headers. For the pass that passes bare ACKs by, hands the rest on,
+    /// and lets a connection's next data segment take the place of the one before it.
     @inlinable @inline(__always)
     public func prefixAndDataFlow(_ raw: UnsafeRawBufferPointer, payload: Int) -> (kept: Int, addresses: UInt64, ports: UInt32)? {
         guard let at = plainTCP(raw, captured: 14) else { return (raw.count, 0, 0) }
