@@ -1,3 +1,5 @@
+import CapplanAnalyse
+import CapplanPackets
 import CapplanTestSupport
 import Foundation
 import Testing
@@ -98,6 +100,35 @@ struct CorpusTests {
             #expect(one.status == two.status, "\(trace)")
             guard one.status == 0 else { continue }
             #expect(one.stdout == two.stdout, "\(trace): the two-thread path report differs")
+            if one.stdout.contains("\"last DATA\"") { followed += 1 }
+        }
+        #expect(followed >= 10, "\(followed) traces whose data segments the path followed")
+    }
+
+    /// The same for a capture.pcapng as apply writes it for `interfaces: path`: one file, each
+    /// point an interface that its comment describes. Each of Zeek's Ethernet traces is written
+    /// out as seen at a pod's veth, its node's uplink and the far node's, every packet three times.
+    @Test func twoThreadsFollowAnApplyWrittenPathExactlyAsOne() throws {
+        let points = [PathPoint(name: "a/veth1", node: "a", role: .podVeth, pod: "corpus/client"),
+                      PathPoint(name: "a/eth0", node: "a", role: .uplink), PathPoint(name: "b/eth0", node: "b", role: .uplink)]
+        var followed = 0
+        for trace in try Self.zeekTraces() {
+            guard let reader = try? openCaptureFile(trace), reader.linkType == 1 else { continue }
+            let file = Crafter.directory + "/path-\(UUID().uuidString).pcapng"
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let writer = try PcapngWriter(path: file, comment: nil, application: "capplan tests", interfaces: points.map {
+                PcapngInterface(name: $0.name, comment: $0.pcapngComment, linkType: 1, snaplen: 262_144)
+            })
+            while let packet = try? reader.next() {
+                for point in points.indices {
+                    writer.write(interface: point, timestamp: packet.timestamp, bytes: packet.bytes, originalLength: packet.originalLength)
+                }
+            }
+            writer.close()
+            let one = runCLI("report", file, "--format", "json", "--threads", "1")
+            let two = runCLI("report", file, "--format", "json", "--threads", "2")
+            let name = (trace as NSString).lastPathComponent
+            #expect(one.status == 0 && one.stdout == two.stdout, "\(name): the two-thread path report differs")
             if one.stdout.contains("\"last DATA\"") { followed += 1 }
         }
         #expect(followed >= 10, "\(followed) traces whose data segments the path followed")
