@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "CapplanExecuteTests", dependencies: ["CapplanExecute", "CapplanLoad", "CapplanPlan", "CapplanAnalyse", "CapplanReport", "CapplanRedact", "CapplanPackets", "CapplanTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CapplanPlanTests", dependencies: ["CapplanPlan", "CapplanLoad"], swiftSettings: strict),
-        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanTestSupport"], exclude: ["Golden"],
+        .testTarget(name: "CapplanCLITests", dependencies: ["CapplanCLI", "capplan", "CapplanAnalyse", "CapplanPackets", "CapplanTestSupport"], exclude: ["Golden"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

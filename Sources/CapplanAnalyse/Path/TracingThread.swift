@@ -54,14 +54,11 @@ public final class TracingThread: @unchecked Sendable {
         }
         if dataFlow.addresses != 0 {
             let slot = latestData.slot(point: point, dataFlow.addresses, dataFlow.ports)
-            if latestData.holds(slot, point: point, dataFlow.addresses, dataFlow.ports) {
-                let index = latestData.item(slot)
-                let earlier = batch.packets.item(at: index)
-                if earlier.raw.count == raw.count {
-                    batch.packets.replace(at: index, with: Batch.Item(point: point, number: number, timestamp: timestamp, raw: earlier.raw),
-                                          bytes: raw, at: earlier.raw)
-                    return
-                }
+            if let index = latestData.item(slot, point: point, dataFlow.addresses, dataFlow.ports),
+               case let earlier = batch.packets.item(at: index), earlier.raw.count == raw.count {
+                batch.packets.replace(at: index, with: Batch.Item(point: point, number: number, timestamp: timestamp, raw: earlier.raw),
+                                      bytes: raw, at: earlier.raw)
+                return
             }
             latestData.note(slot, point: point, dataFlow.addresses, dataFlow.ports, item: batch.packets.count)
         }
@@ -167,14 +164,13 @@ struct LatestData {
         return Int(truncatingIfNeeded: mixed >> 55)
     }
 
+    /// Where in the batch the connection's latest data segment is, if the slot holds it.
     @inline(__always)
-    func holds(_ slot: Int, point: Int, _ addresses: UInt64, _ ports: UInt32) -> Bool {
+    func item(_ slot: Int, point: Int, _ addresses: UInt64, _ ports: UInt32) -> Int? {
         let entry = entries[slot]
-        return entry.generation == generation && entry.addresses == addresses && entry.ports == ports && Int(entry.point) == point
+        let holds = entry.generation == generation && entry.addresses == addresses && entry.ports == ports && Int(entry.point) == point
+        return holds ? Int(entry.item) : nil
     }
-
-    @inline(__always)
-    func item(_ slot: Int) -> Int { Int(entries[slot].item) }
 
     @inline(__always)
     mutating func note(_ slot: Int, point: Int, _ addresses: UInt64, _ ports: UInt32, item: Int) {

@@ -28,8 +28,8 @@ struct HelperPods {
     /// (a pod still being deleted, or one that ended) is deleted and gone. The caller waits until it is Ready.
     func recreate(_ helper: HelperPod) throws {
         // The old pod's object is removed at once, not awaited: with the node busy, a pod took over 10 s
-        // to go (the lab under load), and in CI over 35 s, so the capture was not resumed before it
-        // stopped. Its containers only sleep, and the kubelet stops them as it catches up. A failed
+        // to go (the lab under load), and in CI, it seems, over 35 s, so the capture was not resumed
+        // before it stopped. Its containers only sleep, and the kubelet stops them as it catches up. A failed
         // try is tried again: 20 s at most.
         var brief = kubectl
         brief.timeout = 20

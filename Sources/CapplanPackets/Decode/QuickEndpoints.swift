@@ -43,14 +43,26 @@ extension PacketDecoder {
         return isBareAck(raw, at: at)
     }
 
-    /// Whether a segment `plainTCP` found is a bare ACK: what the IP header says follows it (IPv6:
-    /// its payload length; IPv4: the total length less the header) is the TCP header alone, and
-    /// none of SYN, FIN and RST is set.
+    /// Whether a segment `plainTCP` found is a bare ACK: no payload on the wire, and none of SYN,
+    /// FIN and RST set.
     @inlinable @inline(__always)
     func isBareAck(_ raw: UnsafeRawBufferPointer, at: (tcp: Int, ipHeader: Int, v6: Bool)) -> Bool {
+        payloadOnTheWire(raw, at: at) == 0 && !carriesSynFinOrRst(raw, at: at)
+    }
+
+    /// The payload a segment `plainTCP` found carries on the wire: what the IP header says follows
+    /// it (IPv6: its payload length; IPv4: the total length less the header) less the TCP header.
+    /// Nil for a TCP header under 20 bytes, which `decode` reads its own way.
+    @inlinable @inline(__always)
+    func payloadOnTheWire(_ raw: UnsafeRawBufferPointer, at: (tcp: Int, ipHeader: Int, v6: Bool)) -> Int? {
         let following = at.v6 ? Int(raw.u16(18)) : Int(raw.u16(16)) - at.ipHeader
         let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
-        return tcpHeader >= 20 && following == tcpHeader && raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0
+        return tcpHeader >= 20 ? following - tcpHeader : nil
+    }
+
+    @inlinable @inline(__always)
+    func carriesSynFinOrRst(_ raw: UnsafeRawBufferPointer, at: (tcp: Int, ipHeader: Int, v6: Bool)) -> Bool {
+        raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) != 0
     }
 
     /// Nil for a bare ACK (`isBareTCPAck`); otherwise `prefixForSegmentFields(raw, payload:)`
@@ -61,11 +73,10 @@ extension PacketDecoder {
     @inlinable @inline(__always)
     public func prefixAndDataFlow(_ raw: UnsafeRawBufferPointer, payload: Int) -> (kept: Int, addresses: UInt64, ports: UInt32)? {
         guard let at = plainTCP(raw, captured: 14) else { return (raw.count, 0, 0) }
-        if isBareAck(raw, at: at) { return nil }
+        let carried = payloadOnTheWire(raw, at: at)
+        if carried == 0, !carriesSynFinOrRst(raw, at: at) { return nil }
         let kept = prefix(raw, at: at, payload: payload)
-        let tcpHeader = Int(raw[at.tcp + 12] >> 4) * 4
-        guard !at.v6, tcpHeader >= 20, Int(raw.u16(16)) - at.ipHeader > tcpHeader, raw[at.tcp + 13] & (0x01 | 0x02 | 0x04) == 0,
-              kept >= at.tcp + 20 else { return (kept, 0, 0) }
+        guard !at.v6, let carried, carried > 0, !carriesSynFinOrRst(raw, at: at), kept >= at.tcp + 20 else { return (kept, 0, 0) }
         return (kept, UInt64(raw.u32(26)) << 32 | UInt64(raw.u32(30)), raw.u32(at.tcp))
     }
 
