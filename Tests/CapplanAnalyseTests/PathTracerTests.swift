@@ -282,6 +282,41 @@ struct PathTracerTests {
         if let (point, from, to, slot) = last { #expect(slots.slot(point: point, from, to) == slot) }
     }
 
+    /// The newest packet of each key, through the table's rebuilds: a key whose newest packet is
+    /// still in the window is found with it, one followed again with the later packet; one that
+    /// left the window is found with its packet or not at all; a key never set is not found.
+    @Test func recentKeysKeepEveryKeyInTheWindowThroughRebuilds() {
+        let window = 5_000
+        let key = { (id: Int) in PathTracer.Key(a: UInt64(id) &* 0x9E37_79B9, b: UInt64(id % 7), c: UInt64(id / 3)) }
+        var recent = RecentKeys()
+        var followed: [PathTracer.Key] = []
+        var newest: [Int: Int] = [:]
+        var ids: [Int] = []
+        // 20,000 packets, every tenth one a key followed 100 packets before: the table rebuilds
+        // many times, each time leaving out what is older than the window.
+        for n in 0..<20_000 {
+            let id = n % 10 == 0 && n >= 100 ? n - 100 : n
+            let found = recent.newest(key(id)) { followed[$0] }
+            let oldest = max(0, followed.count - window)
+            switch newest[id] {
+            case let index? where index >= oldest: #expect(found == index, "packet \(n)")
+            case let index?: #expect(found == index || found == -1, "packet \(n)")
+            case nil: #expect(found == -1, "packet \(n)")
+            }
+            // The oldest packet in the window: the first a rebuild would wrongly leave out.
+            if oldest < ids.count, let index = newest[ids[oldest]] {
+                #expect(recent.newest(key(ids[oldest])) { followed[$0] } == index, "packet \(n), the window's first")
+            }
+            ids.append(id)
+            followed.append(key(id))
+            recent.set(key(id), newest: followed.count - 1, oldest: max(0, followed.count - window)) { followed[$0] }
+            newest[id] = followed.count - 1
+        }
+        let found = newest.filter { $0.value >= followed.count - window }.filter { recent.newest(key($0.key)) { followed[$0] } == $0.value }
+        #expect(found.count == newest.filter { $0.value >= followed.count - window }.count)
+        #expect(recent.newest(PathTracer.Key(a: 1, b: 2, c: 3)) { followed[$0] } == -1)
+    }
+
     /// The connection's last data left the pod and never crossed the uplink: stopped on the node.
     @Test func theLastDataIsFollowedAndItsLossNamed() throws {
         var feed = try Feed(points: Self.onePoint)

@@ -193,7 +193,7 @@ public struct PathTracer {
         // Only key packets look for candidates: the window moves on when one comes.
         prune(now: nanos)
         let sighting = Seen(packet: number, nanos: nanos, next: -1, view: Int32(view), ttl: packet.ttl, fromLow: fromLow)
-        let newest = recent.newest(key)
+        let newest = recent.newest(key) { followed[$0].key }
         if let index = candidate(newest, point: point, nanos: nanos) {
             views.join(followed[index].firstView, view)
             sightings.append(sighting)
@@ -203,14 +203,15 @@ public struct PathTracer {
             if point < 64 { followed[index].points |= 1 << UInt64(point) }
             return
         }
-        guard followed.count < limit else {
+        // `RecentKeys` holds an index in 32 bits.
+        guard followed.count < min(limit, Int(UInt32.max) - 1) else {
             untraced += 1
             return
         }
         sightings.append(sighting)
         followed.append(Followed(key: key, name: packet.name, firstNanos: nanos, firstView: view, head: sightings.count - 1,
                                  tail: sightings.count - 1, count: 1, points: point < 64 ? 1 << UInt64(point) : 0, earlier: newest))
-        recent.set(key, newest: followed.count - 1, oldest: beganHead)
+        recent.set(key, newest: followed.count - 1, oldest: beganHead) { followed[$0].key }
     }
 
     /// How many packets with one key `candidate` reads, newest first. Past that many within the
@@ -389,66 +390,79 @@ struct RecentViewSlots {
 
 /// Each key's newest packet followed, by open addressing kept at most half full. A key whose
 /// packet left the window keeps its entry until the table fills; the rebuild then leaves it out.
+/// A slot holds the packet's index and a tag of its key's hash, 8 bytes, not the key: the key is
+/// the packet's own (`keyOf`), read only where the tag agrees, and that packet is the candidate
+/// read next anyway. With the keys in the slots (32 bytes), on a path of many short connections
+/// the table outgrew the core's cache and its lookups took about a fifth of the tracer's time.
 struct RecentKeys {
-    private struct Entry {
-        var key: PathTracer.Key
-        /// The packet's index in `PathTracer.followed`; -1 for an empty slot.
-        var newest: Int
-    }
-
-    private static let empty = Entry(key: PathTracer.Key(a: 0, b: 0, c: 0), newest: -1)
-    private var entries = [Entry](repeating: empty, count: 1024)
+    /// The hash's upper 32 bits, and the packet's index + 1 below them; 0 for an empty slot.
+    private var slots = [UInt64](repeating: 0, count: 1024)
     private var used = 0
     /// Every key packet of every point is looked up: a multiply per pair of words, not SipHash.
     private let secret = TableSecret()
 
     @inline(__always)
-    private func home(_ key: PathTracer.Key) -> Int { Int(truncatingIfNeeded: secret.hash(key.a, key.b, key.c, 0, 0)) }
+    private func hash(_ key: PathTracer.Key) -> UInt64 { secret.hash(key.a, key.b, key.c, 0, 0) }
 
-    /// The newest packet followed with this key, or -1.
-    func newest(_ key: PathTracer.Key) -> Int {
-        let mask = entries.count - 1
-        var slot = home(key) & mask
-        while entries[slot].newest >= 0 {
-            if entries[slot].key == key { return entries[slot].newest }
-            slot = (slot + 1) & mask
-        }
-        return -1
+    private static var tagBits: UInt64 { 0xFFFF_FFFF_0000_0000 }
+
+    @inline(__always)
+    private static func tag(_ hash: UInt64) -> UInt64 { hash & tagBits }
+
+    /// The packet index a slot holds; -1 for an empty one.
+    @inline(__always)
+    private static func index(_ slot: UInt64) -> Int { Int(truncatingIfNeeded: slot & ~tagBits) - 1 }
+
+    /// The newest packet followed with this key, or -1. `keyOf`: a packet's key by its index.
+    @inline(__always)
+    func newest(_ key: PathTracer.Key, keyOf: (Int) -> PathTracer.Key) -> Int {
+        slot(key, keyOf: keyOf).map { Self.index(slots[$0]) } ?? -1
     }
 
-    /// `oldest`: the first packet still in the window; the rest are left behind when the table grows.
-    mutating func set(_ key: PathTracer.Key, newest: Int, oldest: Int) {
-        let mask = entries.count - 1
-        var slot = home(key) & mask
-        while entries[slot].newest >= 0 {
-            if entries[slot].key == key {
-                entries[slot].newest = newest
-                return
-            }
+    /// The slot holding the key, or nil.
+    @inline(__always)
+    private func slot(_ key: PathTracer.Key, keyOf: (Int) -> PathTracer.Key) -> Int? {
+        let hash = hash(key), tag = Self.tag(hash), mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while slots[slot] != 0 {
+            if Self.tag(slots[slot]) == tag, keyOf(Self.index(slots[slot])) == key { return slot }
             slot = (slot + 1) & mask
         }
-        entries[slot] = Entry(key: key, newest: newest)
+        return nil
+    }
+
+    /// `newest`: the packet's index, below 2^32 - 1 (`PathTracer.limit`). `oldest`: the first packet
+    /// still in the window; the rest are left behind when the table grows.
+    mutating func set(_ key: PathTracer.Key, newest: Int, oldest: Int, keyOf: (Int) -> PathTracer.Key) {
+        let entry = UInt64(truncatingIfNeeded: newest + 1) & ~Self.tagBits
+        if let slot = slot(key, keyOf: keyOf) {
+            slots[slot] = Self.tag(slots[slot]) | entry
+            return
+        }
+        place(hash(key), entry)
         used += 1
-        if used * 2 > entries.count { rebuild(keeping: oldest) }
+        if used * 2 > slots.count { rebuild(keeping: oldest, keyOf: keyOf) }
     }
 
-    private mutating func rebuild(keeping oldest: Int) {
-        let live = entries.filter { $0.newest >= oldest }
+    private mutating func place(_ hash: UInt64, _ entry: UInt64) {
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = Self.tag(hash) | entry
+    }
+
+    private mutating func rebuild(keeping oldest: Int, keyOf: (Int) -> PathTracer.Key) {
+        let live = slots.map(Self.index).filter { $0 >= oldest }
         var capacity = 1024
         while capacity < live.count * 4 { capacity *= 2 }
         // Cleared in place when the size stays: a fresh table is fresh pages.
-        if capacity == entries.count {
-            for slot in entries.indices { entries[slot] = Self.empty }
+        if capacity == slots.count {
+            for slot in slots.indices { slots[slot] = 0 }
         } else {
-            entries = [Entry](repeating: Self.empty, count: capacity)
+            slots = [UInt64](repeating: 0, count: capacity)
         }
         used = live.count
-        let mask = capacity - 1
-        for entry in live {
-            var slot = home(entry.key) & mask
-            while entries[slot].newest >= 0 { slot = (slot + 1) & mask }
-            entries[slot] = entry
-        }
+        for index in live { place(hash(keyOf(index)), UInt64(truncatingIfNeeded: index + 1)) }
     }
 }
 
