@@ -163,16 +163,14 @@ extension CaptureReport {
         let veths = points.map { $0.point.role == .podVeth }
         // The analysis's first time (its first veth packet's), which the path report counts from.
         var first: Timestamp?
-        while case let run = merged.nextRun(), !run.isEmpty {
-            for (index, packet) in run {
-                number += 1
-                if veths[index] {
-                    if first == nil { first = packet.timestamp }
-                    shards.add(packet.bytes, decoder: decoders[index], number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
-                }
-                tracing.add(packet.bytes, point: index, number: number, timestamp: packet.timestamp)
-                if number & 0xFFFF == 0 { progress?(number) }
+        while let (index, packet) = merged.next() {
+            number += 1
+            if veths[index] {
+                if first == nil { first = packet.timestamp }
+                shards.add(packet.bytes, decoder: decoders[index], number: number, timestamp: packet.timestamp, originalLength: packet.originalLength)
             }
+            tracing.add(packet.bytes, point: index, number: number, timestamp: packet.timestamp)
+            if number & 0xFFFF == 0 { progress?(number) }
         }
         tracing.finish(start: first)
         let analyzer = shards.finish()

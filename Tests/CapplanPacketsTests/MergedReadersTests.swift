@@ -29,9 +29,7 @@ struct MergedReadersTests {
             .sorted { ($0.2.0, $0.0, $0.1) < ($1.2.0, $1.0, $1.1) }
         let merged = MergedReaders([try PcapReader(path: whole), try PcapReader(path: cut), try PcapReader(path: third)])
         var got: [(Int, Int64, [UInt8])] = []
-        while case let run = merged.nextRun(), !run.isEmpty {
-            for (index, packet) in run { got.append((index, packet.timestamp.nanoseconds, Array(packet.bytes))) }
-        }
+        while let (index, packet) = merged.next() { got.append((index, packet.timestamp.nanoseconds, Array(packet.bytes))) }
         #expect(got.count == expected.count)
         let differs: [Bool] = zip(got, expected).map { (read: (Int, Int64, [UInt8]), want: (Int, Int, (Int64, Int, [UInt8]))) -> Bool in
             read.0 != want.0 || read.1 != want.2.0 || read.2 != want.2.2
