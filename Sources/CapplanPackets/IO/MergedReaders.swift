@@ -52,6 +52,7 @@ public final class MergedReaders {
             refill(spent)
             spent = -1
         }
+        // In locals, so that the scan does not load them from the object again after each store.
         let times = self.times, taken = self.taken
         guard times.count > 0 else { return nil }
         // An ended file's time is the latest there is, so the scan need not ask which have ended.
