@@ -13,11 +13,10 @@ public final class MergedReaders {
     @usableFromInline @exclusivity(unchecked) var batches: [[RawPacket]]
     /// Per file, where its next packet is in its batch.
     @usableFromInline @exclusivity(unchecked) var taken: UnsafeMutableBufferPointer<Int>
-    /// Per file, its next packet's time (the latest there is once it ended) and whether it has one
-    /// (false once it ended or failed): the comparison reads the times alone, and the packet itself
-    /// is read from its batch only when it goes out.
+    /// Per file, its next packet's time (the latest there is once it ended): the comparison reads
+    /// the times alone, and the packet itself is read from its batch only when it goes out. A file
+    /// has ended (or failed) when its batch is empty after `refill`.
     @usableFromInline @exclusivity(unchecked) var times: UnsafeMutableBufferPointer<Int64>
-    @usableFromInline @exclusivity(unchecked) var live: UnsafeMutableBufferPointer<Bool>
     /// The file whose batch gave out its last packet: refilled at the next call (that packet was
     /// in use until then).
     @usableFromInline @exclusivity(unchecked) var spent = -1
@@ -31,15 +30,12 @@ public final class MergedReaders {
         taken.initialize(repeating: 0)
         times = .allocate(capacity: readers.count)
         times.initialize(repeating: 0)
-        live = .allocate(capacity: readers.count)
-        live.initialize(repeating: true)
         for index in readers.indices { refill(index) }
     }
 
     deinit {
         taken.deallocate()
         times.deallocate()
-        live.deallocate()
     }
 
     /// The next packet in time order and its file's index, nil once every file has ended. It stays
@@ -64,7 +60,7 @@ public final class MergedReaders {
         }
         if bestTime == .max {
             // Every file ended, or the only ones left hold a packet of the latest time there is.
-            guard let first = live.firstIndex(of: true) else { return nil }
+            guard let first = batches.firstIndex(where: { !$0.isEmpty }) else { return nil }
             best = first
         }
         let at = taken[best]
@@ -89,7 +85,6 @@ public final class MergedReaders {
             readError = readError ?? error.message
         }
         guard let first = batches[index].first else {
-            live[index] = false
             times[index] = .max
             return
         }
