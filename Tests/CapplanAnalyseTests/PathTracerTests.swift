@@ -331,4 +331,41 @@ struct PathTracerTests {
         #expect(data.missedAt == ["a/eth0"] && data.stoppedOn == "a")
         #expect(data.finding?.hasPrefix("last DATA stopped on node a: last seen on a/veth-client at 0.200 s") == true, "\(data.finding ?? "")")
     }
+
+    /// More connections than get a ladder: the few with something to say (a RST, a connection that
+    /// never crossed the uplink, a packet one point missed) get one though they came last, then
+    /// those seen at both points in the order they began; one seen at a single point gets none.
+    /// The same with 70 points, where the points seen are a Set rather than bits.
+    @Test(arguments: [0, 68]) func theLaddersGoFirstToTheConnectionsWithSomethingToSay(unusedPoints: Int) throws {
+        let points = Self.onePoint + (0..<unusedPoints).map { PathPoint(name: "z/veth\($0)", node: "z", role: .podVeth) }
+        var feed = try Feed(points: points)
+        var id: UInt16 = 0, time = 0.0
+        /// A segment at each of `at` (0: the veth, 1: the uplink, masqueraded), 100 µs apart.
+        func send(_ port: UInt16, _ flags: UInt8, at: [Int], inbound: Bool = false) {
+            id += 1
+            time += 0.001
+            for (step, point) in at.enumerated() {
+                let pod = point == 0 ? (ip: Self.client.ip, port: port) : (ip: Self.node.ip, port: port &+ 20000)
+                let segment = inbound ? Segment(from: Self.far, to: pod, flags: flags, seq: 9000, ack: 1, ttl: point == 0 ? 63 : 64)
+                                      : Segment(from: pod, to: Self.far, flags: flags, seq: 1, ttl: point == 0 ? 64 : 63)
+                feed.add(point, at: time + Double(step) * 0.0001, Self.tcp(segment, id: id))
+            }
+        }
+        for port in UInt16(41000)..<41250 { send(port, Self.syn, at: [0, 1]) }
+        for port in UInt16(42000)..<42010 { send(port, Self.syn, at: [1]) }
+        send(45000, Self.syn, at: [0, 1])
+        send(45000, Self.rst, at: [1, 0], inbound: true)
+        send(45001, Self.syn, at: [0])
+        send(45002, Self.syn, at: [0, 1])
+        send(45002, Self.fin | Self.ack, at: [0])
+        // A view reads "a/veth-client: 10.244.0.5:41000 > 203.0.113.12:443": the port of its first endpoint.
+        let ports = Set(feed.report().connections.compactMap { connection in
+            connection.views.first.flatMap { $0.split(separator: " ").dropFirst().first?.split(separator: ":").last }.flatMap { UInt16($0) }
+        })
+        #expect(ports.count == PathTracer.connectionLimit)
+        #expect([45000, 45001, 45002].filter { !ports.contains($0) } == [], "the connections with something to say get a ladder")
+        #expect((41000..<41197).filter { !ports.contains($0) } == [], "then the first of those seen at both points")
+        #expect(ports.filter { (41197..<41250).contains($0) || (42000..<42010).contains($0) || (62000..<62010).contains($0) }.sorted() == [],
+                "not the later ones, nor those seen at the uplink alone")
+    }
 }
