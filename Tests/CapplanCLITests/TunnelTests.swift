@@ -75,6 +75,7 @@ struct TunnelTests {
     /// (198.51.100.1 and .2); a connection to a closed port of the inner address is refused.
     /// Captured on the underlay by tcpdump.
     static func tunnelCapture(_ kind: Kind) throws -> String {
+        NetLab.sweepLeftoversOnce()
         let (a, b) = ("cpt-tn-a-\(getpid())", "cpt-tn-b-\(getpid())")
         var ends: [NetLab.Background] = []
         defer {

@@ -11,6 +11,7 @@ struct LiveCaptureTests {
     struct Pair {
         let a: String, b: String, link: String
         init() throws {
+            NetLab.sweepLeftoversOnce()
             let prefix = "clc\(getpid() % 100_000)"
             (a, b, link) = ("\(prefix)-a", "\(prefix)-b", "\(prefix)-va")
             teardown()
@@ -95,5 +96,35 @@ struct LiveCaptureTests {
         }
         #expect(throws: PcapError.self) { try LiveCapture(interfaces: [pair.link], filter: "tcp prot 1", snaplen: 65535, namespace: pair.a) }
         #expect(throws: PcapError.self) { try LiveCapture(interfaces: ["lo"], filter: "", snaplen: 65535, namespace: "no-such-namespace") }
+    }
+
+    /// A namespace that a test run which is gone left behind is removed, and what still runs in
+    /// it is killed; one that a running process could own is kept (`NetLab.sweepLeftovers`).
+    @Test func namespacesOfATestRunThatIsGoneAreSwept() throws {
+        guard getuid() == 0 else { throw NetLab.LabError(description: "network namespace tests need root") }
+        let residues = Set(NetLab.runningPids().map { $0 % 100_000 })
+        let gone = try #require((1..<100_000).reversed().first { !residues.contains($0) })
+        let (leftover, kept) = ("cpt\(gone)-z", "cpt\(getpid() % 100_000)-z")
+        func listed() throws -> [String] {
+            try NetLab.run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        }
+        let sleeper = Process()
+        defer {
+            if sleeper.isRunning { kill(sleeper.processIdentifier, SIGKILL) }
+            for ns in [leftover, kept] { _ = try? NetLab.run(["ip", "netns", "delete", ns], check: false) }
+        }
+        for ns in [leftover, kept] { try NetLab.run(["ip", "netns", "add", ns]) }
+        sleeper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sleeper.arguments = ["ip", "netns", "exec", leftover, "sleep", "30"]
+        try sleeper.run()
+        let started = Date().addingTimeInterval(5)
+        while try NetLab.run(["ip", "netns", "pids", leftover]).isEmpty, Date() < started { Thread.sleep(forTimeInterval: 0.02) }
+
+        let swept = NetLab.sweepLeftovers()
+        #expect(swept.contains(leftover) && !swept.contains(kept), "\(swept)")
+        #expect(try !listed().contains(leftover) && listed().contains(kept))
+        let killed = Date().addingTimeInterval(5)
+        while sleeper.isRunning, Date() < killed { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(!sleeper.isRunning, "what ran in the namespace is killed")
     }
 }

@@ -39,6 +39,7 @@ public enum NetLab {
 
     static func makeCaptures() throws(LabError) -> Captures {
         guard getuid() == 0 else { throw LabError(description: "network namespace tests need root (CI runs as root)") }
+        sweepLeftoversOnce()
         let prefix = "cpt\(getpid() % 100_000)"
         let (c, r, s) = ("\(prefix)-c", "\(prefix)-r", "\(prefix)-s")
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -101,6 +102,47 @@ public enum NetLab {
     public static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/lab/traffic.py").path
+    }
+
+    /// Namespaces that an earlier test run made and could not remove (it crashed or was killed),
+    /// with whatever still runs in them, are removed once per test process before any test makes
+    /// its own: otherwise only a later run that happened to get the same pid removed them.
+    public static func sweepLeftoversOnce() { _ = swept }
+    private static let swept: [String] = sweepLeftovers()
+
+    /// Removes the namespaces named for a test process that is gone, and kills what runs in them;
+    /// returns their names. A name gives its maker's pid (`cpt-tn-a-<pid>`) or the pid modulo
+    /// 100,000 (`cpt<n>-c`, `clc<n>-a`); one that a running process could own is kept.
+    @discardableResult
+    public static func sweepLeftovers() -> [String] {
+        guard getuid() == 0, let listed = try? run(["ip", "netns", "list"], check: false) else { return [] }
+        let running = runningPids(), residues = Set(running.map { $0 % 100_000 })
+        var swept: [String] = []
+        for name in listed.split(separator: "\n").compactMap({ $0.split(separator: " ").first.map(String.init) }) {
+            guard let owner = owner(of: name) else { continue }
+            let alive = owner.exact ? running.contains(owner.pid) : residues.contains(owner.pid)
+            guard !alive else { continue }
+            let pids = (try? run(["ip", "netns", "pids", name], check: false)) ?? ""
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            if (try? run(["ip", "netns", "delete", name], check: false)) != nil { swept.append(name) }
+        }
+        return swept
+    }
+
+    /// The pid a test namespace's name was made from: exact, or modulo 100,000; nil for other names.
+    static func owner(of name: String) -> (pid: Int, exact: Bool)? {
+        if name.hasPrefix("cpt-tn-") { return name.split(separator: "-").last.flatMap { Int($0) }.map { ($0, true) } }
+        for prefix in ["cpt", "clc"] where name.hasPrefix(prefix) {
+            let digits = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard !digits.isEmpty, name.dropFirst(prefix.count + digits.count).first == "-", let pid = Int(digits) else { return nil }
+            return (pid, false)
+        }
+        return nil
+    }
+
+    /// The pids of the processes running now.
+    public static func runningPids() -> Set<Int> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int($0) })
     }
 
     /// Deleting a namespace deletes its veths too; errors (already gone) are fine.
