@@ -66,31 +66,34 @@ extension PathTracer {
     }
 
     /// Each packet followed's connection (views joined by a match), connections numbered in the
-    /// order their first packet was followed, and how many there are.
-    func connectionNumbers() -> (of: [Int32], count: Int) {
+    /// order their first packet was followed.
+    struct ConnectionNumbers {
+        /// By the packet's index in `followed`.
+        var of: [Int]
+        var count: Int
+    }
+
+    func connectionNumbers() -> ConnectionNumbers {
         var table = views
-        var number = [Int32](repeating: -1, count: table.count)
-        var of = [Int32](repeating: 0, count: followed.count)
-        var count: Int32 = 0
+        var number = [Int](repeating: -1, count: table.count)
+        var numbers = ConnectionNumbers(of: [Int](repeating: 0, count: followed.count), count: 0)
         for index in followed.indices {
             let root = table.root(followed[index].firstView)
             if number[root] < 0 {
-                number[root] = count
-                count += 1
+                number[root] = numbers.count
+                numbers.count += 1
             }
-            of[index] = number[root]
+            numbers.of[index] = number[root]
         }
-        return (of, Int(count))
+        return numbers
     }
 
     /// The packets followed of each connection in `chosen`, in the order they were followed.
-    func members(of chosen: [Int], _ numbers: (of: [Int32], count: Int)) -> [[Int]] {
-        var position = [Int32](repeating: -1, count: numbers.count)
-        for (at, connection) in chosen.enumerated() { position[connection] = Int32(at) }
+    func members(of chosen: [Int], _ numbers: ConnectionNumbers) -> [[Int]] {
+        var position = [Int](repeating: -1, count: numbers.count)
+        for (at, connection) in chosen.enumerated() { position[connection] = at }
         var members = [[Int]](repeating: [], count: chosen.count)
-        for (index, connection) in numbers.of.enumerated() where position[Int(connection)] >= 0 {
-            members[Int(position[Int(connection)])].append(index)
-        }
+        for (index, connection) in numbers.of.enumerated() where position[connection] >= 0 { members[position[connection]].append(index) }
         return members
     }
 
@@ -99,7 +102,7 @@ extension PathTracer {
     /// seen at several points; 2 for the rest. In one pass over the packets followed, in their
     /// order: read connection by connection, they were cache misses, a third of building the report.
     /// The points seen are a bit set (a Set where there are more than 64).
-    func ranks(_ numbers: (of: [Int32], count: Int), hasUplink: Bool) -> [Int] {
+    func ranks(_ numbers: ConnectionNumbers, hasUplink: Bool) -> [Int] {
         guard points.count <= 64 else {
             return members(of: Array(0..<numbers.count), numbers).map { rankWithSet($0.map(group), hasUplink: hasUplink) }
         }
@@ -107,7 +110,7 @@ extension PathTracer {
         var fewestPoints = [Int](repeating: .max, count: numbers.count)
         var made = [Bool](repeating: false, count: numbers.count)
         for (index, packet) in followed.enumerated() {
-            let connection = Int(numbers.of[index])
+            let connection = numbers.of[index]
             seen[connection] |= packet.points
             fewestPoints[connection] = min(fewestPoints[connection], packet.count)
             // "RST", "RST-ACK", "ICMP ...": made by someone, always worth a ladder.
