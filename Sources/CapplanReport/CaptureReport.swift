@@ -110,7 +110,7 @@ public enum CaptureReport {
             let made = hop.packet.hasPrefix("RST") || hop.packet.hasPrefix("ICMP")
             let onTheWay = hop.sender.map { $0.kind == .node || $0.kind == .network } ?? false
             guard made || onTheWay || !hop.missedAt.isEmpty else { continue }
-            let key = [hop.packet, hop.sender.map { "\($0.kind) \($0.name) \($0.firstSeenAt)" } ?? "", hop.missedAt.joined(separator: ","),
+            let key = [hop.packet, hop.sender.map { "\($0.kind.rawValue) \($0.name) \($0.firstSeenAt)" } ?? "", hop.missedAt.joined(separator: ","),
                        hop.seen.map(\.point).sorted().joined(separator: ",")].joined(separator: "|")
             if let at = keys.firstIndex(of: key) {
                 counts[at] += 1
