@@ -102,8 +102,10 @@ struct LiveCaptureTests {
     /// it is killed; one that a running process could own is kept (`NetLab.sweepLeftovers`).
     @Test func namespacesOfATestRunThatIsGoneAreSwept() throws {
         guard getuid() == 0 else { throw NetLab.LabError(description: "network namespace tests need root") }
-        let residues = Set(NetLab.runningPids().map { $0 % 100_000 })
-        let gone = try #require((1..<100_000).reversed().first { !residues.contains($0) })
+        // A residue no process has, half the range away from this one's: pids are handed out in
+        // turn, so the next processes started get residues near it, not this one.
+        let residues = Set(NetLab.runningPids().map { $0 % 100_000 }), start = Int(getpid()) % 100_000 + 50_000
+        let gone = try #require((0..<100_000).lazy.map { (start + $0) % 100_000 }.first { $0 > 0 && !residues.contains($0) })
         let (leftover, kept) = ("cpt\(gone)-z", "cpt\(getpid() % 100_000)-z")
         func listed() throws -> [String] {
             try NetLab.run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
