@@ -107,9 +107,6 @@ struct LiveCaptureTests {
         let residues = Set(NetLab.runningPids().map { $0 % 100_000 }), start = Int(getpid()) % 100_000 + 50_000
         let gone = try #require((0..<100_000).lazy.map { (start + $0) % 100_000 }.first { $0 > 0 && !residues.contains($0) })
         let (leftover, kept) = ("cpt\(gone)-z", "cpt\(getpid() % 100_000)-z")
-        func listed() throws -> [String] {
-            try NetLab.run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
-        }
         let sleeper = Process()
         defer {
             if sleeper.isRunning { kill(sleeper.processIdentifier, SIGKILL) }
@@ -124,7 +121,7 @@ struct LiveCaptureTests {
 
         let swept = NetLab.sweepLeftovers()
         #expect(swept.contains(leftover) && !swept.contains(kept), "\(swept)")
-        #expect(try !listed().contains(leftover) && listed().contains(kept))
+        #expect(try !NetLab.namespaces().contains(leftover) && NetLab.namespaces().contains(kept))
         let killed = Date().addingTimeInterval(5)
         while sleeper.isRunning, Date() < killed { Thread.sleep(forTimeInterval: 0.02) }
         #expect(!sleeper.isRunning, "what ran in the namespace is killed")

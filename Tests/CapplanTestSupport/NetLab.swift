@@ -115,10 +115,10 @@ public enum NetLab {
     /// 100,000 (`cpt<n>-c`, `clc<n>-a`); one that a running process could own is kept.
     @discardableResult
     public static func sweepLeftovers() -> [String] {
-        guard getuid() == 0, let listed = try? run(["ip", "netns", "list"], check: false) else { return [] }
+        guard getuid() == 0, let listed = try? namespaces() else { return [] }
         let running = runningPids(), residues = Set(running.map { $0 % 100_000 })
         var swept: [String] = []
-        for name in listed.split(separator: "\n").compactMap({ $0.split(separator: " ").first.map(String.init) }) {
+        for name in listed {
             guard let owner = owner(of: name) else { continue }
             let alive = owner.exact ? running.contains(owner.pid) : residues.contains(owner.pid)
             guard !alive else { continue }
@@ -138,6 +138,11 @@ public enum NetLab {
             return (pid, false)
         }
         return nil
+    }
+
+    /// The network namespaces' names, as `ip netns list` gives them (without their ids).
+    public static func namespaces() throws(LabError) -> [String] {
+        try run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
     }
 
     /// The pids of the processes running now.

@@ -19,7 +19,7 @@ extension PathTracer {
         // to say first (judged from the packets followed alone, cheaply), then those seen at
         // several points, each in the order its first packet was followed.
         var byRank: [[Int]] = [[], [], []]
-        for (connection, rank) in ranks(numbers, hasUplink: points.contains { $0.role == .uplink }).enumerated() { byRank[rank].append(connection) }
+        for (connection, rank) in ranks(numbers).enumerated() { byRank[rank].append(connection) }
         let chosen = Array(byRank.joined().prefix(Self.connectionLimit).sorted())
         let connections = members(of: chosen, numbers).map { packets in
             let keyGroups = packets.map(group)
@@ -102,8 +102,9 @@ extension PathTracer {
     /// seen at several points; 2 for the rest. In one pass over the packets followed, in their
     /// order: read connection by connection, they were cache misses, a third of building the report.
     /// The points seen are a bit set (a Set where there are more than 64).
-    func ranks(_ numbers: ConnectionNumbers, hasUplink: Bool) -> [Int] {
+    func ranks(_ numbers: ConnectionNumbers) -> [Int] {
         guard points.count <= 64 else {
+            let hasUplink = points.contains { $0.role == .uplink }
             return members(of: Array(0..<numbers.count), numbers).map { rankWithSet($0.map(group), hasUplink: hasUplink) }
         }
         var seen = [UInt64](repeating: 0, count: numbers.count)
@@ -120,7 +121,8 @@ extension PathTracer {
         return (0..<numbers.count).map { connection in
             let count = seen[connection].nonzeroBitCount
             if made[connection] || fewestPoints[connection] < count { return 0 }
-            if hasUplink, seen[connection] & uplinks == 0 { return 0 }
+            // Never across an uplink, though there are some.
+            if uplinks != 0, seen[connection] & uplinks == 0 { return 0 }
             return count > 1 ? 1 : 2
         }
     }
