@@ -394,6 +394,8 @@ struct RecentViewSlots {
 /// the packet's own (`keyOf`), read only where the tag agrees, and that packet is the candidate
 /// read next anyway. With the keys in the slots (32 bytes), on a path of many short connections
 /// the table outgrew the core's cache and its lookups took about a fifth of the tracer's time.
+/// The tag is also where a slot's home comes from, so a rebuild places each packet again without
+/// reading its key: reading them, one cache miss each, was most of the rebuilds' time.
 struct RecentKeys {
     /// The hash's upper 32 bits, and the packet's index + 1 below them; 0 for an empty slot.
     private var slots = [UInt64](repeating: 0, count: 1024)
@@ -409,6 +411,10 @@ struct RecentKeys {
     @inline(__always)
     private static func tag(_ hash: UInt64) -> UInt64 { hash & tagBits }
 
+    /// The first slot to look at for a hash or a tag: the tag's bits (a table is far below 2^32 slots).
+    @inline(__always)
+    private static func home(_ tagged: UInt64, mask: Int) -> Int { Int(truncatingIfNeeded: tagged >> 32) & mask }
+
     /// The packet index a slot holds; -1 for an empty one.
     @inline(__always)
     private static func index(_ slot: UInt64) -> Int { Int(truncatingIfNeeded: slot & ~tagBits) - 1 }
@@ -422,8 +428,8 @@ struct RecentKeys {
     /// The slot holding the key, or nil.
     @inline(__always)
     private func slot(_ key: PathTracer.Key, keyOf: (Int) -> PathTracer.Key) -> Int? {
-        let hash = hash(key), tag = Self.tag(hash), mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash) & mask
+        let tag = Self.tag(hash(key)), mask = slots.count - 1
+        var slot = Self.home(tag, mask: mask)
         while slots[slot] != 0 {
             if Self.tag(slots[slot]) == tag, keyOf(Self.index(slots[slot])) == key { return slot }
             slot = (slot + 1) & mask
@@ -439,20 +445,20 @@ struct RecentKeys {
             slots[slot] = Self.tag(slots[slot]) | entry
             return
         }
-        place(hash(key), entry)
+        place(Self.tag(hash(key)) | entry)
         used += 1
-        if used * 2 > slots.count { rebuild(keeping: oldest, keyOf: keyOf) }
+        if used * 2 > slots.count { rebuild(keeping: oldest) }
     }
 
-    private mutating func place(_ hash: UInt64, _ entry: UInt64) {
+    private mutating func place(_ filled: UInt64) {
         let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash) & mask
+        var slot = Self.home(filled, mask: mask)
         while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = Self.tag(hash) | entry
+        slots[slot] = filled
     }
 
-    private mutating func rebuild(keeping oldest: Int, keyOf: (Int) -> PathTracer.Key) {
-        let live = slots.map(Self.index).filter { $0 >= oldest }
+    private mutating func rebuild(keeping oldest: Int) {
+        let live = slots.filter { $0 != 0 && Self.index($0) >= oldest }
         var capacity = 1024
         while capacity < live.count * 4 { capacity *= 2 }
         // Cleared in place when the size stays: a fresh table is fresh pages.
@@ -462,7 +468,7 @@ struct RecentKeys {
             slots = [UInt64](repeating: 0, count: capacity)
         }
         used = live.count
-        for index in live { place(hash(keyOf(index)), UInt64(truncatingIfNeeded: index + 1)) }
+        for filled in live { place(filled) }
     }
 }
 
