@@ -39,7 +39,7 @@ struct NumberedKeys<Key: SecretHashable> {
         return (keys.count - 1, true)
     }
 
-    mutating func reserve(_ count: Int) { keys.reserveCapacity(count) }
+    mutating func reserve(_ count: Int) { keys.reserveCapacityInHugePages(count) }
 
     private mutating func grow() {
         slots = [Int32](repeating: 0, count: slots.count * 2)

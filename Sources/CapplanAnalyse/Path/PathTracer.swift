@@ -249,9 +249,9 @@ public struct PathTracer {
     /// Room up to the limits from the first packet: growing by doubling would copy each array
     /// into fresh pages several times. Pages are touched only as they fill.
     private mutating func reserve() {
-        followed.reserveCapacity(limit)
-        sightings.reserveCapacity(limit * min(pointCount, 4))
-        lastData.reserveCapacity(4 * limit)
+        followed.reserveCapacityInHugePages(limit)
+        sightings.reserveCapacityInHugePages(limit * min(pointCount, 4))
+        lastData.reserveCapacityInHugePages(4 * limit)
         views.reserve(2 * limit)
     }
 
@@ -525,7 +525,7 @@ struct ViewTable {
 
     mutating func reserve(_ count: Int) {
         numbered.reserve(count)
-        parent.reserveCapacity(count)
+        parent.reserveCapacityInHugePages(count)
     }
 
     mutating func join(_ a: Int, _ b: Int) {
