@@ -252,7 +252,8 @@ public struct PathTracer {
     }
 
     /// Room up to the limits from the first packet: growing by doubling would copy each array
-    /// into fresh pages several times. Pages are touched only as they fill.
+    /// into fresh pages several times. Pages (huge ones where the kernel gives them) are touched
+    /// only as they fill.
     private mutating func reserve() {
         followed.reserveCapacityInHugePages(limit)
         began.reserveCapacityInHugePages(limit)
@@ -456,6 +457,7 @@ struct RecentKeys {
         if used * 2 > slots.count { rebuild(keeping: oldest) }
     }
 
+    /// Puts a slot's content (tag and index) in the first empty slot from its home.
     private mutating func place(_ filled: UInt64) {
         let mask = slots.count - 1
         var slot = Self.home(filled, mask: mask)
