@@ -14,7 +14,7 @@ extension PathTracer {
     public func report(start: Timestamp?, conntrack: [ConntrackEntry] = []) -> PathReport {
         let byOriginal = Dictionary(conntrack.map { ("\($0.node) \($0.original.from) \($0.original.to)", $0) }, uniquingKeysWith: { first, _ in first })
         let numbers = connectionNumbers()
-        let origin = start?.nanoseconds ?? followed.first?.firstNanos ?? 0
+        let origin = start?.nanoseconds ?? began.first ?? 0
         // Ladders are built only for the connections that get one: those likely to have something
         // to say first (judged from the packets followed alone, cheaply), then those seen at
         // several points, each in the order its first packet was followed.

@@ -60,9 +60,8 @@ public struct PathTracer {
     struct Followed {
         var key: Key
         var name: PacketName
-        /// The first sighting's time and view, here as well as in the sighting: every candidate
-        /// check reads them, and this saves a lookup in `sightings` each time.
-        var firstNanos: Int64
+        /// The first sighting's view, here as well as in the sighting: every match reads it, and
+        /// this saves a lookup in `sightings` each time. Its time is in `began`.
         var firstView: Int
         var head: Int
         var tail: Int
@@ -109,10 +108,10 @@ public struct PathTracer {
     /// followed in the order they began, so those before `beganHead` are past the window.
     private var recent = RecentKeys()
     private var beganHead = 0
-    /// Each packet followed's first time, in the order followed: what the window's prune walks,
-    /// eight to a cache line. Walked in `followed` (88 bytes apart, written seconds before), it
-    /// was a cache miss about every packet.
-    private var began: [Int64] = []
+    /// Each packet followed's first time, in the order followed, beside `followed` rather than in
+    /// it: the window's prune walks these eight to a cache line. Walked in `followed` (80 bytes
+    /// apart, written seconds before), it was a cache miss about every packet.
+    private(set) var began: [Int64] = []
     private(set) var untraced = 0
     /// Connections as each point sees them, joined when one packet is seen as two of them.
     var views = ViewTable()
@@ -209,7 +208,7 @@ public struct PathTracer {
         }
         sightings.append(sighting)
         began.append(nanos)
-        followed.append(Followed(key: key, name: packet.name, firstNanos: nanos, firstView: view, head: sightings.count - 1,
+        followed.append(Followed(key: key, name: packet.name, firstView: view, head: sightings.count - 1,
                                  tail: sightings.count - 1, count: 1, points: point < 64 ? 1 << UInt64(point) : 0, earlier: newest))
         recent.set(key, newest: followed.count - 1, oldest: beganHead) { followed[$0].key }
     }
@@ -242,7 +241,7 @@ public struct PathTracer {
         while index >= beganHead, depth < Self.candidateDepth {
             let packet = followed[index]
             candidatesRead += 1
-            if nanos - packet.firstNanos <= window, !seen(packet, at: point) { return index }
+            if nanos - began[index] <= window, !seen(packet, at: point) { return index }
             index = packet.earlier
             depth += 1
         }
