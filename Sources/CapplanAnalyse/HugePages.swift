@@ -11,7 +11,6 @@ extension Array {
     mutating func reserveCapacityInHugePages(_ count: Int) {
         reserveCapacity(count)
         let bytes = capacity * MemoryLayout<Element>.stride
-        guard bytes >= HugePages.size else { return }
         withUnsafeMutableBufferPointer { buffer in
             if let start = buffer.baseAddress { HugePages.advise(UnsafeMutableRawPointer(start), bytes: bytes) }
         }
@@ -23,12 +22,18 @@ enum HugePages {
     static let size = 2 * 1024 * 1024
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// Asks for huge pages over the whole pages within `bytes` from `start`; memory that is
-    /// already resident stays as it is.
+    /// Asks for huge pages over `range(start, bytes:)`; memory that is already resident stays as
+    /// it is. The advice stays with the pages after the table is freed.
     static func advise(_ start: UnsafeMutableRawPointer, bytes: Int) {
+        guard let range = range(start, bytes: bytes), let aligned = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { return }
+        _ = madvise(aligned, range.count, MADV_HUGEPAGE)
+    }
+
+    /// The whole pages within `bytes` from `start`; nil under a huge page's size, not worth one.
+    static func range(_ start: UnsafeMutableRawPointer, bytes: Int) -> Range<Int>? {
+        guard bytes >= size else { return nil }
         let first = (Int(bitPattern: start) + page - 1) & ~(page - 1)
         let end = (Int(bitPattern: start) + bytes) & ~(page - 1)
-        guard end > first, let aligned = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        _ = madvise(aligned, end - first, MADV_HUGEPAGE)
+        return end > first ? first..<end : nil
     }
 }
